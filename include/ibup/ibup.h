@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libibup: the model of a host's RDMA devices, ports and platform, read from sysfs,
+ * procfs and /etc under a chosen root. The library never prints and never exits;
+ * it reports problems through return codes and the context's log callback.
+ */
+#ifndef IBUP_IBUP_H
+#define IBUP_IBUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of the JSON documents the CLI emits; keys are only ever added. */
+#define IBUP_SCHEMA_VERSION 1
+
+/* Numeric fields that could not be read or do not apply hold this value. */
+#define IBUP_UNKNOWN (-1)
+
+/* Bounds on what a host controls (see docs/STYLE.md, "Memory and resources"). */
+#define IBUP_ATTR_MAX 4096 /* one sysfs attribute */
+#define IBUP_CONF_MAX (1024 * 1024) /* one configuration file */
+#define IBUP_MAX_DEVICES 4096 /* RDMA devices considered */
+#define IBUP_MAX_PORTS 256 /* ports per device */
+#define IBUP_MAX_TABLE 4096 /* gid or pkey table entries per port */
+
+struct ibup_ctx;
+
+enum ibup_log_level {
+	IBUP_LOG_ERR = 3,
+	IBUP_LOG_WARNING = 4,
+	IBUP_LOG_INFO = 6,
+	IBUP_LOG_DEBUG = 7,
+};
+
+/* Receives each diagnostic the library emits, as one line without a newline. */
+typedef void ibup_log_fn(void *userdata, enum ibup_log_level level, const char *msg);
+
+/**
+ * ibup_ctx_new() - create a library context
+ * @root: directory that stands for "/" (NULL or "/" for the running system)
+ * @ret_ctx: the new context, owned by the caller; free with ibup_ctx_free()
+ *
+ * Every file the library reads or writes is resolved under @root, with symlinks
+ * (absolute or relative) kept inside it.
+ *
+ * Return: 0, or a negative errno (-ENOTDIR, -ENOENT, -EACCES if @root cannot be opened).
+ */
+int ibup_ctx_new(const char *root, struct ibup_ctx **ret_ctx);
+
+/**
+ * ibup_ctx_free() - release a context
+ * @ctx: the context, or NULL
+ *
+ * Return: NULL.
+ */
+struct ibup_ctx *ibup_ctx_free(struct ibup_ctx *ctx);
+
+/**
+ * ibup_ctx_get_root() - the root the context reads under
+ * @ctx: library context
+ *
+ * Return: the root as given to ibup_ctx_new() ("/" by default); borrowed.
+ */
+const char *ibup_ctx_get_root(const struct ibup_ctx *ctx);
+
+/**
+ * ibup_ctx_is_live() - whether the context reads the running system
+ * @ctx: library context
+ *
+ * Facts that only the running kernel knows (netlink, the process's own limits) are
+ * read only when this is true; under another root they are reported unknown.
+ *
+ * Return: true when the root is "/".
+ */
+bool ibup_ctx_is_live(const struct ibup_ctx *ctx);
+
+/**
+ * ibup_ctx_set_log_fn() - route diagnostics to a callback
+ * @ctx: library context
+ * @fn: callback, or NULL to drop diagnostics
+ * @userdata: passed to @fn
+ * @max_level: the least important level delivered (IBUP_LOG_WARNING by default)
+ */
+void ibup_ctx_set_log_fn(struct ibup_ctx *ctx, ibup_log_fn *fn, void *userdata,
+			 enum ibup_log_level max_level);
+
+/* Port state, with the kernel's numbers (ib_verbs.h enum ib_port_state). */
+enum ibup_port_state {
+	IBUP_PORT_STATE_UNREAD = IBUP_UNKNOWN,
+	IBUP_PORT_NOP = 0,
+	IBUP_PORT_DOWN = 1,
+	IBUP_PORT_INIT = 2,
+	IBUP_PORT_ARMED = 3,
+	IBUP_PORT_ACTIVE = 4,
+	IBUP_PORT_ACTIVE_DEFER = 5,
+};
+
+/* Physical port state, with the kernel's numbers (0 is what the kernel calls unknown). */
+enum ibup_phys_state {
+	IBUP_PHYS_STATE_UNREAD = IBUP_UNKNOWN,
+	IBUP_PHYS_UNKNOWN = 0,
+	IBUP_PHYS_SLEEP = 1,
+	IBUP_PHYS_POLLING = 2,
+	IBUP_PHYS_DISABLED = 3,
+	IBUP_PHYS_PORT_CONFIGURATION_TRAINING = 4,
+	IBUP_PHYS_LINK_UP = 5,
+	IBUP_PHYS_LINK_ERROR_RECOVERY = 6,
+	IBUP_PHYS_PHY_TEST = 7,
+};
+
+enum ibup_link_layer {
+	IBUP_LINK_LAYER_UNREAD = IBUP_UNKNOWN,
+	IBUP_LINK_LAYER_UNKNOWN = 0,
+	IBUP_LINK_LAYER_INFINIBAND = 1,
+	IBUP_LINK_LAYER_ETHERNET = 2,
+};
+
+/* Node type, with the kernel's numbers (rdma_node_type + 1, as sysfs prints it). */
+enum ibup_node_type {
+	IBUP_NODE_UNREAD = IBUP_UNKNOWN,
+	IBUP_NODE_CA = 1,
+	IBUP_NODE_SWITCH = 2,
+	IBUP_NODE_ROUTER = 3,
+	IBUP_NODE_RNIC = 4,
+	IBUP_NODE_USNIC = 5,
+	IBUP_NODE_USNIC_UDP = 6,
+	IBUP_NODE_UNSPECIFIED = 7,
+};
+
+enum ibup_gid_type {
+	IBUP_GID_TYPE_UNREAD = IBUP_UNKNOWN,
+	IBUP_GID_IB = 0, /* "IB/RoCE v1" on an InfiniBand port */
+	IBUP_GID_ROCE_V1 = 1, /* "IB/RoCE v1" on an Ethernet port */
+	IBUP_GID_ROCE_V2 = 2,
+};
+
+/* What a device is, decided from facts (link layer, PCI ids, driver, platform). */
+enum ibup_device_kind {
+	IBUP_KIND_OTHER = 0,
+	IBUP_KIND_INFINIBAND,
+	IBUP_KIND_ACCELERATED_NETWORKING,
+	IBUP_KIND_ROCE,
+	IBUP_KIND_SOFT_ROCE,
+	IBUP_KIND_MANA,
+	IBUP_KIND_IWARP,
+};
+
+/* Lower-case names as the JSON contract spells them; NULL for the UNREAD values. */
+const char *ibup_port_state_name(enum ibup_port_state s);
+const char *ibup_phys_state_name(enum ibup_phys_state s);
+const char *ibup_link_layer_name(enum ibup_link_layer l);
+const char *ibup_node_type_name(enum ibup_node_type t);
+const char *ibup_gid_type_name(enum ibup_gid_type t);
+const char *ibup_device_kind_name(enum ibup_device_kind k);
+
+struct ibup_gid {
+	unsigned index;
+	char gid[40]; /* kernel notation: 8 groups of 4 hex digits */
+	enum ibup_gid_type type;
+	char *netdev; /* RoCE: the netdev the GID belongs to; NULL otherwise */
+};
+
+struct ibup_port {
+	unsigned num;
+	enum ibup_port_state state;
+	enum ibup_phys_state phys_state;
+	double rate_gbps; /* NAN when unknown */
+	char width[8]; /* "4X"; empty when unknown */
+	char speed[16]; /* "HDR", "FDR10"; empty when unknown */
+	enum ibup_link_layer link_layer;
+	int64_t lid, sm_lid, lmc; /* IBUP_UNKNOWN when unread or not InfiniBand */
+	char *port_guid; /* InfiniBand: the interface id of GID 0; NULL otherwise */
+	uint16_t *pkeys; /* non-zero entries, in table order */
+	unsigned n_pkeys;
+	int32_t tenant_pkey; /* IBUP_UNKNOWN when there is none */
+	struct ibup_gid *gids; /* non-zero entries, by index */
+	unsigned n_gids;
+	char *netdev; /* the port's network interface, NULL when none */
+};
+
+struct ibup_device {
+	char *name;
+	enum ibup_device_kind kind;
+	char *driver; /* kernel driver of the underlying device ("mlx5_core", "rdma_rxe") */
+	enum ibup_node_type node_type;
+	char *fw_ver, *node_guid, *sys_image_guid, *board_id, *hca_type, *hw_rev;
+	char *pci_address; /* "0101:00:00.0"; NULL for virtual devices */
+	int32_t pci_vendor_id, pci_device_id; /* IBUP_UNKNOWN when not PCI */
+	int32_t numa_node; /* IBUP_UNKNOWN when the platform has none */
+	int virtual_function; /* 1, 0, or IBUP_UNKNOWN */
+	struct ibup_port *ports; /* by port number */
+	unsigned n_ports;
+};
+
+struct ibup_platform {
+	char *os_id, *os_version, *os_name; /* os-release ID, VERSION_ID, PRETTY_NAME */
+	char *kernel; /* kernel release */
+	char *hypervisor; /* "hyperv", "kvm", "xen", "vmware", "none"; NULL when unknown */
+	char *cloud; /* "azure"; NULL when none is recognised */
+	char *vm_size; /* e.g. "Standard_HB120rs_v3"; NULL when unknown */
+};
+
+struct ibup_status {
+	struct ibup_platform platform;
+	struct ibup_device *devices; /* sorted by name */
+	unsigned n_devices;
+};
+
+/**
+ * ibup_status_read() - take the inventory of the host under the context's root
+ * @ctx: library context
+ * @ret_status: the inventory, owned by the caller; free with ibup_status_free()
+ *
+ * Attributes that cannot be read or parsed are left unknown and reported once
+ * through the log callback; only a failure to allocate ends the inventory.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int ibup_status_read(struct ibup_ctx *ctx, struct ibup_status **ret_status);
+
+/**
+ * ibup_status_free() - release an inventory
+ * @st: the inventory, or NULL
+ *
+ * Return: NULL.
+ */
+struct ibup_status *ibup_status_free(struct ibup_status *st);
+
+/**
+ * ibup_platform_read() - read OS, kernel and hypervisor facts
+ * @ctx: library context
+ * @ret_platform: filled on success; release with ibup_platform_release()
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int ibup_platform_read(struct ibup_ctx *ctx, struct ibup_platform *ret_platform);
+void ibup_platform_release(struct ibup_platform *p);
+
+/**
+ * ibup_tenant_pkey() - the partition key an MPI job should use
+ * @pkeys: the port's pkey table entries (index order)
+ * @n: number of entries
+ *
+ * Azure's rule: the larger of entries 0 and 1, considering only keys that are not the
+ * defaults 0x7fff/0xffff (nor empty).
+ *
+ * Return: the tenant key, or IBUP_UNKNOWN when the port has none.
+ */
+int32_t ibup_tenant_pkey(const uint16_t *pkeys, unsigned n);
+
+/* Files: the one atomic writer. */
+
+/**
+ * ibup_file_replace() - replace a file's content atomically, under the root
+ * @ctx: library context
+ * @path: path relative to the root, without a leading slash
+ * @data: new content
+ * @len: its length
+ * @mode: permission bits for a new file; an existing file keeps its mode and owner
+ *
+ * Writes "<path>.ibup-lock" beside the file (created exclusively, which is also the
+ * lock), fsyncs it, renames it over @path and fsyncs the directory. The first time an
+ * existing file is changed, its old content is kept as "<path>.ibup-orig". Nothing is
+ * written when the content is already @data.
+ *
+ * Return: 1 if the file changed, 0 if it already had this content, or a negative
+ * errno (-EBUSY when another writer holds the lock).
+ */
+int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data, size_t len,
+		      unsigned mode);
+
+/* Processes: the one spawner. */
+
+struct ibup_spawn_result {
+	int exit_code; /* exit status, 128+signal when killed, -1 when timed out */
+	bool timed_out;
+	char *out; /* captured stdout, NUL-terminated, at most out_max bytes */
+	size_t out_len;
+	char *err; /* captured stderr, likewise */
+	size_t err_len;
+	bool truncated; /* output exceeded the bound and was cut */
+};
+
+/**
+ * ibup_spawn() - run a program with an argv array, capture its output, bound its time
+ * @argv: program and arguments, NULL-terminated; argv[0] is looked up in PATH
+ * @timeout_ms: wall-clock limit; the process group is killed when it passes (0: none)
+ * @out_max: bound on each of stdout and stderr kept (0: 1 MiB)
+ * @ret_result: filled on success; release with ibup_spawn_result_release()
+ *
+ * No shell is involved. The child gets /dev/null as stdin and its own process group.
+ *
+ * Return: 0 when the program ran (whatever its exit status), or a negative errno
+ * (-ENOENT when it does not exist).
+ */
+int ibup_spawn(char *const argv[], unsigned timeout_ms, size_t out_max,
+	       struct ibup_spawn_result *ret_result);
+void ibup_spawn_result_release(struct ibup_spawn_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: MIT
+/*
+ * All file access under the context's root: the bounded attribute reader, directory
+ * listing, symlink reading, whole-file reads and the one atomic writer.
+ *
+ * Paths are resolved with openat2(RESOLVE_IN_ROOT), so a fixture's or image's absolute
+ * and ".." symlinks stay inside its root, as they would after a chroot. Kernels before
+ * 5.6 lack openat2; there we fall back to openat(), which is exact for the live root
+ * and lets absolute symlinks of another root point outside it.
+ */
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "internal.h"
+#include "banned.h"
+
+static int open_resolved(int dirfd, const char *path, int flags, uint64_t resolve)
+{
+	static bool no_openat2;
+	struct open_how how = {
+		.flags = (uint64_t)flags,
+		.resolve = resolve | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+
+	if (!no_openat2) {
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+			return fd;
+		/* ENOSYS: old kernel; EPERM: a seccomp filter that does not know openat2. */
+		no_openat2 = true;
+	}
+	return openat(dirfd, path, flags);
+}
+
+static int vpath(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, size, fmt, ap);
+
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int open_under_root(struct ibup_ctx *ctx, const char *path, int flags)
+{
+	int fd = open_resolved(ctx->root_fd, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Read a small regular file whole; the caller's buffer bounds it. */
+static int read_small(int fd, char *buf, size_t size)
+{
+	struct stat st;
+	size_t len = 0;
+	char extra;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* FIFOs, devices and directories are never attributes; reading them could block. */
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	while (len < size - 1) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len == size - 1) {
+		ssize_t n = read(fd, &extra, 1);
+
+		if (n > 0)
+			return -EOVERFLOW;
+	}
+	if (memchr(buf, '\0', len))
+		return -EBADMSG;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	buf[len] = '\0';
+	return (int)len;
+}
+
+int ibup_read_attr(struct ibup_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	_cleanup_close_ int fd = -1;
+	char path[PATH_MAX];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vpath(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return fd;
+	return read_small(fd, buf, size);
+}
+
+int ibup_read_attr_at(int dirfd, char *buf, size_t size, const char *name)
+{
+	_cleanup_close_ int fd = -1;
+
+	fd = open_resolved(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, RESOLVE_BENEATH);
+	if (fd < 0)
+		return -errno;
+	return read_small(fd, buf, size);
+}
+
+int ibup_open_dir(struct ibup_ctx *ctx, const char *fmt, ...)
+{
+	char path[PATH_MAX];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vpath(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	return open_under_root(ctx, path, O_RDONLY | O_DIRECTORY);
+}
+
+int ibup_open_dir_at(int dirfd, const char *name)
+{
+	int fd = open_resolved(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+			       RESOLVE_BENEATH);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int ibup_read_link(struct ibup_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+{
+	_cleanup_close_ int dfd = -1;
+	char path[PATH_MAX];
+	const char *base;
+	va_list ap;
+	ssize_t n;
+	int r;
+
+	va_start(ap, fmt);
+	r = vpath(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	base = strrchr(path, '/');
+	if (base) {
+		path[base - path] = '\0';
+		base++;
+		dfd = open_under_root(ctx, path, O_PATH | O_DIRECTORY);
+		if (dfd < 0)
+			return dfd;
+	} else {
+		base = path;
+	}
+	n = readlinkat(dfd >= 0 ? dfd : ctx->root_fd, base, buf, size);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= size)
+		return -EOVERFLOW;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int ibup_path_exists(struct ibup_ctx *ctx, const char *fmt, ...)
+{
+	_cleanup_close_ int fd = -1;
+	char path[PATH_MAX];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vpath(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	fd = open_under_root(ctx, path, O_PATH);
+	if (fd >= 0)
+		return 1;
+	return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
+}
+
+int ibup_open_file(struct ibup_ctx *ctx, const char *path, FILE **ret_file)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	FILE *f;
+
+	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	f = fdopen(fd, "r");
+	if (!f)
+		return -errno;
+	TAKE_FD(fd);
+	*ret_file = f;
+	return 0;
+}
+
+int ibup_read_file(struct ibup_ctx *ctx, const char *path, size_t max, char **ret_data,
+		   size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0, cap = 0;
+	struct stat st;
+
+	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *p;
+
+			if (cap > max)
+				return -EFBIG;
+			cap = cap ? cap * 2 : 4096;
+			p = realloc(data, cap + 1);
+			if (!p)
+				return -ENOMEM;
+			data = p;
+		}
+		n = read(fd, data + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return -EFBIG;
+	}
+	if (!data) {
+		data = strdup("");
+		if (!data)
+			return -ENOMEM;
+	}
+	data[len] = '\0';
+	*ret_data = TAKE_PTR(data);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+char **ibup_strv_free(char **v, unsigned n)
+{
+	if (!v)
+		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return NULL;
+}
+
+static int cmp_version(const void *a, const void *b)
+{
+	return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ibup_list_dir_at(int dirfd, unsigned max, char ***ret_names, unsigned *ret_n)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	char **names = NULL;
+	unsigned n = 0, cap = 0;
+	struct dirent *de;
+	int fd, r = 0;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (n == max) {
+			r = -E2BIG;
+			break;
+		}
+		if (n == cap) {
+			char **p;
+
+			cap = cap ? cap * 2 : 16;
+			p = realloc(names, cap * sizeof(*p));
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			names = p;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	if (!r && errno)
+		r = -errno;
+	if (r < 0) {
+		ibup_strv_free(names, n);
+		return r;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_version);
+	*ret_names = names;
+	*ret_n = n;
+	return 0;
+}
+
+/* Write all of @data to @fd. */
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Whether the file at @fd already holds exactly @data. */
+static bool same_content(int fd, const void *data, size_t len)
+{
+	char buf[8192];
+	const char *p = data;
+	size_t off = 0;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != len)
+		return false;
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+
+		if (n < 0)
+			return false;
+		if (n == 0)
+			return off == len;
+		if (off + (size_t)n > len || memcmp(buf, p + off, (size_t)n) != 0)
+			return false;
+		off += (size_t)n;
+	}
+}
+
+static int copy_to_backup(int dirfd, const char *base, int srcfd)
+{
+	_cleanup_free_ char *bak = NULL;
+	_cleanup_close_ int fd = -1;
+	char buf[8192];
+	struct stat st;
+	off_t off = 0;
+	int r;
+
+	if (asprintf(&bak, "%s.ibup-orig", base) < 0)
+		return -ENOMEM;
+	if (fstat(srcfd, &st) < 0)
+		return -errno;
+	fd = openat(dirfd, bak, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno; /* the first original is the one kept */
+	for (;;) {
+		ssize_t n = pread(srcfd, buf, sizeof(buf), off);
+
+		if (n < 0) {
+			r = -errno;
+			unlinkat(dirfd, bak, 0);
+			return r;
+		}
+		if (n == 0)
+			break;
+		r = write_all(fd, buf, (size_t)n);
+		if (r < 0) {
+			unlinkat(dirfd, bak, 0);
+			return r;
+		}
+		off += n;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		unlinkat(dirfd, bak, 0);
+		return r;
+	}
+	return 0;
+}
+
+/* Give the new file its mode, owner, backup and content; the caller publishes it. */
+static int fill_new_file(int fd, int dirfd, const char *base, int oldfd, const void *data,
+			 size_t len, unsigned mode)
+{
+	struct stat st;
+	int r;
+
+	if (oldfd >= 0) {
+		if (fstat(oldfd, &st) < 0)
+			return -errno;
+		/* Keep the original's mode and, when we may, its owner. */
+		if (fchmod(fd, st.st_mode & 07777) < 0)
+			return -errno;
+		if (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM)
+			return -errno;
+		r = copy_to_backup(dirfd, base, oldfd);
+		if (r < 0)
+			return r;
+	} else if (fchmod(fd, mode & 07777) < 0) {
+		/* The umask must not narrow the mode the caller asked for. */
+		return -errno;
+	}
+	r = write_all(fd, data, len);
+	if (r < 0)
+		return r;
+	if (fsync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data, size_t len,
+		      unsigned mode)
+{
+	_cleanup_close_ int dirfd = -1, oldfd = -1, fd = -1;
+	_cleanup_free_ char *dir = NULL, *lock = NULL;
+	const char *base;
+	int r;
+
+	base = strrchr(path, '/');
+	if (base) {
+		dir = strndup(path, (size_t)(base - path));
+		base++;
+	} else {
+		dir = strdup(".");
+		base = path;
+	}
+	if (!dir)
+		return -ENOMEM;
+	if (!*base)
+		return -EISDIR;
+	dirfd = open_under_root(ctx, dir, O_RDONLY | O_DIRECTORY);
+	if (dirfd < 0)
+		return dirfd;
+
+	oldfd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (oldfd < 0 && errno != ENOENT)
+		return -errno;
+	if (oldfd >= 0 && same_content(oldfd, data, len))
+		return 0;
+
+	if (asprintf(&lock, "%s.ibup-lock", base) < 0)
+		return -ENOMEM;
+	fd = openat(dirfd, lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	if (fd < 0)
+		return errno == EEXIST ? -EBUSY : -errno;
+
+	r = fill_new_file(fd, dirfd, base, oldfd, data, len, mode);
+	if (r >= 0 && renameat(dirfd, lock, dirfd, base) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, lock, 0);
+		return r;
+	}
+	/* The rename is durable only once the directory is. */
+	if (fsync(dirfd) < 0)
+		return -errno;
+	return 1;
+}

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/* Private declarations of libibup, shared by its modules and its unit tests. */
+#ifndef IBUP_INTERNAL_H
+#define IBUP_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "ibup/ibup.h"
+#include "macro.h"
+
+struct ibup_ctx {
+	char *root; /* as given, normalised: "/" or a path without trailing slash */
+	int root_fd;
+	bool live;
+	ibup_log_fn *log_fn;
+	void *log_data;
+	enum ibup_log_level log_max;
+	/* Messages already delivered, so that one cause is reported once per run. */
+	char **seen;
+	unsigned n_seen;
+};
+
+/* Diagnostics. */
+void ibup_log(struct ibup_ctx *ctx, enum ibup_log_level level, const char *fmt, ...)
+	_printf_(3, 4);
+#define ibup_warn(ctx, ...) ibup_log(ctx, IBUP_LOG_WARNING, __VA_ARGS__)
+#define ibup_debug(ctx, ...) ibup_log(ctx, IBUP_LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * The attribute reader. Paths are relative to the root (no leading slash) and are
+ * resolved inside it. Attributes are small text files: the content is read whole into
+ * @buf (NUL-terminated, one trailing newline removed). Errors: -EOVERFLOW when the file
+ * does not fit (never truncated), -EBADMSG when it holds a NUL byte, -EINVAL when it is
+ * not a regular file, or the errno of open/read.
+ *
+ * The _at variants resolve @name beneath an open directory and never leave it.
+ */
+int ibup_read_attr(struct ibup_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+	_printf_(4, 5);
+int ibup_read_attr_at(int dirfd, char *buf, size_t size, const char *name);
+int ibup_open_dir(struct ibup_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
+int ibup_open_dir_at(int dirfd, const char *name);
+/* Target of a symlink, as stored (readlink), NUL-terminated. */
+int ibup_read_link(struct ibup_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
+	_printf_(4, 5);
+/* 1 if the path exists (following symlinks inside the root), 0 if not, or -errno. */
+int ibup_path_exists(struct ibup_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
+/* A regular file under the root, opened for reading with stdio. */
+int ibup_open_file(struct ibup_ctx *ctx, const char *path, FILE **ret_file);
+/*
+ * A bounded whole-file read (configuration files): -EFBIG past @max bytes.
+ * *ret_data is NUL-terminated and owned by the caller.
+ */
+int ibup_read_file(struct ibup_ctx *ctx, const char *path, size_t max, char **ret_data,
+		   size_t *ret_len);
+/*
+ * The names in a directory (not "." and ".."), sorted in version order (mlx5_2 before
+ * mlx5_10). -E2BIG past @max entries. The array and its strings are owned by the
+ * caller; free with ibup_strv_free().
+ */
+int ibup_list_dir_at(int dirfd, unsigned max, char ***ret_names, unsigned *ret_n);
+char **ibup_strv_free(char **v, unsigned n);
+
+/* Parsers: pure functions, 0 or -EINVAL/-ERANGE. */
+int ibup_parse_u32(const char *s, int base, uint32_t *ret);
+int ibup_parse_i32(const char *s, int32_t *ret);
+int ibup_parse_port_state(const char *s, enum ibup_port_state *ret);
+int ibup_parse_phys_state(const char *s, enum ibup_phys_state *ret);
+int ibup_parse_node_type(const char *s, enum ibup_node_type *ret);
+int ibup_parse_link_layer(const char *s, enum ibup_link_layer *ret);
+/* "200 Gb/sec (4X HDR)", "2.5 Gb/sec (1X SDR)", "10 Gb/sec (1X FDR10)". */
+int ibup_parse_rate(const char *s, double *ret_gbps, char *width, size_t width_size,
+		    char *speed, size_t speed_size);
+/* "0015:5dff:fe33:ff56": four groups of four hex digits; normalised to lower case. */
+int ibup_parse_guid(const char *s, uint64_t *ret);
+void ibup_format_guid(uint64_t guid, char buf[20]);
+/* A GID in the kernel's "%pI6" notation: eight groups of four hex digits. */
+int ibup_parse_gid(const char *s, uint8_t ret[16]);
+void ibup_format_gid(const uint8_t gid[16], char buf[40]);
+int ibup_parse_gid_type(const char *s, enum ibup_link_layer ll, enum ibup_gid_type *ret);
+/* "0x800b" (a 16-bit hex key, as sysfs prints pkeys). */
+int ibup_parse_pkey(const char *s, uint16_t *ret);
+/* One os-release value: unquotes '...' and "..." with backslash escapes. */
+int ibup_os_release_value(const char *text, const char *key, char **ret_value);
+
+/* The facts a device's kind is decided from. */
+struct ibup_kind_facts {
+	enum ibup_node_type node_type;
+	bool any_infiniband_port, any_ethernet_port;
+	bool is_pci; /* backed by a PCI function */
+	int32_t pci_vendor_id, pci_device_id;
+	const char *driver;
+	bool virtual_parent; /* a software device layered on a netdev ("parent" attribute) */
+	bool enslaved_to_synthetic; /* its netdev is a VF enslaved to an hv_netvsc netdev
+				       with the same MAC: Azure Accelerated Networking */
+};
+enum ibup_device_kind ibup_classify_device(const struct ibup_kind_facts *f);
+/* Known SR-IOV virtual-function PCI ids (a VF passed to a guest has no physfn link). */
+bool ibup_pci_is_virtual_function(int32_t vendor, int32_t device);
+
+int ibup_device_read(struct ibup_ctx *ctx, const char *name, struct ibup_device *ret_dev);
+void ibup_device_release(struct ibup_device *dev);
+int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned num,
+		   struct ibup_port *ret_port);
+void ibup_port_release(struct ibup_port *port);
+
+#endif

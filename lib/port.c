@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+/* One port of an RDMA device: /sys/class/infiniband/<dev>/ports/<n>/. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "banned.h"
+
+/* Read an attribute of a port; report any failure but a missing optional file. */
+static int port_attr(struct ibup_ctx *ctx, int portfd, const char *dev, unsigned num,
+		     const char *name, bool optional, char *buf, size_t size)
+{
+	int r = ibup_read_attr_at(portfd, buf, size, name);
+
+	if (r < 0 && !(optional && r == -ENOENT))
+		ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/ports/%u/%s': %s", dev,
+			  num, name, strerror(-r));
+	return r;
+}
+
+static void bad_value(struct ibup_ctx *ctx, const char *dev, unsigned num, const char *name,
+		      const char *value)
+{
+	ibup_warn(ctx, "ignoring malformed '/sys/class/infiniband/%s/ports/%u/%s': '%.64s'",
+		  dev, num, name, value);
+}
+
+/* "0x%x" attributes: lid, sm_lid. */
+static int64_t read_hex(struct ibup_ctx *ctx, int portfd, const char *dev, unsigned num,
+			const char *name)
+{
+	char buf[64];
+	uint32_t v;
+
+	if (port_attr(ctx, portfd, dev, num, name, true, buf, sizeof(buf)) < 0)
+		return IBUP_UNKNOWN;
+	if (strncmp(buf, "0x", 2) != 0 || ibup_parse_u32(buf + 2, 16, &v) < 0) {
+		bad_value(ctx, dev, num, name, buf);
+		return IBUP_UNKNOWN;
+	}
+	return v;
+}
+
+static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
+		     struct ibup_port *p)
+{
+	_cleanup_close_ int gidsfd = -1, typesfd = -1, ndevsfd = -1;
+	char **names = NULL;
+	unsigned n = 0;
+	int r;
+
+	gidsfd = ibup_open_dir_at(portfd, "gids");
+	if (gidsfd < 0)
+		return 0; /* iWARP and some drivers have no GID table */
+	r = ibup_list_dir_at(gidsfd, IBUP_MAX_TABLE, &names, &n);
+	if (r < 0) {
+		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports/%u/gids': %s", dev,
+			  p->num, strerror(-r));
+		return r == -ENOMEM ? r : 0;
+	}
+	typesfd = ibup_open_dir_at(portfd, "gid_attrs/types");
+	ndevsfd = ibup_open_dir_at(portfd, "gid_attrs/ndevs");
+	p->gids = calloc(n ? n : 1, sizeof(*p->gids));
+	if (!p->gids) {
+		ibup_strv_free(names, n);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		static const uint8_t zero[16];
+		struct ibup_gid *g = &p->gids[p->n_gids];
+		char buf[128];
+		uint8_t raw[16];
+		uint32_t idx;
+
+		if (ibup_parse_u32(names[i], 10, &idx) < 0)
+			continue;
+		if (port_attr(ctx, gidsfd, dev, p->num, names[i], false, buf, sizeof(buf)) < 0)
+			continue;
+		if (ibup_parse_gid(buf, raw) < 0) {
+			bad_value(ctx, dev, p->num, "gids", buf);
+			continue;
+		}
+		if (memcmp(raw, zero, sizeof(zero)) == 0)
+			continue;
+		g->index = idx;
+		ibup_format_gid(raw, g->gid);
+		g->type = IBUP_GID_TYPE_UNREAD;
+		/* An unused or invalid entry's type reads as EINVAL: not worth a warning. */
+		if (typesfd >= 0 && ibup_read_attr_at(typesfd, buf, sizeof(buf), names[i]) >= 0 &&
+		    ibup_parse_gid_type(buf, p->link_layer, &g->type) < 0)
+			bad_value(ctx, dev, p->num, "gid_attrs/types", buf);
+		if (ndevsfd >= 0 && ibup_read_attr_at(ndevsfd, buf, sizeof(buf), names[i]) > 0) {
+			g->netdev = strdup(buf);
+			if (!g->netdev) {
+				ibup_strv_free(names, n);
+				return -ENOMEM;
+			}
+		}
+		if (idx == 0 && p->link_layer == IBUP_LINK_LAYER_INFINIBAND) {
+			char guid[20];
+			uint64_t v = 0;
+
+			for (unsigned b = 8; b < 16; b++)
+				v = v << 8 | raw[b];
+			ibup_format_guid(v, guid);
+			p->port_guid = strdup(guid);
+			if (!p->port_guid) {
+				ibup_strv_free(names, n);
+				return -ENOMEM;
+			}
+		}
+		p->n_gids++;
+	}
+	ibup_strv_free(names, n);
+	return 0;
+}
+
+static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
+		      struct ibup_port *p)
+{
+	_cleanup_close_ int pkeysfd = -1;
+	uint16_t first[2] = { 0, 0 };
+	char **names = NULL;
+	unsigned n = 0;
+	int r;
+
+	pkeysfd = ibup_open_dir_at(portfd, "pkeys");
+	if (pkeysfd < 0)
+		return 0; /* Ethernet ports of some drivers have no pkey table */
+	r = ibup_list_dir_at(pkeysfd, IBUP_MAX_TABLE, &names, &n);
+	if (r < 0) {
+		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports/%u/pkeys': %s", dev,
+			  p->num, strerror(-r));
+		return r == -ENOMEM ? r : 0;
+	}
+	p->pkeys = calloc(n ? n : 1, sizeof(*p->pkeys));
+	if (!p->pkeys) {
+		ibup_strv_free(names, n);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char buf[64];
+		uint16_t key;
+		uint32_t idx;
+
+		if (ibup_parse_u32(names[i], 10, &idx) < 0)
+			continue;
+		if (port_attr(ctx, pkeysfd, dev, p->num, names[i], false, buf, sizeof(buf)) < 0)
+			continue;
+		if (ibup_parse_pkey(buf, &key) < 0) {
+			bad_value(ctx, dev, p->num, "pkeys", buf);
+			continue;
+		}
+		if (idx < 2)
+			first[idx] = key;
+		if (key)
+			p->pkeys[p->n_pkeys++] = key;
+	}
+	ibup_strv_free(names, n);
+	if (p->link_layer == IBUP_LINK_LAYER_INFINIBAND)
+		p->tenant_pkey = ibup_tenant_pkey(first, 2);
+	return 0;
+}
+
+int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned num,
+		   struct ibup_port *ret_port)
+{
+	_cleanup_close_ int portfd = -1;
+	struct ibup_port p = {
+		.num = num,
+		.state = IBUP_PORT_STATE_UNREAD,
+		.phys_state = IBUP_PHYS_STATE_UNREAD,
+		.rate_gbps = NAN,
+		.link_layer = IBUP_LINK_LAYER_UNREAD,
+		.lid = IBUP_UNKNOWN,
+		.sm_lid = IBUP_UNKNOWN,
+		.lmc = IBUP_UNKNOWN,
+		.tenant_pkey = IBUP_UNKNOWN,
+	};
+	char path[32], buf[128];
+	int r;
+
+	snprintf(path, sizeof(path), "ports/%u", num);
+	portfd = ibup_open_dir_at(devfd, path);
+	if (portfd < 0) {
+		ibup_warn(ctx, "cannot open '/sys/class/infiniband/%s/ports/%u': %s", dev, num,
+			  strerror(-portfd));
+		*ret_port = p;
+		return 0;
+	}
+	if (port_attr(ctx, portfd, dev, num, "state", false, buf, sizeof(buf)) >= 0 &&
+	    ibup_parse_port_state(buf, &p.state) < 0)
+		bad_value(ctx, dev, num, "state", buf);
+	if (port_attr(ctx, portfd, dev, num, "phys_state", false, buf, sizeof(buf)) >= 0 &&
+	    ibup_parse_phys_state(buf, &p.phys_state) < 0)
+		bad_value(ctx, dev, num, "phys_state", buf);
+	if (port_attr(ctx, portfd, dev, num, "link_layer", false, buf, sizeof(buf)) >= 0 &&
+	    ibup_parse_link_layer(buf, &p.link_layer) < 0)
+		bad_value(ctx, dev, num, "link_layer", buf);
+	/* The kernel fails the read (EINVAL) while a port has no valid speed. */
+	r = ibup_read_attr_at(portfd, buf, sizeof(buf), "rate");
+	if (r >= 0) {
+		if (ibup_parse_rate(buf, &p.rate_gbps, p.width, sizeof(p.width), p.speed,
+				    sizeof(p.speed)) < 0)
+			bad_value(ctx, dev, num, "rate", buf);
+	} else if (r != -EINVAL || p.state == IBUP_PORT_ACTIVE) {
+		port_attr(ctx, portfd, dev, num, "rate", false, buf, sizeof(buf));
+	}
+	if (p.link_layer == IBUP_LINK_LAYER_INFINIBAND) {
+		p.lid = read_hex(ctx, portfd, dev, num, "lid");
+		p.sm_lid = read_hex(ctx, portfd, dev, num, "sm_lid");
+		if (port_attr(ctx, portfd, dev, num, "lid_mask_count", true, buf, sizeof(buf)) >=
+		    0) {
+			uint32_t v;
+
+			if (ibup_parse_u32(buf, 10, &v) < 0 || v > 7)
+				bad_value(ctx, dev, num, "lid_mask_count", buf);
+			else
+				p.lmc = v;
+		}
+	}
+	r = read_gids(ctx, portfd, dev, &p);
+	if (r >= 0)
+		r = read_pkeys(ctx, portfd, dev, &p);
+	if (r < 0) {
+		ibup_port_release(&p);
+		return r;
+	}
+	*ret_port = p;
+	return 0;
+}
+
+void ibup_port_release(struct ibup_port *port)
+{
+	if (!port)
+		return;
+	for (unsigned i = 0; i < port->n_gids; i++)
+		free(port->gids[i].netdev);
+	free(port->gids);
+	free(port->pkeys);
+	free(port->port_guid);
+	free(port->netdev);
+	memset(port, 0, sizeof(*port));
+}

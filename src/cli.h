@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+/* The ibup program: shared declarations of the command-line front end. */
+#ifndef IBUP_CLI_H
+#define IBUP_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ibup/ibup.h"
+#include "ibup/ibup-json.h"
+#include "../lib/macro.h"
+
+enum ibup_exit {
+	IBUP_EXIT_OK = 0, /* done; for check: healthy */
+	IBUP_EXIT_FINDINGS = 1, /* ran fine but found problems */
+	IBUP_EXIT_USAGE = 2, /* bad command line */
+	IBUP_EXIT_FAILURE = 3, /* could not do the job: I/O, permission, dependency */
+	IBUP_EXIT_UNSUPPORTED = 4, /* nothing to do it on, where that is an error */
+};
+
+struct ibup_cli {
+	bool json;
+	int verbose;
+	const char *root;
+	const char *command; /* for "Try 'ibup <command> --help'" */
+	struct ibup_ctx *ctx; /* made by cli_ctx() on first use */
+};
+
+struct ibup_cmd {
+	const char *name;
+	int (*run)(struct ibup_cli *cli, int argc, char **argv);
+	void (*help)(FILE *out);
+	const char *summary; /* one line; also printed by `ibup --help` */
+};
+
+/*
+ * Global options, accepted before the command and after it. Commands put
+ * IBUP_GLOBAL_LONGOPTS in their option table and pass unknown options to
+ * cli_global_option().
+ */
+enum {
+	OPT_ROOT = 0x100,
+	OPT_HELP_GLOBAL,
+	OPT_COMMAND_BASE = 0x200,
+};
+#define IBUP_GLOBAL_SHORTOPTS "jvhV"
+#define IBUP_GLOBAL_LONGOPTS                                                             \
+	{ "json", no_argument, NULL, 'j' }, { "root", required_argument, NULL, OPT_ROOT }, \
+		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, \
+	{                                                                                \
+		"version", no_argument, NULL, 'V'                                        \
+	}
+
+/* Handle a global option; returns -1 when @opt is not one, else an exit code or 0. */
+int cli_global_option(struct ibup_cli *cli, int opt, const char *arg);
+
+/* The library context for the chosen root, made once. NULL after printing an error. */
+struct ibup_ctx *cli_ctx(struct ibup_cli *cli);
+
+/* "ibup: <message>: <strerror(-r)>" on stderr; returns the exit code for @r. */
+int cli_error(int r, const char *fmt, ...) _printf_(2, 3);
+/* "ibup: <message>" plus "Try 'ibup <command> --help'." on stderr; returns 2. */
+int cli_usage_error(const struct ibup_cli *cli, const char *fmt, ...) _printf_(2, 3);
+/* Print @root as JSON on stdout (one object, indented, newline-terminated). */
+int cli_print_json(json_t *root);
+
+int cmd_status(struct ibup_cli *cli, int argc, char **argv);
+void help_status(FILE *out);
+
+/* Renderers: same model, two forms. */
+json_t *render_json_status(const struct ibup_status *st);
+void render_text_status(FILE *out, const struct ibup_status *st, bool verbose);
+
+#endif

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+/* ibup status: the inventory of RDMA devices, ports and the platform. */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../lib/banned.h"
+
+void help_status(FILE *out)
+{
+	fputs("Usage: ibup status [OPTIONS]\n"
+	      "\n"
+	      "Show the platform, every RDMA device with its kind (infiniband,\n"
+	      "accelerated_networking, roce, soft_roce, mana, iwarp, other), and each port's\n"
+	      "state, rate, LID, tenant partition key and network interface.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -j, --json             print one JSON object (docs/status.schema.json)\n"
+	      "      --root DIR         read the system under DIR instead of /\n"
+	      "  -v, --verbose          add GUIDs, firmware, PCI ids, pkeys and GIDs\n"
+	      "  -h, --help             show this help and exit\n"
+	      "\n"
+	      "Exit status: 0 when the inventory was taken (also with no RDMA device),\n"
+	      "2 on a usage error, 3 when the root cannot be read.\n"
+	      "\n"
+	      "See ibup-status(8).\n",
+	      out);
+}
+
+int cmd_status(struct ibup_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = { IBUP_GLOBAL_LONGOPTS, { 0 } };
+	struct ibup_status *st = NULL;
+	struct ibup_ctx *ctx;
+	int opt, r;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, IBUP_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			help_status(stdout);
+			return IBUP_EXIT_OK;
+		}
+		if (opt == '?')
+			return cli_usage_error(cli, "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		r = cli_global_option(cli, opt, optarg);
+		if (r != 0)
+			return r;
+	}
+	if (optind < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+
+	ctx = cli_ctx(cli);
+	if (!ctx)
+		return IBUP_EXIT_FAILURE;
+	r = ibup_status_read(ctx, &st);
+	if (r < 0)
+		return cli_error(r, "cannot take the inventory");
+	if (cli->json)
+		r = cli_print_json(render_json_status(st));
+	else
+		render_text_status(stdout, st, cli->verbose > 0);
+	ibup_status_free(st);
+	return r;
+}

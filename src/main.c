@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+/* ibup: global options, the command table, help, and exit-code hygiene. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../lib/banned.h"
+
+#ifndef IBUP_VERSION
+#define IBUP_VERSION "0.0.0"
+#endif
+
+static int cmd_help(struct ibup_cli *cli, int argc, char **argv);
+static void help_help(FILE *out);
+
+static const struct ibup_cmd commands[] = {
+	{ "status", cmd_status, help_status, "show RDMA devices, ports and the platform" },
+	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
+};
+
+static const struct ibup_cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *out)
+{
+	fputs("Usage: ibup [OPTIONS] COMMAND [ARGS]\n"
+	      "\n"
+	      "Take an HPC machine from booted to InfiniBand ready and proven.\n"
+	      "\n"
+	      "Commands:\n",
+	      out);
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-22s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n"
+	      "Options:\n"
+	      "  -j, --json             machine-readable output (one JSON object on stdout)\n"
+	      "      --root DIR         read and write the system under DIR instead of /\n"
+	      "  -v, --verbose          more detail, and debug diagnostics on stderr\n"
+	      "  -h, --help             show this help and exit\n"
+	      "  -V, --version          show the version and exit\n"
+	      "\n"
+	      "Exit status: 0 ok, 1 problems found, 2 usage error, 3 could not do the job,\n"
+	      "4 nothing to do it on (no RDMA device, unsupported system).\n"
+	      "\n"
+	      "Run 'ibup help COMMAND' for a command's options. See ibup(8).\n",
+	      out);
+}
+
+static void help_help(FILE *out)
+{
+	fputs("Usage: ibup help [COMMAND]\n"
+	      "\n"
+	      "Show the help of ibup, or of one of its commands.\n"
+	      "\n"
+	      "See ibup(8).\n",
+	      out);
+}
+
+static int cmd_help(struct ibup_cli *cli, int argc, char **argv)
+{
+	const struct ibup_cmd *cmd;
+
+	if (argc > 2)
+		return cli_usage_error(cli, "too many arguments");
+	if (argc < 2) {
+		usage(stdout);
+		return IBUP_EXIT_OK;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd)
+		return cli_usage_error(cli, "unknown command '%s'", argv[1]);
+	cmd->help(stdout);
+	return IBUP_EXIT_OK;
+}
+
+int cli_global_option(struct ibup_cli *cli, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'j':
+		cli->json = true;
+		return 0;
+	case 'v':
+		cli->verbose++;
+		return 0;
+	case OPT_ROOT:
+		if (!*arg)
+			return cli_usage_error(cli, "--root needs a directory");
+		cli->root = arg;
+		return 0;
+	case 'V':
+		printf("ibup %s\n", IBUP_VERSION);
+		exit(IBUP_EXIT_OK);
+	default:
+		return -1;
+	}
+}
+
+static void log_to_stderr(void *userdata, enum ibup_log_level level, const char *msg)
+{
+	const char *prefix = level <= IBUP_LOG_ERR ? "error: " :
+			     level <= IBUP_LOG_WARNING ? "warning: " :
+							 "";
+
+	fprintf(stderr, "ibup: %s%s\n", prefix, msg);
+}
+
+struct ibup_ctx *cli_ctx(struct ibup_cli *cli)
+{
+	int r;
+
+	if (cli->ctx)
+		return cli->ctx;
+	r = ibup_ctx_new(cli->root, &cli->ctx);
+	if (r < 0) {
+		cli_error(r, "cannot open root '%s'", cli->root ? cli->root : "/");
+		return NULL;
+	}
+	ibup_ctx_set_log_fn(cli->ctx, log_to_stderr, NULL,
+			    cli->verbose ? IBUP_LOG_DEBUG : IBUP_LOG_WARNING);
+	return cli->ctx;
+}
+
+int cli_error(int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ibup: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		fprintf(stderr, ": %s", strerror(-r));
+	fputc('\n', stderr);
+	return IBUP_EXIT_FAILURE;
+}
+
+int cli_usage_error(const struct ibup_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ibup: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cli->command)
+		fprintf(stderr, "\nTry 'ibup %s --help'.\n", cli->command);
+	else
+		fputs("\nTry 'ibup --help'.\n", stderr);
+	return IBUP_EXIT_USAGE;
+}
+
+int cli_print_json(json_t *root)
+{
+	if (!root)
+		return cli_error(-ENOMEM, "cannot build JSON output");
+	if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0) {
+		json_decref(root);
+		return cli_error(-EIO, "cannot write JSON output");
+	}
+	json_decref(root);
+	fputc('\n', stdout);
+	return IBUP_EXIT_OK;
+}
+
+/* Flush stdout and turn a write error (but a closed pipe) into a failure (git, util-linux). */
+static int close_stdout(int code)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno == EPIPE)
+			return code;
+		fprintf(stderr, "ibup: cannot write to standard output: %s\n", strerror(errno));
+		return IBUP_EXIT_FAILURE;
+	}
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = { IBUP_GLOBAL_LONGOPTS, { 0 } };
+	struct ibup_cli cli = { 0 };
+	const struct ibup_cmd *cmd;
+	const char *env;
+	int opt, r;
+
+	/* The root may come from the environment, but only for unprivileged-safe use. */
+	env = secure_getenv("IBUP_ROOT");
+	if (env && *env)
+		cli.root = env;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+" IBUP_GLOBAL_SHORTOPTS, longopts, NULL)) !=
+	       -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			return close_stdout(IBUP_EXIT_OK);
+		}
+		if (opt == '?' || opt == ':') {
+			if (optopt)
+				return cli_usage_error(&cli, "unknown option '-%c'", optopt);
+			return cli_usage_error(&cli, "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+		r = cli_global_option(&cli, opt, optarg);
+		if (r != 0)
+			return r;
+	}
+	if (optind >= argc)
+		return cli_usage_error(&cli, "no command given");
+	cmd = find_command(argv[optind]);
+	if (!cmd)
+		return cli_usage_error(&cli, "unknown command '%s'", argv[optind]);
+	cli.command = cmd->name;
+	argv += optind;
+	argc -= optind;
+	optind = 0; /* a full reset, so each command's getopt starts afresh */
+	r = cmd->run(&cli, argc, argv);
+	ibup_ctx_free(cli.ctx);
+	return close_stdout(r);
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/* JSON rendering of the model: the contract in docs/status.schema.json. */
+#include <errno.h>
+
+#include "cli.h"
+#include "../lib/banned.h"
+
+static json_t *gid_json(const struct ibup_gid *g)
+{
+	json_t *o = json_object();
+
+	if (!o || ibup_json_set(o, "index", json_integer(g->index)) ||
+	    ibup_json_set(o, "gid", json_string(g->gid)) ||
+	    ibup_json_set(o, "type", ibup_json_str(ibup_gid_type_name(g->type))) ||
+	    ibup_json_set(o, "netdev", ibup_json_str(g->netdev))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *port_json(const struct ibup_port *p)
+{
+	json_t *o = json_object(), *pkeys = json_array(), *gids = json_array();
+
+	if (!o || !pkeys || !gids)
+		goto fail;
+	for (unsigned i = 0; i < p->n_pkeys; i++)
+		if (json_array_append_new(pkeys, ibup_json_hex16(p->pkeys[i])) < 0)
+			goto fail;
+	for (unsigned i = 0; i < p->n_gids; i++)
+		if (json_array_append_new(gids, gid_json(&p->gids[i])) < 0)
+			goto fail;
+	if (ibup_json_set(o, "port", json_integer(p->num)) ||
+	    ibup_json_set(o, "state", ibup_json_str(ibup_port_state_name(p->state))) ||
+	    ibup_json_set(o, "phys_state", ibup_json_str(ibup_phys_state_name(p->phys_state))) ||
+	    ibup_json_set(o, "rate_gbps", ibup_json_real(p->rate_gbps)) ||
+	    ibup_json_set(o, "width", ibup_json_str(*p->width ? p->width : NULL)) ||
+	    ibup_json_set(o, "speed", ibup_json_str(*p->speed ? p->speed : NULL)) ||
+	    ibup_json_set(o, "link_layer", ibup_json_str(ibup_link_layer_name(p->link_layer))) ||
+	    ibup_json_set(o, "lid", ibup_json_int(p->lid)) ||
+	    ibup_json_set(o, "sm_lid", ibup_json_int(p->sm_lid)) ||
+	    ibup_json_set(o, "lmc", ibup_json_int(p->lmc)) ||
+	    ibup_json_set(o, "port_guid", ibup_json_str(p->port_guid)) ||
+	    ibup_json_set(o, "pkeys", json_incref(pkeys)) ||
+	    ibup_json_set(o, "tenant_pkey", ibup_json_hex16(p->tenant_pkey)) ||
+	    ibup_json_set(o, "netdev", ibup_json_str(p->netdev)) ||
+	    ibup_json_set(o, "gids", json_incref(gids)))
+		goto fail;
+	json_decref(pkeys);
+	json_decref(gids);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(pkeys);
+	json_decref(gids);
+	return NULL;
+}
+
+static json_t *device_json(const struct ibup_device *d)
+{
+	json_t *o = json_object(), *ports = json_array();
+
+	if (!o || !ports)
+		goto fail;
+	for (unsigned i = 0; i < d->n_ports; i++)
+		if (json_array_append_new(ports, port_json(&d->ports[i])) < 0)
+			goto fail;
+	if (ibup_json_set(o, "name", json_string(d->name)) ||
+	    ibup_json_set(o, "kind", json_string(ibup_device_kind_name(d->kind))) ||
+	    ibup_json_set(o, "driver", ibup_json_str(d->driver)) ||
+	    ibup_json_set(o, "node_type", ibup_json_str(ibup_node_type_name(d->node_type))) ||
+	    ibup_json_set(o, "fw_ver", ibup_json_str(d->fw_ver)) ||
+	    ibup_json_set(o, "node_guid", ibup_json_str(d->node_guid)) ||
+	    ibup_json_set(o, "sys_image_guid", ibup_json_str(d->sys_image_guid)) ||
+	    ibup_json_set(o, "board_id", ibup_json_str(d->board_id)) ||
+	    ibup_json_set(o, "hca_type", ibup_json_str(d->hca_type)) ||
+	    ibup_json_set(o, "hw_rev", ibup_json_str(d->hw_rev)) ||
+	    ibup_json_set(o, "pci_address", ibup_json_str(d->pci_address)) ||
+	    ibup_json_set(o, "pci_vendor_id", ibup_json_hex16(d->pci_vendor_id)) ||
+	    ibup_json_set(o, "pci_device_id", ibup_json_hex16(d->pci_device_id)) ||
+	    ibup_json_set(o, "numa_node", ibup_json_int(d->numa_node)) ||
+	    ibup_json_set(o, "virtual_function", ibup_json_tristate(d->virtual_function)) ||
+	    ibup_json_set(o, "ports", json_incref(ports)))
+		goto fail;
+	json_decref(ports);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(ports);
+	return NULL;
+}
+
+static json_t *platform_json(const struct ibup_platform *p)
+{
+	json_t *o = json_object();
+
+	if (!o || ibup_json_set(o, "os_id", ibup_json_str(p->os_id)) ||
+	    ibup_json_set(o, "os_version", ibup_json_str(p->os_version)) ||
+	    ibup_json_set(o, "os_name", ibup_json_str(p->os_name)) ||
+	    ibup_json_set(o, "kernel", ibup_json_str(p->kernel)) ||
+	    ibup_json_set(o, "hypervisor", ibup_json_str(p->hypervisor)) ||
+	    ibup_json_set(o, "cloud", ibup_json_str(p->cloud)) ||
+	    ibup_json_set(o, "vm_size", ibup_json_str(p->vm_size))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *render_json_status(const struct ibup_status *st)
+{
+	json_t *o = json_object(), *devices = json_array();
+
+	if (!o || !devices)
+		goto fail;
+	for (unsigned i = 0; i < st->n_devices; i++)
+		if (json_array_append_new(devices, device_json(&st->devices[i])) < 0)
+			goto fail;
+	if (ibup_json_set(o, "schema_version", json_integer(IBUP_SCHEMA_VERSION)) ||
+	    ibup_json_set(o, "platform", platform_json(&st->platform)) ||
+	    ibup_json_set(o, "devices", json_incref(devices)))
+		goto fail;
+	json_decref(devices);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(devices);
+	return NULL;
+}
