@@ -162,12 +162,15 @@ int ibup_parse_rate(const char *s, double *ret_gbps, char *width, size_t width_s
 		return -EINVAL;
 	w[n] = 'X';
 	w[n + 1] = '\0';
-	n = (size_t)(close - x) - 1;
+	/* "(4X HDR)", or "(1X)" when the kernel has no name for the speed. */
+	if (x + 1 < close && (x[1] != ' ' || x + 2 == close))
+		return -EINVAL;
+	p = x + 1 < close ? x + 2 : close;
+	n = (size_t)(close - p);
 	if (n >= sizeof(sp))
 		return -EINVAL;
-	memcpy(sp, x + 1, n);
+	memcpy(sp, p, n);
 	sp[n] = '\0';
-	/* An unnamed speed ("%dX") is legal kernel output for speeds it has no name for. */
 	if (n && !is_speed_name(sp))
 		return -EINVAL;
 	if (strlen(w) >= width_size || strlen(sp) >= speed_size)

@@ -74,7 +74,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int start_child(char *const argv[], int out[2], int err[2], pid_t *ret_pid)
+static int start_child(const char *const argv[], int out[2], int err[2], pid_t *ret_pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -106,7 +106,9 @@ static int start_child(char *const argv[], int out[2], int err[2], pid_t *ret_pi
 							    POSIX_SPAWN_SETSIGMASK |
 							    POSIX_SPAWN_SETSIGDEF);
 	if (!r)
-		r = posix_spawnp(ret_pid, argv[0], &fa, &attr, argv, environ);
+		/* POSIX's prototype predates const; the strings are not modified. */
+		r = posix_spawnp(ret_pid, argv[0], &fa, &attr, (char *const *)(uintptr_t)argv,
+				 environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return -r;
@@ -183,7 +185,7 @@ static int reap(pid_t pid, int64_t deadline, bool kill_now, int *status)
 	}
 }
 
-int ibup_spawn(char *const argv[], unsigned timeout_ms, size_t out_max,
+int ibup_spawn(const char *const argv[], unsigned timeout_ms, size_t out_max,
 	       struct ibup_spawn_result *ret_result)
 {
 	struct capture out = { 0 }, err = { 0 };

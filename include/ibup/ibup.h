@@ -298,7 +298,7 @@ struct ibup_spawn_result {
  * Return: 0 when the program ran (whatever its exit status), or a negative errno
  * (-ENOENT when it does not exist).
  */
-int ibup_spawn(char *const argv[], unsigned timeout_ms, size_t out_max,
+int ibup_spawn(const char *const argv[], unsigned timeout_ms, size_t out_max,
 	       struct ibup_spawn_result *ret_result);
 void ibup_spawn_result_release(struct ibup_spawn_result *r);
 
