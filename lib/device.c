@@ -32,7 +32,8 @@ static const struct {
 	{ PCI_VENDOR_MELLANOX, 0x1018 }, /* ConnectX-5 VF */
 	{ PCI_VENDOR_MELLANOX, 0x101a }, /* ConnectX-5 Ex VF */
 	{ PCI_VENDOR_MELLANOX, 0x101c }, /* ConnectX-6 VF */
-	{ PCI_VENDOR_MELLANOX, 0x101e }, /* ConnectX family mlx5Gen VF (ConnectX-6 Dx on) */
+	{ PCI_VENDOR_MELLANOX,
+	  0x101e }, /* ConnectX family mlx5Gen VF (ConnectX-6 Dx on) */
 	{ PCI_VENDOR_MELLANOX, 0xa2d3 }, /* BlueField VF */
 	{ PCI_VENDOR_MICROSOFT, 0x00ba }, /* MANA VF */
 };
@@ -48,7 +49,7 @@ bool ibup_pci_is_virtual_function(int32_t vendor, int32_t device)
 enum ibup_device_kind ibup_classify_device(const struct ibup_kind_facts *f)
 {
 	bool mana_driver = f->driver && (strcmp(f->driver, "mana") == 0 ||
-					  strcmp(f->driver, "mana_ib") == 0);
+					 strcmp(f->driver, "mana_ib") == 0);
 
 	if (mana_driver || (f->is_pci && f->pci_vendor_id == PCI_VENDOR_MICROSOFT))
 		return IBUP_KIND_MANA;
@@ -99,8 +100,8 @@ static int dup_attr(struct ibup_ctx *ctx, int dirfd, const char *dev, const char
 	if (r < 0) {
 		/* Drivers differ in which attributes they have: absence is normal. */
 		if (r != -ENOENT)
-			ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/%s': %s", dev, name,
-				  strerror(-r));
+			ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/%s': %s",
+				  dev, name, strerror(-r));
 		return 0;
 	}
 	if (r == 0)
@@ -118,13 +119,14 @@ static int dup_guid(struct ibup_ctx *ctx, int dirfd, const char *dev, const char
 
 	if (r < 0) {
 		if (r != -ENOENT)
-			ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/%s': %s", dev, name,
-				  strerror(-r));
+			ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/%s': %s",
+				  dev, name, strerror(-r));
 		return 0;
 	}
 	if (ibup_parse_guid(buf, &v) < 0) {
-		ibup_warn(ctx, "ignoring malformed '/sys/class/infiniband/%s/%s': '%.64s'", dev,
-			  name, buf);
+		ibup_warn(ctx,
+			  "ignoring malformed '/sys/class/infiniband/%s/%s': '%.64s'",
+			  dev, name, buf);
 		return 0;
 	}
 	ibup_format_guid(v, guid);
@@ -138,8 +140,8 @@ static int32_t read_pci_id(int pcifd, const char *name)
 	char buf[32];
 	uint32_t v;
 
-	if (ibup_read_attr_at(pcifd, buf, sizeof(buf), name) < 0 || strncmp(buf, "0x", 2) ||
-	    ibup_parse_u32(buf + 2, 16, &v) < 0 || v > 0xffff)
+	if (ibup_read_attr_at(pcifd, buf, sizeof(buf), name) < 0 ||
+	    strncmp(buf, "0x", 2) || ibup_parse_u32(buf + 2, 16, &v) < 0 || v > 0xffff)
 		return IBUP_UNKNOWN;
 	return (int32_t)v;
 }
@@ -225,15 +227,16 @@ static bool enslaved_to_synthetic(struct ibup_ctx *ctx, const char *netdev)
 {
 	char master[256], driver[256], a[64], b[64];
 
-	if (ibup_read_link(ctx, master, sizeof(master), "sys/class/net/%s/master", netdev) < 0)
+	if (ibup_read_link(ctx, master, sizeof(master), "sys/class/net/%s/master",
+			   netdev) < 0)
 		return false;
 	if (ibup_read_link(ctx, driver, sizeof(driver), "sys/class/net/%s/device/driver",
 			   basename_of(master)) < 0 ||
 	    strcmp(basename_of(driver), "hv_netvsc") != 0)
 		return false;
 	if (ibup_read_attr(ctx, a, sizeof(a), "sys/class/net/%s/address", netdev) < 0 ||
-	    ibup_read_attr(ctx, b, sizeof(b), "sys/class/net/%s/address", basename_of(master)) <
-		    0)
+	    ibup_read_attr(ctx, b, sizeof(b), "sys/class/net/%s/address",
+			   basename_of(master)) < 0)
 		return false;
 	return strcasecmp(a, b) == 0;
 }
@@ -246,7 +249,8 @@ static int read_pci(struct ibup_ctx *ctx, const char *name, struct ibup_device *
 	int pcifd;
 
 	*ret_pcifd = -1;
-	if (ibup_read_link(ctx, link, sizeof(link), "sys/class/infiniband/%s/device", name) < 0)
+	if (ibup_read_link(ctx, link, sizeof(link), "sys/class/infiniband/%s/device",
+			   name) < 0)
 		return 0;
 	if (!is_pci_address(basename_of(link)))
 		return 0;
@@ -318,7 +322,8 @@ static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name,
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t num;
 
-		if (ibup_parse_u32(names[i], 10, &num) < 0 || num == 0 || num > IBUP_MAX_PORTS)
+		if (ibup_parse_u32(names[i], 10, &num) < 0 || num == 0 ||
+		    num > IBUP_MAX_PORTS)
 			continue;
 		r = ibup_port_read(ctx, devfd, name, num, &d->ports[d->n_ports]);
 		if (r < 0)
@@ -330,8 +335,8 @@ static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name,
 }
 
 /* Which interface carries each port, and the facts the kind needs from them. */
-static int assign_netdevs(struct ibup_ctx *ctx, int devfd, int pcifd, struct ibup_device *d,
-			  struct ibup_kind_facts *f)
+static int assign_netdevs(struct ibup_ctx *ctx, int devfd, int pcifd,
+			  struct ibup_device *d, struct ibup_kind_facts *f)
 {
 	struct netdev_info *nd = NULL;
 	char parent[IBUP_ATTR_MAX];
@@ -343,8 +348,8 @@ static int assign_netdevs(struct ibup_ctx *ctx, int devfd, int pcifd, struct ibu
 		if (r < 0)
 			return r;
 	}
-	f->virtual_parent =
-		pcifd < 0 && ibup_read_attr_at(devfd, parent, sizeof(parent), "parent") > 0;
+	f->virtual_parent = pcifd < 0 && ibup_read_attr_at(devfd, parent, sizeof(parent),
+							   "parent") > 0;
 	for (unsigned i = 0; i < d->n_ports; i++) {
 		struct ibup_port *p = &d->ports[i];
 		const char *name = NULL;
@@ -400,11 +405,13 @@ int ibup_device_read(struct ibup_ctx *ctx, const char *name, struct ibup_device 
 	}
 	r = ibup_read_attr_at(devfd, buf, sizeof(buf), "node_type");
 	if (r >= 0 && ibup_parse_node_type(buf, &d.node_type) < 0)
-		ibup_warn(ctx, "ignoring malformed '/sys/class/infiniband/%s/node_type': '%.64s'",
-			  name, buf);
+		ibup_warn(
+			ctx,
+			"ignoring malformed '/sys/class/infiniband/%s/node_type': '%.64s'",
+			name, buf);
 	else if (r < 0)
-		ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/node_type': %s", name,
-			  strerror(-r));
+		ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/node_type': %s",
+			  name, strerror(-r));
 	r = dup_attr(ctx, devfd, name, "fw_ver", &d.fw_ver);
 	if (r >= 0)
 		r = dup_attr(ctx, devfd, name, "board_id", &d.board_id);
@@ -426,7 +433,8 @@ int ibup_device_read(struct ibup_ctx *ctx, const char *name, struct ibup_device 
 		ibup_device_release(&d);
 		return r;
 	}
-	if (!d.driver && f.virtual_parent && ibup_path_exists(ctx, "sys/module/rdma_rxe") > 0) {
+	if (!d.driver && f.virtual_parent &&
+	    ibup_path_exists(ctx, "sys/module/rdma_rxe") > 0) {
 		d.driver = strdup("rdma_rxe");
 		if (!d.driver) {
 			ibup_device_release(&d);

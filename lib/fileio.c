@@ -113,7 +113,8 @@ int ibup_read_attr_at(int dirfd, char *buf, size_t size, const char *name)
 {
 	_cleanup_close_ int fd = -1;
 
-	fd = open_resolved(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, RESOLVE_BENEATH);
+	fd = open_resolved(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC,
+			   RESOLVE_BENEATH);
 	if (fd < 0)
 		return -errno;
 	return read_small(fd, buf, size);
@@ -391,9 +392,11 @@ static int copy_to_backup(int dirfd, const char *base, int srcfd)
 		return -ENOMEM;
 	if (fstat(srcfd, &st) < 0)
 		return -errno;
-	fd = openat(dirfd, bak, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+	fd = openat(dirfd, bak, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    st.st_mode & 07777);
 	if (fd < 0)
-		return errno == EEXIST ? 0 : -errno; /* the first original is the one kept */
+		return errno == EEXIST ? 0
+				       : -errno; /* the first original is the one kept */
 	for (;;) {
 		ssize_t n = pread(srcfd, buf, sizeof(buf), off);
 
@@ -449,8 +452,8 @@ static int fill_new_file(int fd, int dirfd, const char *base, int oldfd, const v
 	return 0;
 }
 
-int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data, size_t len,
-		      unsigned mode)
+int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
+		      size_t len, unsigned mode)
 {
 	_cleanup_close_ int dirfd = -1, oldfd = -1, fd = -1;
 	_cleanup_free_ char *dir = NULL, *lock = NULL;

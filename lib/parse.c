@@ -249,8 +249,8 @@ void ibup_format_gid(const uint8_t gid[16], char buf[40])
 	int off = 0;
 
 	for (unsigned i = 0; i < 8; i++)
-		off += snprintf(buf + off, (size_t)(40 - off), i ? ":%02x%02x" : "%02x%02x",
-				gid[2 * i], gid[2 * i + 1]);
+		off += snprintf(buf + off, (size_t)(40 - off),
+				i ? ":%02x%02x" : "%02x%02x", gid[2 * i], gid[2 * i + 1]);
 }
 
 int ibup_parse_gid_type(const char *s, enum ibup_link_layer ll, enum ibup_gid_type *ret)

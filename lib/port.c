@@ -14,15 +14,16 @@ static int port_attr(struct ibup_ctx *ctx, int portfd, const char *dev, unsigned
 	int r = ibup_read_attr_at(portfd, buf, size, name);
 
 	if (r < 0 && !(optional && r == -ENOENT))
-		ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/ports/%u/%s': %s", dev,
-			  num, name, strerror(-r));
+		ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/ports/%u/%s': %s",
+			  dev, num, name, strerror(-r));
 	return r;
 }
 
-static void bad_value(struct ibup_ctx *ctx, const char *dev, unsigned num, const char *name,
-		      const char *value)
+static void bad_value(struct ibup_ctx *ctx, const char *dev, unsigned num,
+		      const char *name, const char *value)
 {
-	ibup_warn(ctx, "ignoring malformed '/sys/class/infiniband/%s/ports/%u/%s': '%.64s'",
+	ibup_warn(ctx,
+		  "ignoring malformed '/sys/class/infiniband/%s/ports/%u/%s': '%.64s'",
 		  dev, num, name, value);
 }
 
@@ -55,8 +56,8 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 		return 0; /* iWARP and some drivers have no GID table */
 	r = ibup_list_dir_at(gidsfd, IBUP_MAX_TABLE, &names, &n);
 	if (r < 0) {
-		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports/%u/gids': %s", dev,
-			  p->num, strerror(-r));
+		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports/%u/gids': %s",
+			  dev, p->num, strerror(-r));
 		return r == -ENOMEM ? r : 0;
 	}
 	typesfd = ibup_open_dir_at(portfd, "gid_attrs/types");
@@ -75,7 +76,8 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 
 		if (ibup_parse_u32(names[i], 10, &idx) < 0)
 			continue;
-		if (port_attr(ctx, gidsfd, dev, p->num, names[i], false, buf, sizeof(buf)) < 0)
+		if (port_attr(ctx, gidsfd, dev, p->num, names[i], false, buf,
+			      sizeof(buf)) < 0)
 			continue;
 		if (ibup_parse_gid(buf, raw) < 0) {
 			bad_value(ctx, dev, p->num, "gids", buf);
@@ -87,10 +89,12 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 		ibup_format_gid(raw, g->gid);
 		g->type = IBUP_GID_TYPE_UNREAD;
 		/* An unused or invalid entry's type reads as EINVAL: not worth a warning. */
-		if (typesfd >= 0 && ibup_read_attr_at(typesfd, buf, sizeof(buf), names[i]) >= 0 &&
+		if (typesfd >= 0 &&
+		    ibup_read_attr_at(typesfd, buf, sizeof(buf), names[i]) >= 0 &&
 		    ibup_parse_gid_type(buf, p->link_layer, &g->type) < 0)
 			bad_value(ctx, dev, p->num, "gid_attrs/types", buf);
-		if (ndevsfd >= 0 && ibup_read_attr_at(ndevsfd, buf, sizeof(buf), names[i]) > 0) {
+		if (ndevsfd >= 0 &&
+		    ibup_read_attr_at(ndevsfd, buf, sizeof(buf), names[i]) > 0) {
 			g->netdev = strdup(buf);
 			if (!g->netdev) {
 				ibup_strv_free(names, n);
@@ -130,8 +134,9 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 		return 0; /* Ethernet ports of some drivers have no pkey table */
 	r = ibup_list_dir_at(pkeysfd, IBUP_MAX_TABLE, &names, &n);
 	if (r < 0) {
-		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports/%u/pkeys': %s", dev,
-			  p->num, strerror(-r));
+		ibup_warn(ctx,
+			  "cannot list '/sys/class/infiniband/%s/ports/%u/pkeys': %s",
+			  dev, p->num, strerror(-r));
 		return r == -ENOMEM ? r : 0;
 	}
 	p->pkeys = calloc(n ? n : 1, sizeof(*p->pkeys));
@@ -146,7 +151,8 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 
 		if (ibup_parse_u32(names[i], 10, &idx) < 0)
 			continue;
-		if (port_attr(ctx, pkeysfd, dev, p->num, names[i], false, buf, sizeof(buf)) < 0)
+		if (port_attr(ctx, pkeysfd, dev, p->num, names[i], false, buf,
+			      sizeof(buf)) < 0)
 			continue;
 		if (ibup_parse_pkey(buf, &key) < 0) {
 			bad_value(ctx, dev, p->num, "pkeys", buf);
@@ -184,18 +190,20 @@ int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned nu
 	snprintf(path, sizeof(path), "ports/%u", num);
 	portfd = ibup_open_dir_at(devfd, path);
 	if (portfd < 0) {
-		ibup_warn(ctx, "cannot open '/sys/class/infiniband/%s/ports/%u': %s", dev, num,
-			  strerror(-portfd));
+		ibup_warn(ctx, "cannot open '/sys/class/infiniband/%s/ports/%u': %s", dev,
+			  num, strerror(-portfd));
 		*ret_port = p;
 		return 0;
 	}
 	if (port_attr(ctx, portfd, dev, num, "state", false, buf, sizeof(buf)) >= 0 &&
 	    ibup_parse_port_state(buf, &p.state) < 0)
 		bad_value(ctx, dev, num, "state", buf);
-	if (port_attr(ctx, portfd, dev, num, "phys_state", false, buf, sizeof(buf)) >= 0 &&
+	if (port_attr(ctx, portfd, dev, num, "phys_state", false, buf, sizeof(buf)) >=
+		    0 &&
 	    ibup_parse_phys_state(buf, &p.phys_state) < 0)
 		bad_value(ctx, dev, num, "phys_state", buf);
-	if (port_attr(ctx, portfd, dev, num, "link_layer", false, buf, sizeof(buf)) >= 0 &&
+	if (port_attr(ctx, portfd, dev, num, "link_layer", false, buf, sizeof(buf)) >=
+		    0 &&
 	    ibup_parse_link_layer(buf, &p.link_layer) < 0)
 		bad_value(ctx, dev, num, "link_layer", buf);
 	/* The kernel fails the read (EINVAL) while a port has no valid speed. */
@@ -210,8 +218,8 @@ int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned nu
 	if (p.link_layer == IBUP_LINK_LAYER_INFINIBAND) {
 		p.lid = read_hex(ctx, portfd, dev, num, "lid");
 		p.sm_lid = read_hex(ctx, portfd, dev, num, "sm_lid");
-		if (port_attr(ctx, portfd, dev, num, "lid_mask_count", true, buf, sizeof(buf)) >=
-		    0) {
+		if (port_attr(ctx, portfd, dev, num, "lid_mask_count", true, buf,
+			      sizeof(buf)) >= 0) {
 			uint32_t v;
 
 			if (ibup_parse_u32(buf, 10, &v) < 0 || v > 7)

@@ -52,7 +52,8 @@ static int capture_read(struct capture *c, int fd)
 	keep = (size_t)n;
 	if (c->len + keep > c->max) {
 		keep = c->max - c->len;
-		c->truncated = true; /* keep draining so the child never blocks on a full pipe */
+		c->truncated =
+			true; /* keep draining so the child never blocks on a full pipe */
 	}
 	if (keep == 0)
 		return 0;
@@ -107,8 +108,8 @@ static int start_child(const char *const argv[], int out[2], int err[2], pid_t *
 							    POSIX_SPAWN_SETSIGDEF);
 	if (!r)
 		/* POSIX's prototype predates const; the strings are not modified. */
-		r = posix_spawnp(ret_pid, argv[0], &fa, &attr, (char *const *)(uintptr_t)argv,
-				 environ);
+		r = posix_spawnp(ret_pid, argv[0], &fa, &attr,
+				 (char *const *)(uintptr_t)argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return -r;

@@ -12,7 +12,7 @@
 
 const char *ibup_port_state_name(enum ibup_port_state s)
 {
-	static const char *const names[] = { "nop",   "down",   "init",
+	static const char *const names[] = { "nop",   "down",	"init",
 					     "armed", "active", "active_defer" };
 
 	return (int)s >= 0 && (size_t)s < IBUP_ARRAY_SIZE(names) ? names[s] : NULL;
@@ -21,8 +21,14 @@ const char *ibup_port_state_name(enum ibup_port_state s)
 const char *ibup_phys_state_name(enum ibup_phys_state s)
 {
 	static const char *const names[] = {
-		"unknown", "sleep",   "polling",		"disabled", "port_configuration_training",
-		"link_up", "link_error_recovery", "phy_test",
+		"unknown",
+		"sleep",
+		"polling",
+		"disabled",
+		"port_configuration_training",
+		"link_up",
+		"link_error_recovery",
+		"phy_test",
 	};
 
 	return (int)s >= 0 && (size_t)s < IBUP_ARRAY_SIZE(names) ? names[s] : NULL;
@@ -37,8 +43,10 @@ const char *ibup_link_layer_name(enum ibup_link_layer l)
 
 const char *ibup_node_type_name(enum ibup_node_type t)
 {
-	static const char *const names[] = { NULL,    "ca",    "switch",    "router",
-					     "rnic", "usnic", "usnic_udp", "unspecified" };
+	static const char *const names[] = {
+		NULL,	"ca",	 "switch",    "router",
+		"rnic", "usnic", "usnic_udp", "unspecified"
+	};
 
 	return (int)t >= 0 && (size_t)t < IBUP_ARRAY_SIZE(names) ? names[t] : NULL;
 }
@@ -152,7 +160,8 @@ int ibup_platform_read(struct ibup_ctx *ctx, struct ibup_platform *ret_platform)
 	int r;
 
 	r = read_os_release(ctx, &p);
-	if (r >= 0 && ibup_read_attr(ctx, buf, sizeof(buf), "proc/sys/kernel/osrelease") > 0)
+	if (r >= 0 &&
+	    ibup_read_attr(ctx, buf, sizeof(buf), "proc/sys/kernel/osrelease") > 0)
 		r = set_str(&p.kernel, buf);
 	if (r >= 0)
 		r = read_virt(ctx, &p);
@@ -202,9 +211,11 @@ int ibup_status_read(struct ibup_ctx *ctx, struct ibup_status **ret_status)
 			return r;
 		}
 		if (r < 0)
-			ibup_warn(ctx, "cannot list '/sys/class/infiniband': %s", strerror(-r));
+			ibup_warn(ctx, "cannot list '/sys/class/infiniband': %s",
+				  strerror(-r));
 	} else if (classfd != -ENOENT) {
-		ibup_warn(ctx, "cannot open '/sys/class/infiniband': %s", strerror(-classfd));
+		ibup_warn(ctx, "cannot open '/sys/class/infiniband': %s",
+			  strerror(-classfd));
 	}
 	r = 0;
 	st->devices = calloc(n ? n : 1, sizeof(*st->devices));

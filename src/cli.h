@@ -45,12 +45,14 @@ enum {
 	OPT_COMMAND_BASE = 0x200,
 };
 #define IBUP_GLOBAL_SHORTOPTS "jvhV"
+/* clang-format off */
 #define IBUP_GLOBAL_LONGOPTS                                                             \
-	{ "json", no_argument, NULL, 'j' }, { "root", required_argument, NULL, OPT_ROOT }, \
-		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, \
-	{                                                                                \
-		"version", no_argument, NULL, 'V'                                        \
-	}
+	{ "json", no_argument, NULL, 'j' },                                              \
+	{ "root", required_argument, NULL, OPT_ROOT },                                   \
+	{ "verbose", no_argument, NULL, 'v' },                                           \
+	{ "help", no_argument, NULL, 'h' },                                              \
+	{ "version", no_argument, NULL, 'V' }
+/* clang-format on */
 
 /* Handle a global option; returns -1 when @opt is not one, else an exit code or 0. */
 int cli_global_option(struct ibup_cli *cli, int opt, const char *arg);

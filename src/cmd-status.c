@@ -35,7 +35,8 @@ int cmd_status(struct ibup_cli *cli, int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, IBUP_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, IBUP_GLOBAL_SHORTOPTS, longopts, NULL)) !=
+	       -1) {
 		if (opt == 'h') {
 			help_status(stdout);
 			return IBUP_EXIT_OK;

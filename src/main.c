@@ -16,7 +16,8 @@ static int cmd_help(struct ibup_cli *cli, int argc, char **argv);
 static void help_help(FILE *out);
 
 static const struct ibup_cmd commands[] = {
-	{ "status", cmd_status, help_status, "show RDMA devices, ports and the platform" },
+	{ "status", cmd_status, help_status,
+	  "show RDMA devices, ports and the platform" },
 	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
 };
 
@@ -73,9 +74,15 @@ static int cmd_help(struct ibup_cli *cli, int argc, char **argv)
 		usage(stdout);
 		return IBUP_EXIT_OK;
 	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		help_help(stdout);
+		return IBUP_EXIT_OK;
+	}
 	cmd = find_command(argv[1]);
-	if (!cmd)
+	if (!cmd) {
+		cli->command = NULL; /* the list of commands is in ibup's own help */
 		return cli_usage_error(cli, "unknown command '%s'", argv[1]);
+	}
 	cmd->help(stdout);
 	return IBUP_EXIT_OK;
 }
@@ -104,9 +111,9 @@ int cli_global_option(struct ibup_cli *cli, int opt, const char *arg)
 
 static void log_to_stderr(void *userdata, enum ibup_log_level level, const char *msg)
 {
-	const char *prefix = level <= IBUP_LOG_ERR ? "error: " :
-			     level <= IBUP_LOG_WARNING ? "warning: " :
-							 "";
+	const char *prefix = level <= IBUP_LOG_ERR	 ? "error: "
+			     : level <= IBUP_LOG_WARNING ? "warning: "
+							 : "";
 
 	fprintf(stderr, "ibup: %s%s\n", prefix, msg);
 }
@@ -175,7 +182,8 @@ static int close_stdout(int code)
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (errno == EPIPE)
 			return code;
-		fprintf(stderr, "ibup: cannot write to standard output: %s\n", strerror(errno));
+		fprintf(stderr, "ibup: cannot write to standard output: %s\n",
+			strerror(errno));
 		return IBUP_EXIT_FAILURE;
 	}
 	return code;
@@ -194,15 +202,16 @@ int main(int argc, char **argv)
 	if (env && *env)
 		cli.root = env;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+" IBUP_GLOBAL_SHORTOPTS, longopts, NULL)) !=
-	       -1) {
+	while ((opt = getopt_long(argc, argv, "+" IBUP_GLOBAL_SHORTOPTS, longopts,
+				  NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return close_stdout(IBUP_EXIT_OK);
 		}
 		if (opt == '?' || opt == ':') {
 			if (optopt)
-				return cli_usage_error(&cli, "unknown option '-%c'", optopt);
+				return cli_usage_error(&cli, "unknown option '-%c'",
+						       optopt);
 			return cli_usage_error(&cli, "unknown or incomplete option '%s'",
 					       argv[optind - 1]);
 		}

@@ -33,11 +33,13 @@ static json_t *port_json(const struct ibup_port *p)
 			goto fail;
 	if (ibup_json_set(o, "port", json_integer(p->num)) ||
 	    ibup_json_set(o, "state", ibup_json_str(ibup_port_state_name(p->state))) ||
-	    ibup_json_set(o, "phys_state", ibup_json_str(ibup_phys_state_name(p->phys_state))) ||
+	    ibup_json_set(o, "phys_state",
+			  ibup_json_str(ibup_phys_state_name(p->phys_state))) ||
 	    ibup_json_set(o, "rate_gbps", ibup_json_real(p->rate_gbps)) ||
 	    ibup_json_set(o, "width", ibup_json_str(*p->width ? p->width : NULL)) ||
 	    ibup_json_set(o, "speed", ibup_json_str(*p->speed ? p->speed : NULL)) ||
-	    ibup_json_set(o, "link_layer", ibup_json_str(ibup_link_layer_name(p->link_layer))) ||
+	    ibup_json_set(o, "link_layer",
+			  ibup_json_str(ibup_link_layer_name(p->link_layer))) ||
 	    ibup_json_set(o, "lid", ibup_json_int(p->lid)) ||
 	    ibup_json_set(o, "sm_lid", ibup_json_int(p->sm_lid)) ||
 	    ibup_json_set(o, "lmc", ibup_json_int(p->lmc)) ||
@@ -69,7 +71,8 @@ static json_t *device_json(const struct ibup_device *d)
 	if (ibup_json_set(o, "name", json_string(d->name)) ||
 	    ibup_json_set(o, "kind", json_string(ibup_device_kind_name(d->kind))) ||
 	    ibup_json_set(o, "driver", ibup_json_str(d->driver)) ||
-	    ibup_json_set(o, "node_type", ibup_json_str(ibup_node_type_name(d->node_type))) ||
+	    ibup_json_set(o, "node_type",
+			  ibup_json_str(ibup_node_type_name(d->node_type))) ||
 	    ibup_json_set(o, "fw_ver", ibup_json_str(d->fw_ver)) ||
 	    ibup_json_set(o, "node_guid", ibup_json_str(d->node_guid)) ||
 	    ibup_json_set(o, "sys_image_guid", ibup_json_str(d->sys_image_guid)) ||
@@ -80,7 +83,8 @@ static json_t *device_json(const struct ibup_device *d)
 	    ibup_json_set(o, "pci_vendor_id", ibup_json_hex16(d->pci_vendor_id)) ||
 	    ibup_json_set(o, "pci_device_id", ibup_json_hex16(d->pci_device_id)) ||
 	    ibup_json_set(o, "numa_node", ibup_json_int(d->numa_node)) ||
-	    ibup_json_set(o, "virtual_function", ibup_json_tristate(d->virtual_function)) ||
+	    ibup_json_set(o, "virtual_function",
+			  ibup_json_tristate(d->virtual_function)) ||
 	    ibup_json_set(o, "ports", json_incref(ports)))
 		goto fail;
 	json_decref(ports);

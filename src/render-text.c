@@ -8,9 +8,9 @@
 
 #define COLS 11
 
-static const char *const headers[COLS] = { "DEVICE", "PORT", "KIND", "STATE", "PHYSICAL",
-					   "RATE",   "LID",  "PKEY", "NETDEV", "PCI",
-					   "NUMA" };
+static const char *const headers[COLS] = { "DEVICE",   "PORT", "KIND", "STATE",
+					   "PHYSICAL", "RATE", "LID",  "PKEY",
+					   "NETDEV",   "PCI",  "NUMA" };
 
 static const char *or_dash(const char *s)
 {
@@ -24,8 +24,8 @@ static void format_rate(const struct ibup_port *p, char *buf, size_t size)
 		snprintf(buf, size, "-");
 		return;
 	}
-	snprintf(buf, size, "%g Gb/s (%s%s%s)", p->rate_gbps, p->width, *p->speed ? " " : "",
-		 p->speed);
+	snprintf(buf, size, "%g Gb/s (%s%s%s)", p->rate_gbps, p->width,
+		 *p->speed ? " " : "", p->speed);
 }
 
 static void format_int(int64_t v, char *buf, size_t size)
@@ -40,7 +40,8 @@ struct row {
 	char cell[COLS][64];
 };
 
-static void port_row(const struct ibup_device *d, const struct ibup_port *p, struct row *r)
+static void port_row(const struct ibup_device *d, const struct ibup_port *p,
+		     struct row *r)
 {
 	snprintf(r->cell[0], 64, "%s", d->name);
 	snprintf(r->cell[1], 64, "%u", p->num);
@@ -145,7 +146,8 @@ static void print_fabric(FILE *out, const struct ibup_status *st)
 			others == 1 ? "" : "s");
 		return;
 	}
-	fprintf(out, "%u InfiniBand port%s, %u active", ports, ports == 1 ? "" : "s", active);
+	fprintf(out, "%u InfiniBand port%s, %u active", ports, ports == 1 ? "" : "s",
+		active);
 	if (active && hi > 0) {
 		if (lo == hi)
 			fprintf(out, " at %g Gb/s", hi);
@@ -159,9 +161,11 @@ static void print_fabric(FILE *out, const struct ibup_status *st)
 
 static void print_platform(FILE *out, const struct ibup_platform *p)
 {
-	fprintf(out, "System:    %s, kernel %s\n", or_dash(p->os_name), or_dash(p->kernel));
-	fprintf(out, "Platform:  %s", p->cloud ? (strcmp(p->cloud, "azure") ? p->cloud : "Azure") :
-						   "no cloud recognised");
+	fprintf(out, "System:    %s, kernel %s\n", or_dash(p->os_name),
+		or_dash(p->kernel));
+	fprintf(out, "Platform:  %s",
+		p->cloud ? (strcmp(p->cloud, "azure") ? p->cloud : "Azure")
+			 : "no cloud recognised");
 	if (p->hypervisor)
 		fprintf(out, ", hypervisor %s", p->hypervisor);
 	if (p->vm_size)
@@ -180,7 +184,8 @@ static void print_details(FILE *out, const struct ibup_device *d)
 		or_dash(d->sys_image_guid));
 	if (d->pci_address)
 		fprintf(out, "  pci %s [%04x:%04x]%s\n", d->pci_address,
-			(unsigned)d->pci_vendor_id & 0xffff, (unsigned)d->pci_device_id & 0xffff,
+			(unsigned)d->pci_vendor_id & 0xffff,
+			(unsigned)d->pci_device_id & 0xffff,
 			d->virtual_function == 1 ? ", virtual function" : "");
 	for (unsigned i = 0; i < d->n_ports; i++) {
 		const struct ibup_port *p = &d->ports[i];
@@ -200,7 +205,8 @@ static void print_details(FILE *out, const struct ibup_device *d)
 			fputc('\n', out);
 		}
 		for (unsigned g = 0; g < p->n_gids; g++)
-			fprintf(out, "    gid %u %s %s%s%s\n", p->gids[g].index, p->gids[g].gid,
+			fprintf(out, "    gid %u %s %s%s%s\n", p->gids[g].index,
+				p->gids[g].gid,
 				or_dash(ibup_gid_type_name(p->gids[g].type)),
 				p->gids[g].netdev ? " " : "",
 				p->gids[g].netdev ? p->gids[g].netdev : "");

@@ -271,8 +271,8 @@ int32_t ibup_tenant_pkey(const uint16_t *pkeys, unsigned n);
  * Return: 1 if the file changed, 0 if it already had this content, or a negative
  * errno (-EBUSY when another writer holds the lock).
  */
-int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data, size_t len,
-		      unsigned mode);
+int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
+		      size_t len, unsigned mode);
 
 /* Processes: the one spawner. */
 

@@ -107,7 +107,8 @@ static void test_read_attr(void **state)
 	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "big"), -EOVERFLOW);
 	/* Exactly as long as the buffer allows. */
 	put(f, "fits", big, sizeof(buf) - 1);
-	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "fits"), sizeof(buf) - 1);
+	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "fits"),
+			 sizeof(buf) - 1);
 	put(f, "nul", "4:\0ACTIVE\n", 10);
 	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "nul"), -EBADMSG);
 	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "missing"), -ENOENT);
@@ -143,7 +144,8 @@ static void test_symlinks_stay_in_root(void **state)
 	link_in(f, "../../../../../../../../etc/hostname", "sys/escape");
 	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "sys/escape"), -ENOENT);
 	link_in(f, "/etc/hostname", "sys/escape-abs");
-	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "sys/escape-abs"), -ENOENT);
+	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "sys/escape-abs"),
+			 -ENOENT);
 	/* A loop is an error, not a hang. */
 	link_in(f, "loop-b", "sys/loop-a");
 	link_in(f, "loop-a", "sys/loop-b");
@@ -151,7 +153,8 @@ static void test_symlinks_stay_in_root(void **state)
 	assert_int_equal(ibup_read_link(f->ctx, buf, sizeof(buf), "sys/abs"), 12);
 	assert_string_equal(buf, "/sys/devices");
 	assert_int_equal(ibup_read_link(f->ctx, buf, 4, "sys/abs"), -EOVERFLOW);
-	assert_int_equal(ibup_read_link(f->ctx, buf, sizeof(buf), "sys/devices"), -EINVAL);
+	assert_int_equal(ibup_read_link(f->ctx, buf, sizeof(buf), "sys/devices"),
+			 -EINVAL);
 	assert_int_equal(ibup_path_exists(f->ctx, "sys/abs/value"), 1);
 	assert_int_equal(ibup_path_exists(f->ctx, "sys/abs/none"), 0);
 }
@@ -246,16 +249,19 @@ static void test_file_replace(void **state)
 	assert_string_equal(buf, "two");
 	slurp(f, "etc/new.conf.ibup-orig", buf, sizeof(buf));
 	assert_string_equal(buf, "one");
-	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "three\n", 6, 0644), 1);
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "three\n", 6, 0644),
+			 1);
 	slurp(f, "etc/new.conf.ibup-orig", buf, sizeof(buf));
 	assert_string_equal(buf, "one");
 	assert_int_equal(ibup_path_exists(f->ctx, "etc/new.conf.ibup-lock"), 0);
 	/* A held lock: another writer is at work, and nothing is touched. */
 	put(f, "etc/new.conf.ibup-lock", "", 0);
-	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "four\n", 5, 0644), -EBUSY);
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "four\n", 5, 0644),
+			 -EBUSY);
 	slurp(f, "etc/new.conf", buf, sizeof(buf));
 	assert_string_equal(buf, "three");
-	assert_int_equal(ibup_file_replace(f->ctx, "nodir/x.conf", "x", 1, 0644), -ENOENT);
+	assert_int_equal(ibup_file_replace(f->ctx, "nodir/x.conf", "x", 1, 0644),
+			 -ENOENT);
 	assert_int_equal(ibup_file_replace(f->ctx, "etc/", "x", 1, 0644), -EISDIR);
 }
 
@@ -265,7 +271,8 @@ int main(void)
 		cmocka_unit_test(test_ctx),
 		cmocka_unit_test_setup_teardown(test_read_attr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_never_blocks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlinks_stay_in_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinks_stay_in_root, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_at_stays_beneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),

@@ -146,8 +146,8 @@ static void test_rate(void **state)
 	double g;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(ibup_parse_rate(cases[i].text, &g, width, sizeof(width), speed,
-						 sizeof(speed)),
+		assert_int_equal(ibup_parse_rate(cases[i].text, &g, width, sizeof(width),
+						 speed, sizeof(speed)),
 				 0);
 		assert_true(g == cases[i].gbps);
 		assert_string_equal(width, cases[i].width);
@@ -189,20 +189,24 @@ static void test_gid(void **state)
 	assert_string_equal(buf, "fe80:0000:0000:0000:0015:5dff:fd33:ff0b");
 	assert_int_equal(ibup_parse_gid("0000:0000:0000:0000:0000:ffff:0a63:0001", g), 0);
 	assert_int_equal(ibup_parse_gid("fe80::1", g), -EINVAL);
-	assert_int_equal(ibup_parse_gid("fe80:0000:0000:0000:0015:5dff:fd33", g), -EINVAL);
+	assert_int_equal(ibup_parse_gid("fe80:0000:0000:0000:0015:5dff:fd33", g),
+			 -EINVAL);
 }
 
 static void test_gid_type(void **state)
 {
 	enum ibup_gid_type t;
 
-	assert_int_equal(ibup_parse_gid_type("IB/RoCE v1", IBUP_LINK_LAYER_INFINIBAND, &t), 0);
+	assert_int_equal(
+		ibup_parse_gid_type("IB/RoCE v1", IBUP_LINK_LAYER_INFINIBAND, &t), 0);
 	assert_string_equal(ibup_gid_type_name(t), "ib");
-	assert_int_equal(ibup_parse_gid_type("IB/RoCE v1", IBUP_LINK_LAYER_ETHERNET, &t), 0);
+	assert_int_equal(ibup_parse_gid_type("IB/RoCE v1", IBUP_LINK_LAYER_ETHERNET, &t),
+			 0);
 	assert_string_equal(ibup_gid_type_name(t), "roce_v1");
 	assert_int_equal(ibup_parse_gid_type("RoCE v2", IBUP_LINK_LAYER_ETHERNET, &t), 0);
 	assert_string_equal(ibup_gid_type_name(t), "roce_v2");
-	assert_int_equal(ibup_parse_gid_type("RoCE v3", IBUP_LINK_LAYER_ETHERNET, &t), -EINVAL);
+	assert_int_equal(ibup_parse_gid_type("RoCE v3", IBUP_LINK_LAYER_ETHERNET, &t),
+			 -EINVAL);
 }
 
 static void test_pkey(void **state)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Run one golden case: `ibup --root FIXTURE ARGS...`, then compare stdout, stderr and
+# the exit code with FIXTURE/expected/CASE.{out,err,rc}. JSON output is also validated
+# against docs/<command>.schema.json. IBUP_UPDATE_GOLDEN=1 rewrites the expected files.
+set -euo pipefail
+
+usage() { echo "usage: run-case.sh IBUP SOURCE_DIR FIXTURE CASE [ARGS...]" >&2; exit 2; }
+[ $# -ge 4 ] || usage
+ibup=$1 src=$2 fixture=$3 case=$4
+shift 4
+
+# Pick a python that has jsonschema (the distribution's, ahead of any other on PATH).
+python=
+for p in /usr/bin/python3 python3; do
+  if "$p" -c 'import jsonschema' 2>/dev/null; then python=$p; break; fi
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+rc=0
+"$ibup" --root "$fixture" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+echo "$rc" >"$tmp/rc"
+
+exp="$fixture/expected/$case"
+if [ "${IBUP_UPDATE_GOLDEN:-0}" = 1 ]; then
+  mkdir -p "$fixture/expected"
+  cp "$tmp/out" "$exp.out"
+  cp "$tmp/err" "$exp.err"
+  cp "$tmp/rc" "$exp.rc"
+fi
+
+fail=0
+for part in out err rc; do
+  if [ ! -f "$exp.$part" ]; then
+    echo "missing $exp.$part (run with IBUP_UPDATE_GOLDEN=1 and review the diff)" >&2
+    fail=1
+  elif ! diff -u "$exp.$part" "$tmp/$part" >&2; then
+    echo "FAIL: $case: $part differs from $exp.$part" >&2
+    fail=1
+  fi
+done
+
+case " $* " in
+*" --json "* | *" -j "*)
+  if [ "$(cat "$tmp/rc")" -le 1 ]; then
+    schema="$src/docs/$1.schema.json"
+    if [ -z "$python" ]; then
+      echo "FAIL: python3-jsonschema is needed to validate $case" >&2
+      fail=1
+    elif ! "$python" "$src/tests/cli/validate-json.py" "$schema" "$tmp/out"; then
+      echo "FAIL: $case: output does not match $schema" >&2
+      fail=1
+    fi
+  fi
+  ;;
+esac
+exit "$fail"
