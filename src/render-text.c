@@ -159,15 +159,37 @@ static void print_fabric(FILE *out, const struct ibup_status *st)
 	fputc('\n', out);
 }
 
+static const char *hypervisor_title(const char *hv)
+{
+	static const struct {
+		const char *id, *title;
+	} titles[] = { { "hyperv", "Hyper-V" },
+		       { "kvm", "KVM" },
+		       { "xen", "Xen" },
+		       { "vmware", "VMware" } };
+
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(titles); i++)
+		if (strcmp(hv, titles[i].id) == 0)
+			return titles[i].title;
+	return hv;
+}
+
 static void print_platform(FILE *out, const struct ibup_platform *p)
 {
 	fprintf(out, "System:    %s, kernel %s\n", or_dash(p->os_name),
 		or_dash(p->kernel));
-	fprintf(out, "Platform:  %s",
-		p->cloud ? (strcmp(p->cloud, "azure") ? p->cloud : "Azure")
-			 : "no cloud recognised");
-	if (p->hypervisor)
-		fprintf(out, ", hypervisor %s", p->hypervisor);
+	fputs("Platform:  ", out);
+	if (p->cloud && strcmp(p->cloud, "azure") == 0)
+		fputs("Azure VM", out);
+	else if (p->cloud)
+		fputs(p->cloud, out);
+	if (p->hypervisor && strcmp(p->hypervisor, "none") == 0)
+		fputs(p->cloud ? " (bare metal)" : "bare metal", out);
+	else if (p->hypervisor)
+		fprintf(out, p->cloud ? " (%s)" : "%s virtual machine",
+			hypervisor_title(p->hypervisor));
+	else if (!p->cloud)
+		fputs("unknown", out);
 	if (p->vm_size)
 		fprintf(out, ", size %s", p->vm_size);
 	fputc('\n', out);
