@@ -308,12 +308,10 @@ static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name,
 			  strerror(-portsfd));
 		return 0;
 	}
-	r = ibup_list_dir_at(portsfd, IBUP_MAX_PORTS, &names, &n);
-	if (r < 0) {
-		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports': %s", name,
-			  strerror(-r));
-		return r == -ENOMEM ? r : 0;
-	}
+	r = ibup_list_dir_logged(ctx, portsfd, IBUP_MAX_PORTS, &names, &n,
+				 "sys/class/infiniband/%s/ports", name);
+	if (r < 0)
+		return r;
 	d->ports = calloc(n ? n : 1, sizeof(*d->ports));
 	if (!d->ports) {
 		ibup_strv_free(names, n);

@@ -288,6 +288,7 @@ int ibup_list_dir_at(int dirfd, unsigned max, char ***ret_names, unsigned *ret_n
 	char **names = NULL;
 	unsigned n = 0, cap = 0;
 	struct dirent *de;
+	bool truncated = false;
 	int fd, r = 0;
 
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -303,7 +304,7 @@ int ibup_list_dir_at(int dirfd, unsigned max, char ***ret_names, unsigned *ret_n
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (n == max) {
-			r = -E2BIG;
+			truncated = true;
 			break;
 		}
 		if (n == cap) {
@@ -334,7 +335,7 @@ int ibup_list_dir_at(int dirfd, unsigned max, char ***ret_names, unsigned *ret_n
 		qsort(names, n, sizeof(*names), cmp_version);
 	*ret_names = names;
 	*ret_n = n;
-	return 0;
+	return truncated;
 }
 
 /* Write all of @data to @fd. */
@@ -499,4 +500,27 @@ int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
 	if (fsync(dirfd) < 0)
 		return -errno;
 	return 1;
+}
+
+int ibup_list_dir_logged(struct ibup_ctx *ctx, int dirfd, unsigned max, char ***ret_names,
+			 unsigned *ret_n, const char *fmt, ...)
+{
+	char path[PATH_MAX];
+	va_list ap;
+	int r;
+
+	*ret_names = NULL;
+	*ret_n = 0;
+	r = ibup_list_dir_at(dirfd, max, ret_names, ret_n);
+	if (r == 0 || r == -ENOMEM)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		ibup_warn(ctx, "cannot list '/%s': %s", path, strerror(-r));
+	else
+		ibup_warn(ctx, "more than %u entries in '/%s'; the rest are left out",
+			  max, path);
+	return 0;
 }

@@ -56,10 +56,18 @@ int ibup_read_file(struct ibup_ctx *ctx, const char *path, size_t max, char **re
 		   size_t *ret_len);
 /*
  * The names in a directory (not "." and ".."), sorted in version order (mlx5_2 before
- * mlx5_10). -E2BIG past @max entries. The array and its strings are owned by the
- * caller; free with ibup_strv_free().
+ * mlx5_10). Returns 0, or 1 when there were more than @max entries and only @max were
+ * kept, or a negative errno. The array and its strings are owned by the caller; free
+ * with ibup_strv_free().
  */
 int ibup_list_dir_at(int dirfd, unsigned max, char ***ret_names, unsigned *ret_n);
+/*
+ * The same, reporting a failure or a cut listing once through the log (with the path
+ * @fmt names, relative to the root). Returns 0 (an empty listing after a failure) or
+ * -ENOMEM.
+ */
+int ibup_list_dir_logged(struct ibup_ctx *ctx, int dirfd, unsigned max, char ***ret_names,
+			 unsigned *ret_n, const char *fmt, ...) _printf_(6, 7);
 char **ibup_strv_free(char **v, unsigned n);
 
 /* Parsers: pure functions, 0 or -EINVAL/-ERANGE. */
@@ -104,5 +112,35 @@ void ibup_device_release(struct ibup_device *dev);
 int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned num,
 		   struct ibup_port *ret_port);
 void ibup_port_release(struct ibup_port *port);
+
+/* The driver stack. */
+bool ibup_is_rdma_module(const char *name);
+/* One /proc/modules line: the name, and its taints O (out of tree) and E (unsigned). */
+int ibup_parse_proc_modules_line(const char *line, char *name, size_t name_size,
+				 bool *ret_out_of_tree, bool *ret_unsigned);
+/* The release ofed_info reports; -ENOENT when the text names none. */
+int ibup_parse_ofed_info(const char *text, char **ret_flavor, char **ret_version);
+/* "libibverbs.so.1.14.44.0" gives rdma-core "44.0". */
+int ibup_parse_libibverbs_name(const char *name, char **ret_version);
+int ibup_drivers_read(struct ibup_ctx *ctx, const char *kernel, struct ibup_drivers *ret);
+void ibup_drivers_release(struct ibup_drivers *d);
+
+/* IPoIB interfaces and rtnetlink. */
+struct ibup_netlink_addr {
+	uint32_t ifindex;
+	char text[24]; /* "255.255.255.255/32" */
+};
+int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n);
+int ibup_parse_ipoib_hwaddr(const char *s, uint8_t ret[20]);
+int ibup_ipoib_read(struct ibup_ctx *ctx, const struct ibup_status *st,
+		    struct ibup_ipoib **ret, unsigned *ret_n);
+void ibup_ipoib_free(struct ibup_ipoib *v, unsigned n);
+
+/* Locked-memory limits: the wildcard's memlock in limits.conf syntax (bytes). */
+int ibup_parse_limits_conf(const char *text, int64_t *soft, int64_t *hard,
+			   struct ibup_diag *reterr_diag);
+int ibup_parse_systemd_memlock(const char *text, int64_t *soft,
+			       struct ibup_diag *reterr_diag);
+int ibup_limits_read(struct ibup_ctx *ctx, struct ibup_limits *ret);
 
 #endif

@@ -54,12 +54,10 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 	gidsfd = ibup_open_dir_at(portfd, "gids");
 	if (gidsfd < 0)
 		return 0; /* iWARP and some drivers have no GID table */
-	r = ibup_list_dir_at(gidsfd, IBUP_MAX_TABLE, &names, &n);
-	if (r < 0) {
-		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports/%u/gids': %s",
-			  dev, p->num, strerror(-r));
-		return r == -ENOMEM ? r : 0;
-	}
+	r = ibup_list_dir_logged(ctx, gidsfd, IBUP_MAX_TABLE, &names, &n,
+				 "sys/class/infiniband/%s/ports/%u/gids", dev, p->num);
+	if (r < 0)
+		return r;
 	typesfd = ibup_open_dir_at(portfd, "gid_attrs/types");
 	ndevsfd = ibup_open_dir_at(portfd, "gid_attrs/ndevs");
 	p->gids = calloc(n ? n : 1, sizeof(*p->gids));
@@ -132,13 +130,10 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 	pkeysfd = ibup_open_dir_at(portfd, "pkeys");
 	if (pkeysfd < 0)
 		return 0; /* Ethernet ports of some drivers have no pkey table */
-	r = ibup_list_dir_at(pkeysfd, IBUP_MAX_TABLE, &names, &n);
-	if (r < 0) {
-		ibup_warn(ctx,
-			  "cannot list '/sys/class/infiniband/%s/ports/%u/pkeys': %s",
-			  dev, p->num, strerror(-r));
-		return r == -ENOMEM ? r : 0;
-	}
+	r = ibup_list_dir_logged(ctx, pkeysfd, IBUP_MAX_TABLE, &names, &n,
+				 "sys/class/infiniband/%s/ports/%u/pkeys", dev, p->num);
+	if (r < 0)
+		return r;
 	p->pkeys = calloc(n ? n : 1, sizeof(*p->pkeys));
 	if (!p->pkeys) {
 		ibup_strv_free(names, n);
@@ -166,6 +161,63 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 	ibup_strv_free(names, n);
 	if (p->link_layer == IBUP_LINK_LAYER_INFINIBAND)
 		p->tenant_pkey = ibup_tenant_pkey(first, 2);
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* Every counter file of @dir ("counters" or "hw_counters"), by name. */
+static int read_counters(struct ibup_ctx *ctx, int portfd, const char *dev, unsigned num,
+			 const char *dir, struct ibup_counter **ret, unsigned *ret_n,
+			 bool *ret_has)
+{
+	_cleanup_close_ int fd = -1;
+	struct ibup_counter *v;
+	char **names = NULL;
+	unsigned n = 0, k = 0;
+	int r;
+
+	fd = ibup_open_dir_at(portfd, dir);
+	if (fd < 0)
+		return 0; /* only devices with a PMA (or driver counters) have it */
+	*ret_has = true;
+	r = ibup_list_dir_logged(ctx, fd, IBUP_MAX_COUNTERS, &names, &n,
+				 "sys/class/infiniband/%s/ports/%u/%s", dev, num, dir);
+	if (r < 0)
+		return r;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v) {
+		ibup_strv_free(names, n);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char buf[64];
+
+		/* hw_counters/lifespan is the refresh period, not a counter. */
+		if (strcmp(names[i], "lifespan") == 0)
+			continue;
+		/* Older kernels print "N/A (no PMA)" when the query fails: not a value. */
+		if (ibup_read_attr_at(fd, buf, sizeof(buf), names[i]) < 0 ||
+		    parse_u64(buf, &v[k].value) < 0)
+			continue;
+		v[k++].name = TAKE_PTR(names[i]);
+	}
+	ibup_strv_free(names, n);
+	*ret = v;
+	*ret_n = k;
 	return 0;
 }
 
@@ -231,6 +283,12 @@ int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned nu
 	r = read_gids(ctx, portfd, dev, &p);
 	if (r >= 0)
 		r = read_pkeys(ctx, portfd, dev, &p);
+	if (r >= 0)
+		r = read_counters(ctx, portfd, dev, num, "counters", &p.counters,
+				  &p.n_counters, &p.has_counters);
+	if (r >= 0)
+		r = read_counters(ctx, portfd, dev, num, "hw_counters", &p.hw_counters,
+				  &p.n_hw_counters, &p.has_hw_counters);
 	if (r < 0) {
 		ibup_port_release(&p);
 		return r;
@@ -246,6 +304,12 @@ void ibup_port_release(struct ibup_port *port)
 	for (unsigned i = 0; i < port->n_gids; i++)
 		free(port->gids[i].netdev);
 	free(port->gids);
+	for (unsigned i = 0; i < port->n_counters; i++)
+		free(port->counters[i].name);
+	free(port->counters);
+	for (unsigned i = 0; i < port->n_hw_counters; i++)
+		free(port->hw_counters[i].name);
+	free(port->hw_counters);
 	free(port->pkeys);
 	free(port->port_guid);
 	free(port->netdev);

@@ -205,14 +205,12 @@ int ibup_status_read(struct ibup_ctx *ctx, struct ibup_status **ret_status)
 	}
 	classfd = ibup_open_dir(ctx, "sys/class/infiniband");
 	if (classfd >= 0) {
-		r = ibup_list_dir_at(classfd, IBUP_MAX_DEVICES, &names, &n);
-		if (r == -ENOMEM) {
+		r = ibup_list_dir_logged(ctx, classfd, IBUP_MAX_DEVICES, &names, &n,
+					 "sys/class/infiniband");
+		if (r < 0) {
 			ibup_status_free(st);
 			return r;
 		}
-		if (r < 0)
-			ibup_warn(ctx, "cannot list '/sys/class/infiniband': %s",
-				  strerror(-r));
 	} else if (classfd != -ENOENT) {
 		ibup_warn(ctx, "cannot open '/sys/class/infiniband': %s",
 			  strerror(-classfd));
@@ -235,6 +233,15 @@ int ibup_status_read(struct ibup_ctx *ctx, struct ibup_status **ret_status)
 		ibup_status_free(st);
 		return r;
 	}
+	r = ibup_drivers_read(ctx, st->platform.kernel, &st->drivers);
+	if (r >= 0)
+		r = ibup_ipoib_read(ctx, st, &st->ipoib, &st->n_ipoib);
+	if (r >= 0)
+		r = ibup_limits_read(ctx, &st->limits);
+	if (r < 0) {
+		ibup_status_free(st);
+		return r;
+	}
 	*ret_status = st;
 	return 0;
 }
@@ -244,6 +251,8 @@ struct ibup_status *ibup_status_free(struct ibup_status *st)
 	if (!st)
 		return NULL;
 	ibup_platform_release(&st->platform);
+	ibup_drivers_release(&st->drivers);
+	ibup_ipoib_free(st->ipoib, st->n_ipoib);
 	for (unsigned i = 0; i < st->n_devices; i++)
 		ibup_device_release(&st->devices[i]);
 	free(st->devices);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* JSON rendering of the model: the contract in docs/status.schema.json. */
 #include <errno.h>
+#include <string.h>
 
 #include "cli.h"
 #include "../lib/banned.h"
@@ -17,6 +18,31 @@ static json_t *gid_json(const struct ibup_gid *g)
 		return NULL;
 	}
 	return o;
+}
+
+/* An object of counter name to value; null when the directory does not exist. */
+static json_t *counters_json(const struct ibup_counter *v, unsigned n, bool present)
+{
+	json_t *o;
+
+	if (!present)
+		return json_null();
+	o = json_object();
+	for (unsigned i = 0; o && i < n; i++)
+		if (ibup_json_set(o, v[i].name, json_integer((json_int_t)v[i].value))) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+/* PortCounters' data counters count 4-byte units. */
+static json_t *data_bytes(const struct ibup_port *p, const char *name)
+{
+	for (unsigned i = 0; i < p->n_counters; i++)
+		if (strcmp(p->counters[i].name, name) == 0)
+			return json_integer((json_int_t)(p->counters[i].value * 4));
+	return json_null();
 }
 
 static json_t *port_json(const struct ibup_port *p)
@@ -47,7 +73,14 @@ static json_t *port_json(const struct ibup_port *p)
 	    ibup_json_set(o, "pkeys", json_incref(pkeys)) ||
 	    ibup_json_set(o, "tenant_pkey", ibup_json_hex16(p->tenant_pkey)) ||
 	    ibup_json_set(o, "netdev", ibup_json_str(p->netdev)) ||
-	    ibup_json_set(o, "gids", json_incref(gids)))
+	    ibup_json_set(o, "gids", json_incref(gids)) ||
+	    ibup_json_set(o, "xmit_bytes", data_bytes(p, "port_xmit_data")) ||
+	    ibup_json_set(o, "rcv_bytes", data_bytes(p, "port_rcv_data")) ||
+	    ibup_json_set(o, "counters",
+			  counters_json(p->counters, p->n_counters, p->has_counters)) ||
+	    ibup_json_set(
+		    o, "hw_counters",
+		    counters_json(p->hw_counters, p->n_hw_counters, p->has_hw_counters)))
 		goto fail;
 	json_decref(pkeys);
 	json_decref(gids);
@@ -112,23 +145,124 @@ static json_t *platform_json(const struct ibup_platform *p)
 	return o;
 }
 
+static json_t *module_json(const struct ibup_module *m)
+{
+	json_t *o = json_object();
+
+	if (!o || ibup_json_set(o, "name", json_string(m->name)) ||
+	    ibup_json_set(o, "version", ibup_json_str(m->version)) ||
+	    ibup_json_set(o, "out_of_tree", ibup_json_tristate(m->out_of_tree)) ||
+	    ibup_json_set(o, "unsigned", ibup_json_tristate(m->unsigned_module)) ||
+	    ibup_json_set(o, "path", ibup_json_str(m->path)) ||
+	    ibup_json_set(o, "dkms", ibup_json_tristate(m->dkms))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *drivers_json(const struct ibup_drivers *d)
+{
+	json_t *o = json_object(), *mods = json_array();
+
+	if (!o || !mods)
+		goto fail;
+	for (unsigned i = 0; i < d->n_modules; i++)
+		if (json_array_append_new(mods, module_json(&d->modules[i])) < 0)
+			goto fail;
+	if (ibup_json_set(o, "modules", json_incref(mods)) ||
+	    ibup_json_set(o, "uverbs_abi_version",
+			  ibup_json_int(d->uverbs_abi_version)) ||
+	    ibup_json_set(o, "umad_abi_version", ibup_json_int(d->umad_abi_version)) ||
+	    ibup_json_set(o, "ofed_flavor", ibup_json_str(d->ofed_flavor)) ||
+	    ibup_json_set(o, "ofed_version", ibup_json_str(d->ofed_version)) ||
+	    ibup_json_set(o, "rdma_core_version", ibup_json_str(d->rdma_core_version)))
+		goto fail;
+	json_decref(mods);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(mods);
+	return NULL;
+}
+
+static json_t *ipoib_json(const struct ibup_ipoib *ib)
+{
+	json_t *o = json_object(), *addrs = ib->ipv4_known ? json_array() : json_null();
+
+	if (!o || !addrs)
+		goto fail;
+	for (unsigned i = 0; i < ib->n_ipv4; i++)
+		if (json_array_append_new(addrs, json_string(ib->ipv4[i])) < 0)
+			goto fail;
+	if (ibup_json_set(o, "name", json_string(ib->name)) ||
+	    ibup_json_set(o, "device", ibup_json_str(ib->device)) ||
+	    ibup_json_set(o, "port", ib->port ? json_integer(ib->port) : json_null()) ||
+	    ibup_json_set(o, "hw_address", ibup_json_str(ib->hw_address)) ||
+	    ibup_json_set(o, "port_guid", ibup_json_str(ib->port_guid)) ||
+	    ibup_json_set(o, "pkey", ibup_json_hex16(ib->pkey)) ||
+	    ibup_json_set(o, "mtu", ibup_json_int(ib->mtu)) ||
+	    ibup_json_set(o, "mode", ibup_json_str(ib->mode)) ||
+	    ibup_json_set(o, "operstate", ibup_json_str(ib->operstate)) ||
+	    ibup_json_set(o, "ipv4", json_incref(addrs)))
+		goto fail;
+	json_decref(addrs);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(addrs);
+	return NULL;
+}
+
+/* Bytes, the string "unlimited", or null. */
+static json_t *limit_json(int64_t v)
+{
+	if (v == IBUP_UNLIMITED)
+		return json_string("unlimited");
+	return ibup_json_int(v);
+}
+
+static json_t *limits_json(const struct ibup_limits *l)
+{
+	json_t *o = json_object();
+
+	if (!o || ibup_json_set(o, "memlock_soft", limit_json(l->memlock_soft)) ||
+	    ibup_json_set(o, "memlock_hard", limit_json(l->memlock_hard)) ||
+	    ibup_json_set(o, "memlock_configured", limit_json(l->memlock_configured)) ||
+	    ibup_json_set(o, "memlock_configured_hard",
+			  limit_json(l->memlock_configured_hard)) ||
+	    ibup_json_set(o, "memlock_systemd", limit_json(l->memlock_systemd))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *render_json_status(const struct ibup_status *st)
 {
-	json_t *o = json_object(), *devices = json_array();
+	json_t *o = json_object(), *devices = json_array(), *ipoib = json_array();
 
-	if (!o || !devices)
+	if (!o || !devices || !ipoib)
 		goto fail;
 	for (unsigned i = 0; i < st->n_devices; i++)
 		if (json_array_append_new(devices, device_json(&st->devices[i])) < 0)
 			goto fail;
+	for (unsigned i = 0; i < st->n_ipoib; i++)
+		if (json_array_append_new(ipoib, ipoib_json(&st->ipoib[i])) < 0)
+			goto fail;
 	if (ibup_json_set(o, "schema_version", json_integer(IBUP_SCHEMA_VERSION)) ||
 	    ibup_json_set(o, "platform", platform_json(&st->platform)) ||
-	    ibup_json_set(o, "devices", json_incref(devices)))
+	    ibup_json_set(o, "drivers", drivers_json(&st->drivers)) ||
+	    ibup_json_set(o, "devices", json_incref(devices)) ||
+	    ibup_json_set(o, "ipoib", json_incref(ipoib)) ||
+	    ibup_json_set(o, "limits", limits_json(&st->limits)))
 		goto fail;
 	json_decref(devices);
+	json_decref(ipoib);
 	return o;
 fail:
 	json_decref(o);
 	json_decref(devices);
+	json_decref(ipoib);
 	return NULL;
 }

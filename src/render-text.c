@@ -6,11 +6,39 @@
 #include "cli.h"
 #include "../lib/banned.h"
 
-#define COLS 11
+#define CELL 64
 
-static const char *const headers[COLS] = { "DEVICE",   "PORT", "KIND", "STATE",
-					   "PHYSICAL", "RATE", "LID",  "PKEY",
-					   "NETDEV",   "PCI",  "NUMA" };
+static const char *const port_headers[] = { "DEVICE",	"PORT", "KIND", "STATE",
+					    "PHYSICAL", "RATE", "LID",	"PKEY",
+					    "NETDEV",	"PCI",	"NUMA" };
+#define PORT_COLS IBUP_ARRAY_SIZE(port_headers)
+
+static const char *const ipoib_headers[] = { "IPOIB", "DEVICE", "PORT", "STATE",
+					     "MODE",  "MTU",	"PKEY", "IPV4" };
+#define IPOIB_COLS IBUP_ARRAY_SIZE(ipoib_headers)
+
+/* Left-aligned columns two spaces apart; @cells holds @rows x @cols strings. */
+static void print_grid(FILE *out, const char *const *headers, size_t cols,
+		       char (*cells)[CELL], size_t rows)
+{
+	size_t width[16] = { 0 };
+
+	for (size_t c = 0; c < cols; c++) {
+		width[c] = strlen(headers[c]);
+		for (size_t r = 0; r < rows; r++)
+			if (strlen(cells[r * cols + c]) > width[c])
+				width[c] = strlen(cells[r * cols + c]);
+	}
+	for (size_t r = 0; r <= rows; r++)
+		for (size_t c = 0; c < cols; c++) {
+			const char *v = r ? cells[(r - 1) * cols + c] : headers[c];
+
+			if (c + 1 < cols)
+				fprintf(out, "%-*s  ", (int)width[c], v);
+			else
+				fprintf(out, "%s\n", v);
+		}
+}
 
 static const char *or_dash(const char *s)
 {
@@ -36,80 +64,53 @@ static void format_int(int64_t v, char *buf, size_t size)
 		snprintf(buf, size, "%lld", (long long)v);
 }
 
-struct row {
-	char cell[COLS][64];
-};
-
 static void port_row(const struct ibup_device *d, const struct ibup_port *p,
-		     struct row *r)
+		     char (*r)[CELL])
 {
-	snprintf(r->cell[0], 64, "%s", d->name);
-	snprintf(r->cell[1], 64, "%u", p->num);
-	snprintf(r->cell[2], 64, "%s", ibup_device_kind_name(d->kind));
-	snprintf(r->cell[3], 64, "%s", or_dash(ibup_port_state_name(p->state)));
-	snprintf(r->cell[4], 64, "%s", or_dash(ibup_phys_state_name(p->phys_state)));
-	format_rate(p, r->cell[5], 64);
-	format_int(p->lid, r->cell[6], 64);
+	snprintf(r[0], CELL, "%s", d->name);
+	snprintf(r[1], CELL, "%u", p->num);
+	snprintf(r[2], CELL, "%s", ibup_device_kind_name(d->kind));
+	snprintf(r[3], CELL, "%s", or_dash(ibup_port_state_name(p->state)));
+	snprintf(r[4], CELL, "%s", or_dash(ibup_phys_state_name(p->phys_state)));
+	format_rate(p, r[5], CELL);
+	format_int(p->lid, r[6], CELL);
 	if (p->tenant_pkey >= 0)
-		snprintf(r->cell[7], 64, "0x%04x", (unsigned)p->tenant_pkey);
+		snprintf(r[7], CELL, "0x%04x", (unsigned)p->tenant_pkey);
 	else
-		snprintf(r->cell[7], 64, "-");
-	snprintf(r->cell[8], 64, "%s", or_dash(p->netdev));
-	snprintf(r->cell[9], 64, "%s", or_dash(d->pci_address));
-	format_int(d->numa_node, r->cell[10], 64);
+		snprintf(r[7], CELL, "-");
+	snprintf(r[8], CELL, "%s", or_dash(p->netdev));
+	snprintf(r[9], CELL, "%s", or_dash(d->pci_address));
+	format_int(d->numa_node, r[10], CELL);
 }
 
-static void print_row(FILE *out, const char *const *cells, const size_t *width)
+static void print_ports(FILE *out, const struct ibup_status *st)
 {
-	for (unsigned c = 0; c < COLS; c++) {
-		if (c + 1 < COLS)
-			fprintf(out, "%-*s  ", (int)width[c], cells[c]);
-		else
-			fprintf(out, "%s\n", cells[c]);
-	}
-}
-
-static void print_table(FILE *out, const struct ibup_status *st)
-{
-	size_t width[COLS], n = 0;
-	struct row *rows;
+	const struct ibup_port none = { .state = IBUP_PORT_STATE_UNREAD,
+					.phys_state = IBUP_PHYS_STATE_UNREAD,
+					.rate_gbps = NAN,
+					.lid = IBUP_UNKNOWN,
+					.tenant_pkey = IBUP_UNKNOWN };
+	char(*cells)[CELL];
+	size_t n = 0;
 
 	for (unsigned i = 0; i < st->n_devices; i++)
 		n += st->devices[i].n_ports ? st->devices[i].n_ports : 1;
-	rows = calloc(n ? n : 1, sizeof(*rows));
-	if (!rows)
+	cells = calloc(n * PORT_COLS, CELL);
+	if (!cells)
 		return;
 	n = 0;
 	for (unsigned i = 0; i < st->n_devices; i++) {
 		const struct ibup_device *d = &st->devices[i];
-		const struct ibup_port none = { .state = IBUP_PORT_STATE_UNREAD,
-						.phys_state = IBUP_PHYS_STATE_UNREAD,
-						.rate_gbps = NAN,
-						.lid = IBUP_UNKNOWN,
-						.tenant_pkey = IBUP_UNKNOWN };
 
 		if (!d->n_ports) {
-			port_row(d, &none, &rows[n]);
-			snprintf(rows[n++].cell[1], 64, "-");
+			port_row(d, &none, &cells[n * PORT_COLS]);
+			snprintf(cells[n++ * PORT_COLS + 1], CELL, "-");
 		}
 		for (unsigned p = 0; p < d->n_ports; p++)
-			port_row(d, &d->ports[p], &rows[n++]);
+			port_row(d, &d->ports[p], &cells[n++ * PORT_COLS]);
 	}
-	for (unsigned c = 0; c < COLS; c++) {
-		width[c] = strlen(headers[c]);
-		for (size_t i = 0; i < n; i++)
-			if (strlen(rows[i].cell[c]) > width[c])
-				width[c] = strlen(rows[i].cell[c]);
-	}
-	print_row(out, headers, width);
-	for (size_t i = 0; i < n; i++) {
-		const char *cells[COLS];
-
-		for (unsigned c = 0; c < COLS; c++)
-			cells[c] = rows[i].cell[c];
-		print_row(out, cells, width);
-	}
-	free(rows);
+	print_grid(out, port_headers, PORT_COLS, cells, n);
+	free(cells);
 }
 
 /* One line on the InfiniBand fabric: how many ports, how many active, at what rate. */
@@ -195,6 +196,111 @@ static void print_platform(FILE *out, const struct ibup_platform *p)
 	fputc('\n', out);
 }
 
+static void print_drivers(FILE *out, const struct ibup_drivers *d)
+{
+	bool oot = false, dkms = false;
+
+	for (unsigned i = 0; i < d->n_modules; i++) {
+		oot |= d->modules[i].out_of_tree == 1;
+		dkms |= d->modules[i].dkms == 1;
+	}
+	fputs("Drivers:   ", out);
+	if (d->ofed_flavor)
+		fprintf(out, "%s %s",
+			strcmp(d->ofed_flavor, "mlnx_ofed") == 0 ? "MLNX_OFED"
+								 : "DOCA-OFED",
+			or_dash(d->ofed_version));
+	else if (d->n_modules)
+		fputs(oot ? "out-of-tree modules" : "inbox", out);
+	else
+		fputs("no RDMA module loaded", out);
+	if (d->n_modules)
+		fprintf(out, " (%u module%s%s)", d->n_modules,
+			d->n_modules == 1 ? "" : "s", dkms ? ", DKMS" : "");
+	fprintf(out, ", rdma-core %s",
+		d->rdma_core_version ? d->rdma_core_version : "not found");
+	if (d->uverbs_abi_version >= 0)
+		fprintf(out, ", uverbs ABI %lld", (long long)d->uverbs_abi_version);
+	if (d->umad_abi_version >= 0)
+		fprintf(out, ", umad ABI %lld", (long long)d->umad_abi_version);
+	fputc('\n', out);
+}
+
+/* "unlimited", "64 KiB", "8 MiB", "-" */
+static void format_limit(int64_t v, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned u = 0;
+
+	if (v == IBUP_UNLIMITED) {
+		snprintf(buf, size, "unlimited");
+		return;
+	}
+	if (v < 0) {
+		snprintf(buf, size, "not set");
+		return;
+	}
+	while (u + 1 < IBUP_ARRAY_SIZE(units) && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%lld %s", (long long)v, units[u]);
+}
+
+static void print_limits(FILE *out, const struct ibup_limits *l)
+{
+	char a[32], b[32], c[32];
+
+	fputs("Memlock:   ", out);
+	if (l->memlock_soft >= 0) {
+		format_limit(l->memlock_soft, a, sizeof(a));
+		format_limit(l->memlock_hard, b, sizeof(b));
+		fprintf(out, "%s now (hard %s), ", a, b);
+	}
+	format_limit(l->memlock_configured, a, sizeof(a));
+	format_limit(l->memlock_configured_hard, b, sizeof(b));
+	format_limit(l->memlock_systemd, c, sizeof(c));
+	fprintf(out, "users %s (hard %s), services %s\n", a, b, c);
+}
+
+static void print_ipoib(FILE *out, const struct ibup_status *st)
+{
+	char(*cells)[CELL];
+
+	if (!st->n_ipoib)
+		return;
+	cells = calloc(st->n_ipoib * IPOIB_COLS, CELL);
+	if (!cells)
+		return;
+	for (unsigned i = 0; i < st->n_ipoib; i++) {
+		const struct ibup_ipoib *ib = &st->ipoib[i];
+		char(*r)[CELL] = &cells[i * IPOIB_COLS];
+		int off = 0;
+
+		snprintf(r[0], CELL, "%s", ib->name);
+		snprintf(r[1], CELL, "%s", or_dash(ib->device));
+		if (ib->port)
+			snprintf(r[2], CELL, "%u", ib->port);
+		else
+			snprintf(r[2], CELL, "-");
+		snprintf(r[3], CELL, "%s", or_dash(ib->operstate));
+		snprintf(r[4], CELL, "%s", or_dash(ib->mode));
+		format_int(ib->mtu, r[5], CELL);
+		if (ib->pkey >= 0)
+			snprintf(r[6], CELL, "0x%04x", (unsigned)ib->pkey);
+		else
+			snprintf(r[6], CELL, "-");
+		/* Addresses come from rtnetlink: only the live system has them. */
+		snprintf(r[7], CELL, "%s", ib->ipv4_known ? "-" : "n/a");
+		for (unsigned a = 0; a < ib->n_ipv4 && off >= 0 && off < CELL; a++)
+			off += snprintf(r[7] + off, (size_t)(CELL - off), "%s%s",
+					a ? "," : "", ib->ipv4[a]);
+	}
+	fputc('\n', out);
+	print_grid(out, ipoib_headers, IPOIB_COLS, cells, st->n_ipoib);
+	free(cells);
+}
+
 static void print_details(FILE *out, const struct ibup_device *d)
 {
 	fprintf(out, "\n%s: %s, driver %s, node type %s\n", d->name,
@@ -238,13 +344,16 @@ static void print_details(FILE *out, const struct ibup_device *d)
 void render_text_status(FILE *out, const struct ibup_status *st, bool verbose)
 {
 	print_platform(out, &st->platform);
+	print_drivers(out, &st->drivers);
+	print_limits(out, &st->limits);
 	print_fabric(out, st);
 	fputc('\n', out);
 	if (!st->n_devices) {
 		fputs("No RDMA devices found.\n", out);
 		return;
 	}
-	print_table(out, st);
+	print_ports(out, st);
+	print_ipoib(out, st);
 	if (verbose)
 		for (unsigned i = 0; i < st->n_devices; i++)
 			print_details(out, &st->devices[i]);

@@ -27,8 +27,16 @@ extern "C" {
 #define IBUP_MAX_DEVICES 4096 /* RDMA devices considered */
 #define IBUP_MAX_PORTS 256 /* ports per device */
 #define IBUP_MAX_TABLE 4096 /* gid or pkey table entries per port */
+#define IBUP_MAX_COUNTERS 256 /* counter files per port directory */
+#define IBUP_MAX_NETDEVS 16384 /* network interfaces considered */
 
 struct ibup_ctx;
+
+/* Where a parse error is: 1-based line and column (0 when not known), and what. */
+struct ibup_diag {
+	unsigned line, column;
+	char msg[128];
+};
 
 enum ibup_log_level {
 	IBUP_LOG_ERR = 3,
@@ -165,6 +173,12 @@ struct ibup_gid {
 	char *netdev; /* RoCE: the netdev the GID belongs to; NULL otherwise */
 };
 
+/* One counter file: a name as the kernel spells it, and its value. */
+struct ibup_counter {
+	char *name;
+	uint64_t value;
+};
+
 struct ibup_port {
 	unsigned num;
 	enum ibup_port_state state;
@@ -181,6 +195,10 @@ struct ibup_port {
 	struct ibup_gid *gids; /* non-zero entries, by index */
 	unsigned n_gids;
 	char *netdev; /* the port's network interface, NULL when none */
+	/* counters/ (PMA PortCounters; data counters count 4-byte units) and hw_counters/. */
+	struct ibup_counter *counters, *hw_counters;
+	unsigned n_counters, n_hw_counters;
+	bool has_counters, has_hw_counters; /* the directory exists */
 };
 
 struct ibup_device {
@@ -205,8 +223,56 @@ struct ibup_platform {
 	char *vm_size; /* e.g. "Standard_HB120rs_v3"; NULL when unknown */
 };
 
+/* A loaded kernel module of the RDMA stack. */
+struct ibup_module {
+	char *name;
+	char *version; /* MODULE_VERSION (set by MLNX_OFED/DOCA builds), NULL otherwise */
+	int out_of_tree; /* taint flag O: not built with the kernel (OFED, DKMS) */
+	int unsigned_module; /* taint flag E: not signed with a trusted key */
+	char *path; /* where modprobe finds it, relative to /lib/modules/<kernel>/ */
+	int dkms; /* installed by DKMS (under updates/dkms/) */
+};
+
+struct ibup_drivers {
+	struct ibup_module *modules; /* loaded RDMA modules, by name */
+	unsigned n_modules;
+	int64_t uverbs_abi_version, umad_abi_version; /* IBUP_UNKNOWN when absent */
+	char *ofed_flavor; /* "mlnx_ofed" or "doca_ofed"; NULL when neither is installed */
+	char *ofed_version; /* "24.07-0.6.1.0" */
+	char *rdma_core_version; /* from libibverbs' file name, e.g. "44.0" */
+};
+
+/* An IPoIB network interface. */
+struct ibup_ipoib {
+	char *name;
+	char *device; /* RDMA device and port it runs on; NULL/0 when not found */
+	unsigned port;
+	char *hw_address; /* 20 bytes: QPN flags, QPN, GID */
+	char *port_guid; /* the GUID the hardware address carries */
+	int32_t pkey; /* IBUP_UNKNOWN when unread */
+	int64_t mtu;
+	char *mode; /* "datagram" or "connected" */
+	char *operstate; /* "up", "down", ... */
+	bool ipv4_known; /* addresses are read through rtnetlink on the live system only */
+	char **ipv4; /* "172.16.1.9/16", sorted */
+	unsigned n_ipv4;
+};
+
+/* Memory lock limits in bytes; IBUP_UNLIMITED; IBUP_UNKNOWN when not known. */
+#define IBUP_UNLIMITED INT64_MAX
+struct ibup_limits {
+	int64_t memlock_soft, memlock_hard; /* this process's (live system only) */
+	int64_t memlock_configured; /* pam_limits: limits.conf and limits.d for "*" */
+	int64_t memlock_configured_hard;
+	int64_t memlock_systemd; /* systemd's DefaultLimitMEMLOCK (soft), for services */
+};
+
 struct ibup_status {
 	struct ibup_platform platform;
+	struct ibup_drivers drivers;
+	struct ibup_ipoib *ipoib; /* sorted by name */
+	unsigned n_ipoib;
+	struct ibup_limits limits;
 	struct ibup_device *devices; /* sorted by name */
 	unsigned n_devices;
 };

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+/* rtnetlink through libmnl (as iproute2 does): the IPv4 addresses of the live system. */
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "internal.h"
+#include "banned.h"
+
+/* A dump larger than this is not a host we understand. */
+#define NETLINK_MAX_ADDRS 65536
+
+struct addr_list {
+	struct ibup_netlink_addr *v;
+	unsigned n;
+	int error;
+};
+
+static int addr_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
+		return MNL_CB_OK;
+	if ((type == IFA_ADDRESS || type == IFA_LOCAL) &&
+	    mnl_attr_validate2(attr, MNL_TYPE_BINARY, sizeof(struct in_addr)) < 0)
+		return MNL_CB_OK;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFA_MAX + 1] = { 0 };
+	struct addr_list *list = data;
+	const struct nlattr *a;
+	struct ibup_netlink_addr *v;
+	char ip[INET_ADDRSTRLEN];
+
+	if (ifa->ifa_family != AF_INET)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb);
+	/* IFA_LOCAL is the interface's own address; IFA_ADDRESS the peer's on p2p links. */
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a || !inet_ntop(AF_INET, mnl_attr_get_payload(a), ip, sizeof(ip)))
+		return MNL_CB_OK;
+	if (list->n >= NETLINK_MAX_ADDRS) {
+		list->error = -E2BIG;
+		return MNL_CB_ERROR;
+	}
+	v = realloc(list->v, (list->n + 1) * sizeof(*v));
+	if (!v) {
+		list->error = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	list->v = v;
+	v[list->n].ifindex = ifa->ifa_index;
+	snprintf(v[list->n].text, sizeof(v[list->n].text), "%s/%u", ip,
+		 ifa->ifa_prefixlen);
+	list->n++;
+	return MNL_CB_OK;
+}
+
+int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
+{
+	char buf[32768]; /* MNL_SOCKET_BUFFER_SIZE is a VLA; a dump part never exceeds this */
+	struct addr_list list = { 0 };
+	struct timeval tv = { .tv_sec = 2 };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *rt;
+	unsigned seq, portid;
+	ssize_t n;
+	int r = 0;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	/* The kernel answers a dump at once; a stalled socket must not hang the caller. */
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) <
+		    0 ||
+	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = (unsigned)time(NULL);
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtgen_family = AF_INET;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, addr_cb, &list);
+		if (r <= MNL_CB_STOP)
+			break;
+	}
+	if (n < 0)
+		r = -errno;
+	else if (r == MNL_CB_ERROR)
+		r = list.error ? list.error : -errno;
+	else
+		r = 0;
+	mnl_socket_close(nl);
+	if (r < 0) {
+		free(list.v);
+		return r;
+	}
+	*ret = list.v;
+	*ret_n = list.n;
+	return 0;
+}
