@@ -91,6 +91,13 @@ static bool seen_before(struct ibup_ctx *ctx, const char *msg)
 	return false;
 }
 
+static void deliver(struct ibup_ctx *ctx, enum ibup_log_level level, const char *msg)
+{
+	if (seen_before(ctx, msg))
+		return;
+	ctx->log_fn(ctx->log_data, level, msg);
+}
+
 void ibup_log(struct ibup_ctx *ctx, enum ibup_log_level level, const char *fmt, ...)
 {
 	char msg[512];
@@ -101,7 +108,5 @@ void ibup_log(struct ibup_ctx *ctx, enum ibup_log_level level, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (seen_before(ctx, msg))
-		return;
-	ctx->log_fn(ctx->log_data, level, msg);
+	deliver(ctx, level, msg);
 }

@@ -294,7 +294,7 @@ static int read_pci(struct ibup_ctx *ctx, const char *name, struct ibup_device *
 	return 0;
 }
 
-static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name,
+static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name, unsigned flags,
 		      struct ibup_device *d)
 {
 	_cleanup_close_ int portsfd = -1;
@@ -323,7 +323,7 @@ static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name,
 		if (ibup_parse_u32(names[i], 10, &num) < 0 || num == 0 ||
 		    num > IBUP_MAX_PORTS)
 			continue;
-		r = ibup_port_read(ctx, devfd, name, num, &d->ports[d->n_ports]);
+		r = ibup_port_read(ctx, devfd, name, num, flags, &d->ports[d->n_ports]);
 		if (r < 0)
 			break;
 		d->n_ports++;
@@ -377,7 +377,8 @@ static int assign_netdevs(struct ibup_ctx *ctx, int devfd, int pcifd,
 	return 0;
 }
 
-int ibup_device_read(struct ibup_ctx *ctx, const char *name, struct ibup_device *ret_dev)
+int ibup_device_read(struct ibup_ctx *ctx, const char *name, unsigned flags,
+		     struct ibup_device *ret_dev)
 {
 	_cleanup_close_ int devfd = -1, pcifd = -1;
 	struct ibup_device d = {
@@ -424,7 +425,7 @@ int ibup_device_read(struct ibup_ctx *ctx, const char *name, struct ibup_device 
 	if (r >= 0)
 		r = read_pci(ctx, name, &d, &pcifd);
 	if (r >= 0)
-		r = read_ports(ctx, devfd, name, &d);
+		r = read_ports(ctx, devfd, name, flags, &d);
 	if (r >= 0)
 		r = assign_netdevs(ctx, devfd, pcifd, &d, &f);
 	if (r < 0) {

@@ -107,10 +107,11 @@ enum ibup_device_kind ibup_classify_device(const struct ibup_kind_facts *f);
 /* Known SR-IOV virtual-function PCI ids (a VF passed to a guest has no physfn link). */
 bool ibup_pci_is_virtual_function(int32_t vendor, int32_t device);
 
-int ibup_device_read(struct ibup_ctx *ctx, const char *name, struct ibup_device *ret_dev);
+int ibup_device_read(struct ibup_ctx *ctx, const char *name, unsigned flags,
+		     struct ibup_device *ret_dev);
 void ibup_device_release(struct ibup_device *dev);
 int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned num,
-		   struct ibup_port *ret_port);
+		   unsigned flags, struct ibup_port *ret_port);
 void ibup_port_release(struct ibup_port *port);
 
 /* The driver stack. */

@@ -7,6 +7,30 @@
 #include "internal.h"
 #include "banned.h"
 
+/*
+ * GID and pkey tables are read in blocks of 32 entries (a PKeyTable MAD's worth), because
+ * nearly all of their files are empty: a RoCE port has 256 GIDs, an InfiniBand port 128
+ * pkeys, and a VM's port uses two or three of them.
+ * - GIDs: the kernel hands out the lowest free slot, and removals leave holes, so only a
+ *   wholly empty block ends the table.
+ * - pkeys: the subnet manager packs a port's partitions from index 0 (a VF's table is
+ *   packed by the hypervisor), so the first block with a free entry is the last in use.
+ * On an 8-HCA VM this spares about a thousand file reads per run.
+ */
+#define TABLE_BLOCK 32
+
+/* Whether entry @idx, the first of a block, comes after the last block in use. */
+static bool table_ends(uint32_t idx, unsigned *used_in_block, unsigned full)
+{
+	bool ends;
+
+	if (idx % TABLE_BLOCK != 0)
+		return false;
+	ends = idx > 0 && *used_in_block < full;
+	*used_in_block = 0;
+	return ends;
+}
+
 /* Read an attribute of a port; report any failure but a missing optional file. */
 static int port_attr(struct ibup_ctx *ctx, int portfd, const char *dev, unsigned num,
 		     const char *name, bool optional, char *buf, size_t size)
@@ -47,6 +71,7 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 		     struct ibup_port *p)
 {
 	_cleanup_close_ int gidsfd = -1, typesfd = -1, ndevsfd = -1;
+	unsigned used_in_block = 0;
 	char **names = NULL;
 	unsigned n = 0;
 	int r;
@@ -74,6 +99,8 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 
 		if (ibup_parse_u32(names[i], 10, &idx) < 0)
 			continue;
+		if (table_ends(idx, &used_in_block, 1))
+			break;
 		if (port_attr(ctx, gidsfd, dev, p->num, names[i], false, buf,
 			      sizeof(buf)) < 0)
 			continue;
@@ -83,6 +110,7 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 		}
 		if (memcmp(raw, zero, sizeof(zero)) == 0)
 			continue;
+		used_in_block++;
 		g->index = idx;
 		ibup_format_gid(raw, g->gid);
 		g->type = IBUP_GID_TYPE_UNREAD;
@@ -123,6 +151,7 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 {
 	_cleanup_close_ int pkeysfd = -1;
 	uint16_t first[2] = { 0, 0 };
+	unsigned used_in_block = 0;
 	char **names = NULL;
 	unsigned n = 0;
 	int r;
@@ -146,6 +175,8 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 
 		if (ibup_parse_u32(names[i], 10, &idx) < 0)
 			continue;
+		if (table_ends(idx, &used_in_block, TABLE_BLOCK))
+			break;
 		if (port_attr(ctx, pkeysfd, dev, p->num, names[i], false, buf,
 			      sizeof(buf)) < 0)
 			continue;
@@ -155,8 +186,10 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 		}
 		if (idx < 2)
 			first[idx] = key;
-		if (key)
+		if (key) {
 			p->pkeys[p->n_pkeys++] = key;
+			used_in_block++;
+		}
 	}
 	ibup_strv_free(names, n);
 	if (p->link_layer == IBUP_LINK_LAYER_INFINIBAND)
@@ -222,7 +255,7 @@ static int read_counters(struct ibup_ctx *ctx, int portfd, const char *dev, unsi
 }
 
 int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned num,
-		   struct ibup_port *ret_port)
+		   unsigned flags, struct ibup_port *ret_port)
 {
 	_cleanup_close_ int portfd = -1;
 	struct ibup_port p = {

@@ -187,7 +187,8 @@ void ibup_platform_release(struct ibup_platform *p)
 	memset(p, 0, sizeof(*p));
 }
 
-int ibup_status_read(struct ibup_ctx *ctx, struct ibup_status **ret_status)
+int ibup_status_read(struct ibup_ctx *ctx, unsigned flags,
+		     struct ibup_status **ret_status)
 {
 	_cleanup_close_ int classfd = -1;
 	struct ibup_status *st;
@@ -223,7 +224,7 @@ int ibup_status_read(struct ibup_ctx *ctx, struct ibup_status **ret_status)
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		r = ibup_device_read(ctx, names[i], &st->devices[st->n_devices]);
+		r = ibup_device_read(ctx, names[i], flags, &st->devices[st->n_devices]);
 		if (r < 0)
 			break;
 		st->n_devices++;

@@ -15,6 +15,8 @@ void help_status(FILE *out)
 	      "state, rate, LID, tenant partition key and network interface.\n"
 	      "\n"
 	      "Options:\n"
+	      "  -c, --counters         also read the port counters (each is a query to the\n"
+	      "                         HCA's firmware, so they are off by default)\n"
 	      "  -j, --json             print one JSON object (docs/status.schema.json)\n"
 	      "      --root DIR         read the system under DIR instead of /\n"
 	      "  -v, --verbose          add GUIDs, firmware, PCI ids, pkeys and GIDs\n"
@@ -29,14 +31,23 @@ void help_status(FILE *out)
 
 int cmd_status(struct ibup_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = { IBUP_GLOBAL_LONGOPTS, { 0 } };
+	static const struct option longopts[] = {
+		{ "counters", no_argument, NULL, 'c' },
+		IBUP_GLOBAL_LONGOPTS,
+		{ 0 },
+	};
 	struct ibup_status *st = NULL;
 	struct ibup_ctx *ctx;
+	unsigned flags = 0;
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, IBUP_GLOBAL_SHORTOPTS, longopts, NULL)) !=
-	       -1) {
+	while ((opt = getopt_long(argc, argv, "c" IBUP_GLOBAL_SHORTOPTS, longopts,
+				  NULL)) != -1) {
+		if (opt == 'c') {
+			flags |= IBUP_STATUS_COUNTERS;
+			continue;
+		}
 		if (opt == 'h') {
 			help_status(stdout);
 			return IBUP_EXIT_OK;
@@ -54,7 +65,7 @@ int cmd_status(struct ibup_cli *cli, int argc, char **argv)
 	ctx = cli_ctx(cli);
 	if (!ctx)
 		return IBUP_EXIT_FAILURE;
-	r = ibup_status_read(ctx, &st);
+	r = ibup_status_read(ctx, flags, &st);
 	if (r < 0)
 		return cli_error(r, "cannot take the inventory");
 	if (cli->json)

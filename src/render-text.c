@@ -332,6 +332,25 @@ static void print_details(FILE *out, const struct ibup_device *d)
 				fprintf(out, " 0x%04x", p->pkeys[k]);
 			fputc('\n', out);
 		}
+		if (p->has_counters || p->has_hw_counters) {
+			unsigned shown = 0;
+
+			fputs("    counters", out);
+			for (unsigned c = 0; c < p->n_counters; c++)
+				if (p->counters[c].value) {
+					fprintf(out, " %s=%llu", p->counters[c].name,
+						(unsigned long long)p->counters[c].value);
+					shown++;
+				}
+			for (unsigned c = 0; c < p->n_hw_counters; c++)
+				if (p->hw_counters[c].value) {
+					fprintf(out, " %s=%llu", p->hw_counters[c].name,
+						(unsigned long long)p->hw_counters[c]
+							.value);
+					shown++;
+				}
+			fputs(shown ? "\n" : " all zero\n", out);
+		}
 		for (unsigned g = 0; g < p->n_gids; g++)
 			fprintf(out, "    gid %u %s %s%s%s\n", p->gids[g].index,
 				p->gids[g].gid,

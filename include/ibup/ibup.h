@@ -189,7 +189,7 @@ struct ibup_port {
 	enum ibup_link_layer link_layer;
 	int64_t lid, sm_lid, lmc; /* IBUP_UNKNOWN when unread or not InfiniBand */
 	char *port_guid; /* InfiniBand: the interface id of GID 0; NULL otherwise */
-	uint16_t *pkeys; /* non-zero entries, in table order */
+	uint16_t *pkeys; /* non-zero entries, in table order (see ibup_port_read) */
 	unsigned n_pkeys;
 	int32_t tenant_pkey; /* IBUP_UNKNOWN when there is none */
 	struct ibup_gid *gids; /* non-zero entries, by index */
@@ -277,9 +277,19 @@ struct ibup_status {
 	unsigned n_devices;
 };
 
+/* What ibup_status_read() reads beyond the default inventory. */
+enum ibup_status_flags {
+	/*
+	 * Port counters (counters/, hw_counters/). Off by default: on hardware every
+	 * counters/ file is a performance-management query to the HCA's firmware.
+	 */
+	IBUP_STATUS_COUNTERS = 1 << 0,
+};
+
 /**
  * ibup_status_read() - take the inventory of the host under the context's root
  * @ctx: library context
+ * @flags: enum ibup_status_flags
  * @ret_status: the inventory, owned by the caller; free with ibup_status_free()
  *
  * Attributes that cannot be read or parsed are left unknown and reported once
@@ -287,7 +297,8 @@ struct ibup_status {
  *
  * Return: 0, or -ENOMEM.
  */
-int ibup_status_read(struct ibup_ctx *ctx, struct ibup_status **ret_status);
+int ibup_status_read(struct ibup_ctx *ctx, unsigned flags,
+		     struct ibup_status **ret_status);
 
 /**
  * ibup_status_free() - release an inventory

@@ -123,7 +123,9 @@ static void test_fifo_never_blocks(void **state)
 
 	snprintf(path, sizeof(path), "%s/fifo", f->root);
 	assert_int_equal(mkfifo(path, 0644), 0);
-	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "fifo"), -EINVAL);
+	/* Opened without blocking, a FIFO with no writer reads as empty: never a hang. */
+	assert_int_equal(ibup_read_attr(f->ctx, buf, sizeof(buf), "fifo"), 0);
+	assert_string_equal(buf, "");
 }
 
 static void test_symlinks_stay_in_root(void **state)
@@ -198,7 +200,10 @@ static void test_list_dir(void **state)
 	assert_string_equal(names[2], "mlx5_2");
 	assert_string_equal(names[3], "mlx5_10");
 	names = ibup_strv_free(names, n);
-	assert_int_equal(ibup_list_dir_at(fd, 3, &names, &n), -E2BIG);
+	/* Past the bound: the first entries are kept, and the caller is told. */
+	assert_int_equal(ibup_list_dir_at(fd, 3, &names, &n), 1);
+	assert_int_equal(n, 3);
+	ibup_strv_free(names, n);
 }
 
 static void test_read_file(void **state)
