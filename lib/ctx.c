@@ -91,13 +91,6 @@ static bool seen_before(struct ibup_ctx *ctx, const char *msg)
 	return false;
 }
 
-static void deliver(struct ibup_ctx *ctx, enum ibup_log_level level, const char *msg)
-{
-	if (seen_before(ctx, msg))
-		return;
-	ctx->log_fn(ctx->log_data, level, msg);
-}
-
 void ibup_log(struct ibup_ctx *ctx, enum ibup_log_level level, const char *fmt, ...)
 {
 	char msg[512];
@@ -108,5 +101,7 @@ void ibup_log(struct ibup_ctx *ctx, enum ibup_log_level level, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	deliver(ctx, level, msg);
+	if (seen_before(ctx, msg))
+		return;
+	ctx->log_fn(ctx->log_data, level, msg);
 }
