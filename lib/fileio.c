@@ -37,7 +37,7 @@ static int open_resolved(int dirfd, const char *path, int flags, uint64_t resolv
 	return openat(dirfd, path, flags);
 }
 
-static int vpath(char *buf, size_t size, const char *fmt, va_list ap)
+_printf_(3, 0) static int vpath(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(buf, size, fmt, ap);
 

@@ -26,15 +26,15 @@ for arg in "$@"; do
 done
 
 # Build: compiler, CMake + Ninja, jansson; scdoc for the man pages.
-apt_build=(gcc cmake ninja-build pkg-config libjansson-dev scdoc)
-dnf_build=(gcc cmake ninja-build pkgconf-pkg-config jansson-devel scdoc)
-zypper_build=(gcc cmake ninja pkg-config libjansson-devel scdoc)
+apt_build=(gcc cmake ninja-build pkg-config libjansson-dev libmnl-dev scdoc)
+dnf_build=(gcc cmake ninja-build pkgconf-pkg-config jansson-devel libmnl-devel scdoc)
+zypper_build=(gcc cmake ninja pkg-config libjansson-devel libmnl-devel scdoc)
 # Tests: cmocka, the schema validator, linters, and the Soft-RoCE guest's tools.
-apt_test=(libcmocka-dev python3 python3-jsonschema clang-format cppcheck shellcheck
+apt_test=(libcmocka-dev python3 python3-jsonschema clang libclang-rt-14-dev clang-format cppcheck shellcheck
   qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq)
-dnf_test=(libcmocka-devel python3 python3-jsonschema clang-tools-extra cppcheck ShellCheck
+dnf_test=(libcmocka-devel python3 python3-jsonschema clang compiler-rt clang-tools-extra cppcheck ShellCheck
   qemu-kvm debootstrap cpio iproute jq)
-zypper_test=(libcmocka-devel python3 python3-jsonschema clang-tools cppcheck ShellCheck
+zypper_test=(libcmocka-devel python3 python3-jsonschema clang llvm-compiler-rt clang-tools cppcheck ShellCheck
   qemu-x86 debootstrap cpio iproute2 jq)
 
 run() {

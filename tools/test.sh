@@ -29,6 +29,11 @@ cmake --build --preset release
 ctest --preset release -LE vm --no-label-summary >/dev/null ||
   ctest --preset release -LE vm --rerun-failed --output-on-failure --no-label-summary
 
+step "fuzz smoke (libFuzzer, clang)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+ctest --preset fuzz --no-label-summary
+
 step "sanitizer build (ASan+UBSan, -Werror)"
 cmake --preset ci >/dev/null
 cmake --build --preset ci
