@@ -49,6 +49,7 @@ struct ibup_ctx *ibup_ctx_free(struct ibup_ctx *ctx)
 	if (ctx->root_fd >= 0)
 		close(ctx->root_fd);
 	ibup_strv_free(ctx->seen, ctx->n_seen);
+	ibup_curl_unload(ctx->curl);
 	free(ctx->root);
 	free(ctx);
 	return NULL;

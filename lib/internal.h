@@ -9,6 +9,8 @@
 #include "ibup/ibup.h"
 #include "macro.h"
 
+struct ibup_curl;
+
 struct ibup_ctx {
 	char *root; /* as given, normalised: "/" or a path without trailing slash */
 	int root_fd;
@@ -19,6 +21,7 @@ struct ibup_ctx {
 	/* Messages already delivered, so that one cause is reported once per run. */
 	char **seen;
 	unsigned n_seen;
+	struct ibup_curl *curl; /* libcurl, loaded on first use */
 };
 
 /* Diagnostics. */
@@ -136,6 +139,24 @@ int ibup_parse_ipoib_hwaddr(const char *s, uint8_t ret[20]);
 int ibup_ipoib_read(struct ibup_ctx *ctx, const struct ibup_status *st,
 		    struct ibup_ipoib **ret, unsigned *ret_n);
 void ibup_ipoib_free(struct ibup_ipoib *v, unsigned n);
+
+/* HTTP (libcurl through dlopen) and the instance metadata service. */
+struct ibup_http_response {
+	long status;
+	char *body; /* NUL-terminated */
+	size_t len;
+};
+/*
+ * GET @url with the given header lines, within @timeout_ms, keeping at most @max_bytes
+ * of body (-EFBIG past it). -ELIBACC when libcurl is not installed; -ETIMEDOUT,
+ * -ECONNREFUSED, -EHOSTUNREACH, -ENODATA (closed without an answer), -EPROTO for
+ * transport failures.
+ */
+int ibup_http_get(struct ibup_ctx *ctx, const char *url, const char *const *headers,
+		  unsigned timeout_ms, size_t max_bytes, struct ibup_http_response *ret);
+void ibup_curl_unload(struct ibup_curl *c);
+int ibup_imds_parse_vm_size(const char *body, size_t len, char **ret_size, char *err,
+			    size_t err_size);
 
 /* Locked-memory limits: the wildcard's memlock in limits.conf syntax (bytes). */
 int ibup_parse_limits_conf(const char *text, int64_t *soft, int64_t *hard,

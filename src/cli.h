@@ -25,6 +25,8 @@ struct ibup_cli {
 	const char *root;
 	const char *command; /* for "Try 'ibup <command> --help'" */
 	struct ibup_ctx *ctx; /* made by cli_ctx() on first use */
+	const char *metadata_url; /* --metadata-url */
+	const char *vm_size; /* --vm-size */
 };
 
 struct ibup_cmd {
@@ -41,6 +43,8 @@ struct ibup_cmd {
  */
 enum {
 	OPT_ROOT = 0x100,
+	OPT_METADATA_URL,
+	OPT_VM_SIZE,
 	OPT_HELP_GLOBAL,
 	OPT_COMMAND_BASE = 0x200,
 };
@@ -59,6 +63,23 @@ int cli_global_option(struct ibup_cli *cli, int opt, const char *arg);
 
 /* The library context for the chosen root, made once. NULL after printing an error. */
 struct ibup_ctx *cli_ctx(struct ibup_cli *cli);
+
+/* Options of the commands that need the VM size (status, check). */
+/* clang-format off */
+#define IBUP_VM_SIZE_LONGOPTS                                                            \
+	{ "metadata-url", required_argument, NULL, OPT_METADATA_URL },                   \
+	{ "vm-size", required_argument, NULL, OPT_VM_SIZE }
+/* clang-format on */
+#define IBUP_VM_SIZE_HELP                                                                    \
+	"      --vm-size SIZE     the VM size, instead of asking Azure's metadata service\n" \
+	"      --metadata-url URL ask this metadata service (tests; default on Azure:\n"     \
+	"                         http://169.254.169.254)\n"
+
+/*
+ * Fill platform.vm_size: --vm-size, else the metadata service when on Azure (live) or
+ * when --metadata-url is given. A failure is one warning line; the size stays unknown.
+ */
+int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st);
 
 /* "ibup: <message>: <strerror(-r)>" on stderr; returns the exit code for @r. */
 int cli_error(int r, const char *fmt, ...) _printf_(2, 3);

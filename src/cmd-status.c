@@ -16,7 +16,7 @@ void help_status(FILE *out)
 	      "\n"
 	      "Options:\n"
 	      "  -c, --counters         also read the port counters (each is a query to the\n"
-	      "                         HCA's firmware, so they are off by default)\n"
+	      "                         HCA's firmware, so they are off by default)\n" IBUP_VM_SIZE_HELP
 	      "  -j, --json             print one JSON object (docs/status.schema.json)\n"
 	      "      --root DIR         read the system under DIR instead of /\n"
 	      "  -v, --verbose          add GUIDs, firmware, PCI ids, pkeys and GIDs\n"
@@ -33,6 +33,7 @@ int cmd_status(struct ibup_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "counters", no_argument, NULL, 'c' },
+		IBUP_VM_SIZE_LONGOPTS,
 		IBUP_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
@@ -68,6 +69,11 @@ int cmd_status(struct ibup_cli *cli, int argc, char **argv)
 	r = ibup_status_read(ctx, flags, &st);
 	if (r < 0)
 		return cli_error(r, "cannot take the inventory");
+	r = cli_fill_vm_size(cli, st);
+	if (r != 0) {
+		ibup_status_free(st);
+		return r;
+	}
 	if (cli->json)
 		r = cli_print_json(render_json_status(st));
 	else

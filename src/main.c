@@ -96,6 +96,14 @@ int cli_global_option(struct ibup_cli *cli, int opt, const char *arg)
 	case 'v':
 		cli->verbose++;
 		return 0;
+	case OPT_METADATA_URL:
+		cli->metadata_url = arg;
+		return 0;
+	case OPT_VM_SIZE:
+		if (!*arg)
+			return cli_usage_error(cli, "--vm-size needs a size");
+		cli->vm_size = arg;
+		return 0;
 	case OPT_ROOT:
 		if (!*arg)
 			return cli_usage_error(cli, "--root needs a directory");
@@ -132,6 +140,35 @@ struct ibup_ctx *cli_ctx(struct ibup_cli *cli)
 	ibup_ctx_set_log_fn(cli->ctx, log_to_stderr, NULL,
 			    cli->verbose ? IBUP_LOG_DEBUG : IBUP_LOG_WARNING);
 	return cli->ctx;
+}
+
+int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st)
+{
+	struct ibup_platform *p = &st->platform;
+	char err[256] = "";
+	char *size = NULL;
+	int r;
+
+	if (cli->vm_size) {
+		size = strdup(cli->vm_size);
+		if (!size)
+			return cli_error(-ENOMEM, "cannot keep the VM size");
+	} else if (cli->metadata_url || (ibup_ctx_is_live(cli->ctx) && p->cloud &&
+					 strcmp(p->cloud, "azure") == 0)) {
+		r = ibup_imds_vm_size(cli->ctx, cli->metadata_url, &size, err,
+				      sizeof(err));
+		if (r == -ENOMEM)
+			return cli_error(r, "cannot ask the metadata service");
+		if (r < 0) {
+			fprintf(stderr,
+				"ibup: warning: VM size unknown: the metadata service: %s\n",
+				err);
+			return 0;
+		}
+	}
+	free(p->vm_size);
+	p->vm_size = size;
+	return 0;
 }
 
 int cli_error(int r, const char *fmt, ...)

@@ -319,6 +319,21 @@ int ibup_platform_read(struct ibup_ctx *ctx, struct ibup_platform *ret_platform)
 void ibup_platform_release(struct ibup_platform *p);
 
 /**
+ * ibup_imds_vm_size() - ask Azure's instance metadata service for the VM size
+ * @ctx: library context
+ * @base_url: "http://169.254.169.254" when NULL; tests give a loopback server's
+ * @ret_size: the size ("Standard_HB120rs_v3"), owned by the caller
+ * @err: on failure, one line saying why (no answer, HTTP 429, not JSON, ...)
+ * @err_size: size of @err
+ *
+ * Loads libcurl on first use. No proxy, a 1.5 s limit, at most 256 KiB of answer.
+ *
+ * Return: 0, or a negative errno (-ELIBACC when libcurl is missing).
+ */
+int ibup_imds_vm_size(struct ibup_ctx *ctx, const char *base_url, char **ret_size,
+		      char *err, size_t err_size);
+
+/**
  * ibup_tenant_pkey() - the partition key an MPI job should use
  * @pkeys: the port's pkey table entries (index order)
  * @n: number of entries
