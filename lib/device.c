@@ -134,6 +134,33 @@ static int dup_guid(struct ibup_ctx *ctx, int dirfd, const char *dev, const char
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* "16.0 GT/s PCIe" (also "8.0 GT/s" on older kernels); "Unknown" on a VF. */
+static double read_link_speed(int pcifd, const char *name)
+{
+	char buf[64], *end;
+	double v;
+
+	if (ibup_read_attr_at(pcifd, buf, sizeof(buf), name) < 0)
+		return NAN;
+	errno = 0;
+	v = strtod(buf, &end);
+	if (errno || end == buf || strncmp(end, " GT/s", 5) != 0 || !(v > 0))
+		return NAN;
+	return v;
+}
+
+/* "16"; a VF's reserved field reads 0 or 255. */
+static int32_t read_link_width(int pcifd, const char *name)
+{
+	char buf[32];
+	uint32_t v;
+
+	if (ibup_read_attr_at(pcifd, buf, sizeof(buf), name) < 0 ||
+	    ibup_parse_u32(buf, 10, &v) < 0 || v == 0 || v > 32)
+		return IBUP_UNKNOWN;
+	return (int32_t)v;
+}
+
 /* "0x15b3" style PCI id attributes. */
 static int32_t read_pci_id(int pcifd, const char *name)
 {
@@ -265,6 +292,10 @@ static int read_pci(struct ibup_ctx *ctx, const char *name, struct ibup_device *
 		close(pcifd);
 		return -ENOMEM;
 	}
+	d->pci_link_speed_gts = read_link_speed(pcifd, "current_link_speed");
+	d->pci_link_max_speed_gts = read_link_speed(pcifd, "max_link_speed");
+	d->pci_link_width = read_link_width(pcifd, "current_link_width");
+	d->pci_link_max_width = read_link_width(pcifd, "max_link_width");
 	d->pci_vendor_id = read_pci_id(pcifd, "vendor");
 	d->pci_device_id = read_pci_id(pcifd, "device");
 	if (ibup_read_attr_at(pcifd, buf, sizeof(buf), "numa_node") >= 0) {
@@ -387,6 +418,10 @@ int ibup_device_read(struct ibup_ctx *ctx, const char *name, unsigned flags,
 		.pci_device_id = IBUP_UNKNOWN,
 		.numa_node = IBUP_UNKNOWN,
 		.virtual_function = IBUP_UNKNOWN,
+		.pci_link_speed_gts = NAN,
+		.pci_link_max_speed_gts = NAN,
+		.pci_link_width = IBUP_UNKNOWN,
+		.pci_link_max_width = IBUP_UNKNOWN,
 	};
 	struct ibup_kind_facts f = { 0 };
 	char buf[64];

@@ -158,6 +158,10 @@ void ibup_curl_unload(struct ibup_curl *c);
 int ibup_imds_parse_vm_size(const char *body, size_t len, char **ret_size, char *err,
 			    size_t err_size);
 
+/* "Key=Value" files (waagent.conf, slurm.conf): the last uncommented assignment of @key
+ * (matched case-insensitively), without an inline " # comment". -ENOENT when absent. */
+int ibup_conf_value(const char *text, const char *key, char **ret_value);
+
 /* Locked-memory limits: the wildcard's memlock in limits.conf syntax (bytes). */
 int ibup_parse_limits_conf(const char *text, int64_t *soft, int64_t *hard,
 			   struct ibup_diag *reterr_diag);

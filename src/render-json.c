@@ -118,6 +118,13 @@ static json_t *device_json(const struct ibup_device *d)
 	    ibup_json_set(o, "numa_node", ibup_json_int(d->numa_node)) ||
 	    ibup_json_set(o, "virtual_function",
 			  ibup_json_tristate(d->virtual_function)) ||
+	    ibup_json_set(o, "pci_link_speed_gts",
+			  ibup_json_real(d->pci_link_speed_gts)) ||
+	    ibup_json_set(o, "pci_link_width", ibup_json_int(d->pci_link_width)) ||
+	    ibup_json_set(o, "pci_link_max_speed_gts",
+			  ibup_json_real(d->pci_link_max_speed_gts)) ||
+	    ibup_json_set(o, "pci_link_max_width",
+			  ibup_json_int(d->pci_link_max_width)) ||
 	    ibup_json_set(o, "ports", json_incref(ports)))
 		goto fail;
 	json_decref(ports);

@@ -211,6 +211,9 @@ struct ibup_device {
 	int32_t pci_vendor_id, pci_device_id; /* IBUP_UNKNOWN when not PCI */
 	int32_t numa_node; /* IBUP_UNKNOWN when the platform has none */
 	int virtual_function; /* 1, 0, or IBUP_UNKNOWN */
+	/* PCIe link (physical functions; a VF's link fields are reserved): NAN/UNKNOWN */
+	double pci_link_speed_gts, pci_link_max_speed_gts;
+	int32_t pci_link_width, pci_link_max_width;
 	struct ibup_port *ports; /* by port number */
 	unsigned n_ports;
 };
@@ -332,6 +335,36 @@ void ibup_platform_release(struct ibup_platform *p);
  */
 int ibup_imds_vm_size(struct ibup_ctx *ctx, const char *base_url, char **ret_size,
 		      char *err, size_t err_size);
+
+/* What a VM size should have (data/expect.json, /etc/ibup/expect.d/). */
+struct ibup_expect {
+	char *family; /* "HBv3" */
+	char *pattern; /* the pattern that matched */
+	char *source; /* "built-in", or the admin's file */
+	int32_t ib_hcas; /* IBUP_UNKNOWN when not stated */
+	double ib_rate_gbps, an_rate_gbps, bw_threshold_gbps; /* NAN when not stated */
+	int ipoib; /* 1, 0, IBUP_UNKNOWN */
+	char *gpudirect; /* "nvidia", "amd", or NULL */
+	char *arch;
+	bool retired;
+	int sriov; /* 0: Network Direct, no HCA in the guest */
+	char *note;
+};
+
+/**
+ * ibup_expect_lookup() - find what @vm_size should have
+ * @ctx: library context
+ * @vm_size: e.g. "Standard_HB120rs_v3" (matched case-insensitively)
+ * @ret: filled when found; release with ibup_expect_release()
+ *
+ * Admin files (the .json files of etc/ibup/expect.d under the root, in name order) come first,
+ * then the built-in table. A malformed admin file is reported and skipped.
+ *
+ * Return: 1 when found, 0 when the size is unknown, or a negative errno.
+ */
+int ibup_expect_lookup(struct ibup_ctx *ctx, const char *vm_size,
+		       struct ibup_expect *ret);
+void ibup_expect_release(struct ibup_expect *x);
 
 /**
  * ibup_tenant_pkey() - the partition key an MPI job should use
