@@ -126,6 +126,7 @@ static int read_modules(struct ibup_ctx *ctx, const char *kernel, struct ibup_dr
 			ibup_warn(ctx, "cannot read '/proc/modules': %s", strerror(-r));
 		return 0;
 	}
+	d->modules_known = true;
 	while ((len = getline(&line, &cap, f)) > 0) {
 		struct ibup_module *m;
 		char name[64], buf[128];

@@ -18,6 +18,8 @@ static void help_help(FILE *out);
 static const struct ibup_cmd commands[] = {
 	{ "status", cmd_status, help_status,
 	  "show RDMA devices, ports and the platform" },
+	{ "check", cmd_check, help_check,
+	  "check the node is ready for MPI over InfiniBand" },
 	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
 };
 

@@ -239,6 +239,7 @@ struct ibup_module {
 struct ibup_drivers {
 	struct ibup_module *modules; /* loaded RDMA modules, by name */
 	unsigned n_modules;
+	bool modules_known; /* /proc/modules could be read */
 	int64_t uverbs_abi_version, umad_abi_version; /* IBUP_UNKNOWN when absent */
 	char *ofed_flavor; /* "mlnx_ofed" or "doca_ofed"; NULL when neither is installed */
 	char *ofed_version; /* "24.07-0.6.1.0" */
@@ -426,6 +427,55 @@ struct ibup_spawn_result {
 int ibup_spawn(const char *const argv[], unsigned timeout_ms, size_t out_max,
 	       struct ibup_spawn_result *ret_result);
 void ibup_spawn_result_release(struct ibup_spawn_result *r);
+
+/* Health checks. */
+enum ibup_verdict {
+	IBUP_FAIL = 0, /* in the order reports list them */
+	IBUP_WARN,
+	IBUP_PASS,
+	IBUP_SKIP,
+};
+const char *ibup_verdict_name(enum ibup_verdict v); /* "fail", "warn", "pass", "skip" */
+
+struct ibup_check {
+	const char *id; /* "port_state"; static */
+	char *subject; /* "mlx5_ib0/1", "mlx5_ib0", or NULL for the node */
+	enum ibup_verdict verdict;
+	char *seen, *expected, *fix; /* fix is NULL unless something is wrong */
+	const char *nhc_code; /* Azure NHC fault code ("NHC2004") or NULL; static */
+};
+
+struct ibup_check_opts {
+	double expect_rate_gbps; /* overrides the size's (NAN: none) */
+	int32_t expect_hcas; /* overrides the size's (IBUP_UNKNOWN: none) */
+	/*
+	 * Where the error-counter baseline lives, on the host running ibup (not under
+	 * the context's root); NULL keeps no state and only looks for saturated counters.
+	 */
+	const char *state_dir;
+};
+
+struct ibup_check_report {
+	struct ibup_check *checks; /* in the order they ran */
+	unsigned n;
+	bool fabric; /* an InfiniBand device is present */
+	bool fabric_expected; /* the VM size says there should be one */
+	bool expect_found;
+	struct ibup_expect expect;
+};
+
+/**
+ * ibup_check_run() - judge an inventory against what the node should have
+ * @ctx: library context
+ * @st: the inventory (read with IBUP_STATUS_COUNTERS for the error-counter check)
+ * @opts: overrides and the state directory
+ * @ret: the report, owned by the caller; free with ibup_check_report_free()
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int ibup_check_run(struct ibup_ctx *ctx, const struct ibup_status *st,
+		   const struct ibup_check_opts *opts, struct ibup_check_report **ret);
+struct ibup_check_report *ibup_check_report_free(struct ibup_check_report *r);
 
 #ifdef __cplusplus
 }

@@ -43,7 +43,7 @@ done
 
 case " $* " in
 *" --json "* | *" -j "*)
-  if [ "$(cat "$tmp/rc")" -le 1 ]; then
+  if [ -s "$tmp/out" ]; then
     schema="$src/docs/$1.schema.json"
     if [ -z "$python" ]; then
       echo "FAIL: python3-jsonschema is needed to validate $case" >&2
