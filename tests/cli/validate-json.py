@@ -2,11 +2,15 @@
 # SPDX-License-Identifier: MIT
 """Validate a JSON document against one of ibup's schemas (docs/*.schema.json)."""
 import json
+import os
 import sys
 
 try:
     import jsonschema
 except ImportError:
+    # A python3 earlier in PATH (pyenv, a venv) may lack the distribution's package.
+    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
     sys.exit("validate-json: python3-jsonschema is not installed")
 
 
