@@ -3,11 +3,12 @@
 #
 # usage: bench/make-synthetic-root.sh N DIR
 #
-# Creates DIR (only DIR/sys, DIR/proc and DIR/etc are replaced) modelled on an
-# Azure HPC VM (Hyper-V, Ubuntu 22.04, Azure DMI, synthetic eth0) with N
-# InfiniBand devices mlx5_0..mlx5_{N-1}: ConnectX-7 VFs (0x101e) at PCI
-# domains 0101, 0102, ..., 400 Gb/sec (4X NDR), 8 GIDs and 128 pkeys per
-# port (tenant key + 0x7fff), one IPoIB netdev ib<i> each, NUMA nodes
+# Creates DIR (only DIR/{sys,proc,etc,usr,lib,lib64} are replaced) modelled on
+# an Azure HPC VM (Hyper-V, Ubuntu 22.04, Azure DMI, synthetic eth0, inbox RDMA
+# stack with uverbs/umad devices, memlock raised) with N InfiniBand devices
+# mlx5_0..mlx5_{N-1}: ConnectX-7 VFs (0x101e) at PCI domains 0101, 0102, ...,
+# 400 Gb/sec (4X NDR), 8 GIDs, 128 pkeys (tenant key + 0x7fff), PMA counters
+# and mlx5 hw_counters per port, one IPoIB netdev ib<i> each, NUMA nodes
 # round-robin over 4.  Uses the functions of tests/fixtures/lib-fixtures.sh.
 set -euo pipefail
 
@@ -47,8 +48,13 @@ main() {
 			fw=28.39.1002 board=MT_0000000838
 		mk_port "mlx5_$i" 1 rate='400 Gb/sec (4X NDR)' lid="$(printf '0x%x' $((0x100 + i)))" sm_lid=0x1 \
 			cap_mask=0x2659ec48 port_guid="$pguid" pkeys='0x8023 0x7fff' ngids=8 npkeys=128
-		mk_ipoib "$pci" "ib$i" "$pguid" $((0x1049 + 0x40 * i)) $((3 + i))
+		mk_ipoib "$pci" "ib$i" "$pguid" $((0x1049 + 0x40 * i)) $((3 + i)) pkey=0x8023
 	done
+	mk_modules ext=.ko rdma_ucm:28672 ib_ipoib:135168 ib_umad:40960 rdma_cm:135168 iw_cm:49152 \
+		ib_cm:131072 mlx5_ib:397312 ib_uverbs:163840 ib_core:409600 mlx5_core:1847296 \
+		mlxfw:36864 psample:20480 tls:114688 pci_hyperv_intf:16384
+	mk_libibverbs 1.14.39.0
+	mk_limits memlock_d=90-memlock.conf
 	printf 'make-synthetic-root: %s with %d InfiniBand devices\n' "$FX_ROOT" "$n"
 }
 

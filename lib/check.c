@@ -214,79 +214,92 @@ static const char *port_fix(const struct ibup_port *p, bool azure)
 	return "the port is not active: check the cable and the switch port";
 }
 
-static void check_ports(struct run *run)
+static void check_an_port(struct run *run, const char *subject, const struct ibup_port *p)
+{
+	const struct ibup_expect *x = &run->rep->expect;
+	char seen[128], rate[32], expected[64] = "";
+
+	format_rate(p->rate_gbps, rate, sizeof(rate));
+	if (!isnan(x->an_rate_gbps))
+		snprintf(expected, sizeof(expected), "%g Gb/s", x->an_rate_gbps);
+	snprintf(seen, sizeof(seen), "Accelerated Networking, %s: not the fabric", rate);
+	add(run, "an_port", subject,
+	    *expected && p->rate_gbps != x->an_rate_gbps ? IBUP_WARN : IBUP_PASS, NULL,
+	    seen, *expected ? expected : NULL,
+	    "the Accelerated Networking NIC runs at another rate than this size's: "
+	    "informational, it carries no MPI traffic");
+}
+
+static bool port_up(const struct ibup_port *p)
+{
+	return p->state == IBUP_PORT_ACTIVE && p->phys_state == IBUP_PHYS_LINK_UP;
+}
+
+static void check_port_state(struct run *run, const char *subject,
+			     const struct ibup_port *p)
+{
+	const char *state = ibup_port_state_name(p->state);
+	const char *phys = ibup_phys_state_name(p->phys_state);
+	char seen[128];
+
+	snprintf(seen, sizeof(seen), "%s, %s", state ? state : "unknown",
+		 phys ? phys : "unknown");
+	add(run, "port_state", subject, port_up(p) ? IBUP_PASS : IBUP_FAIL,
+	    NHC_IB_PORT_DOWN, seen, "active, link_up", port_fix(p, is_azure(run->st)));
+}
+
+static void check_port_rate(struct run *run, const char *subject,
+			    const struct ibup_port *p)
+{
+	double want = !isnan(run->opts->expect_rate_gbps) ? run->opts->expect_rate_gbps
+							  : run->rep->expect.ib_rate_gbps;
+	char seen[128], expected[96], rate[32];
+
+	format_rate(p->rate_gbps, rate, sizeof(rate));
+	if (isnan(want)) {
+		add(run, "port_rate", subject, IBUP_SKIP, NULL, rate,
+		    "no expectation for this size (give --expect-rate GBPS)", NULL);
+		return;
+	}
+	if (!port_up(p)) {
+		add(run, "port_rate", subject, IBUP_SKIP, NULL, rate,
+		    "measured only on an active port", NULL);
+		return;
+	}
+	snprintf(expected, sizeof(expected), "%g Gb/s (%s)", want, size_name(run));
+	snprintf(seen, sizeof(seen), "%s (%s %s)", rate, p->width, p->speed);
+	if (p->rate_gbps < want)
+		add(run, "port_rate", subject, IBUP_FAIL, NHC_IB_PERFORMANCE, seen,
+		    expected,
+		    "the link trained below its rate (fewer lanes or a lower speed): a degraded "
+		    "cable or port; on Azure report the node, elsewhere reseat or replace the "
+		    "cable");
+	else if (p->rate_gbps > want)
+		add(run, "port_rate", subject, IBUP_WARN, NULL, seen, expected,
+		    "faster than this size's table says: check --vm-size or /etc/ibup/expect.d");
+	else
+		add(run, "port_rate", subject, IBUP_PASS, NULL, seen, expected, NULL);
+}
+
+/* One kind of port finding at a time, over every port, so that they read together. */
+static void check_ports(struct run *run,
+			void (*fn)(struct run *, const char *, const struct ibup_port *),
+			enum ibup_device_kind kind)
 {
 	const struct ibup_status *st = run->st;
-	const struct ibup_expect *x = &run->rep->expect;
-	double want = !isnan(run->opts->expect_rate_gbps) ? run->opts->expect_rate_gbps
-							  : x->ib_rate_gbps;
-	bool azure = is_azure(st);
 
 	for (unsigned i = 0; i < st->n_devices; i++) {
 		const struct ibup_device *d = &st->devices[i];
 
 		for (unsigned k = 0; k < d->n_ports; k++) {
-			const struct ibup_port *p = &d->ports[k];
-			char subject[96], seen[128], expected[96], rate[32];
-			bool up = p->state == IBUP_PORT_ACTIVE &&
-				  p->phys_state == IBUP_PHYS_LINK_UP;
+			char subject[96];
 
-			snprintf(subject, sizeof(subject), "%s/%u", d->name, p->num);
-			format_rate(p->rate_gbps, rate, sizeof(rate));
-			if (d->kind == IBUP_KIND_ACCELERATED_NETWORKING) {
-				char exp_an[64] = "";
-
-				if (!isnan(x->an_rate_gbps))
-					snprintf(exp_an, sizeof(exp_an), "%g Gb/s",
-						 x->an_rate_gbps);
-				snprintf(seen, sizeof(seen),
-					 "Accelerated Networking, %s: not the fabric",
-					 rate);
-				add(run, "an_port", subject,
-				    *exp_an && p->rate_gbps != x->an_rate_gbps
-					    ? IBUP_WARN
-					    : IBUP_PASS,
-				    NULL, seen, *exp_an ? exp_an : NULL,
-				    "the Accelerated Networking NIC runs at another rate than this "
-				    "size's: informational, it carries no MPI traffic");
+			if (d->kind != kind ||
+			    (kind == IBUP_KIND_INFINIBAND && !ib_port(d, &d->ports[k])))
 				continue;
-			}
-			if (!ib_port(d, p))
-				continue;
-			snprintf(seen, sizeof(seen), "%s, %s",
-				 ibup_port_state_name(p->state)
-					 ? ibup_port_state_name(p->state)
-					 : "unknown",
-				 ibup_phys_state_name(p->phys_state)
-					 ? ibup_phys_state_name(p->phys_state)
-					 : "unknown");
-			add(run, "port_state", subject, up ? IBUP_PASS : IBUP_FAIL,
-			    NHC_IB_PORT_DOWN, seen, "active, link_up",
-			    port_fix(p, azure));
-			if (isnan(want)) {
-				add(run, "port_rate", subject, IBUP_SKIP, NULL, rate,
-				    "no expectation for this size (give --expect-rate GBPS)",
-				    NULL);
-			} else if (!up) {
-				add(run, "port_rate", subject, IBUP_SKIP, NULL, rate,
-				    "measured only on an active port", NULL);
-			} else {
-				snprintf(expected, sizeof(expected), "%g Gb/s (%s)", want,
-					 size_name(run));
-				snprintf(seen, sizeof(seen), "%s (%s %s)", rate, p->width,
-					 p->speed);
-				add(run, "port_rate", subject,
-				    p->rate_gbps < want	  ? IBUP_FAIL
-				    : p->rate_gbps > want ? IBUP_WARN
-							  : IBUP_PASS,
-				    NHC_IB_PERFORMANCE, seen, expected,
-				    p->rate_gbps < want
-					    ? "the link trained below its rate (fewer lanes or a "
-					      "lower speed): a degraded cable or port; on Azure report "
-					      "the node, elsewhere reseat or replace the cable"
-					    : "faster than this size's table says: check --vm-size or "
-					      "/etc/ibup/expect.d");
-			}
+			snprintf(subject, sizeof(subject), "%s/%u", d->name,
+				 d->ports[k].num);
+			fn(run, subject, &d->ports[k]);
 		}
 	}
 }
@@ -838,7 +851,7 @@ static int kernel_has(struct run *run, const char *k, const char *const *need, u
 	int r;
 
 	snprintf(path, sizeof(path), "lib/modules/%s/modules.dep", k);
-	r = ibup_read_file(run->ctx, path, 64 * 1024 * 1024, &dep, NULL);
+	r = ibup_read_file(run->ctx, path, 32 * 1024 * 1024, &dep, NULL);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < n; i++) {
@@ -985,7 +998,9 @@ int ibup_check_run(struct ibup_ctx *ctx, const struct ibup_status *st,
 	}
 	check_devices(&run);
 	if (rep->fabric) {
-		check_ports(&run);
+		check_ports(&run, check_an_port, IBUP_KIND_ACCELERATED_NETWORKING);
+		check_ports(&run, check_port_state, IBUP_KIND_INFINIBAND);
+		check_ports(&run, check_port_rate, IBUP_KIND_INFINIBAND);
 		check_modules(&run);
 		check_abi(&run);
 		check_firmware(&run);

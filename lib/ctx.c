@@ -102,6 +102,8 @@ void ibup_log(struct ibup_ctx *ctx, enum ibup_log_level level, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages quote what a host wrote; none of its control bytes reach a terminal. */
+	ibup_sanitize(msg);
 	if (seen_before(ctx, msg))
 		return;
 	ctx->log_fn(ctx->log_data, level, msg);

@@ -106,7 +106,7 @@ static int dup_attr(struct ibup_ctx *ctx, int dirfd, const char *dev, const char
 	}
 	if (r == 0)
 		return 0;
-	*ret = strdup(buf);
+	*ret = ibup_strdup_clean(buf);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -315,7 +315,7 @@ static int read_pci(struct ibup_ctx *ctx, const char *name, struct ibup_device *
 	n = readlinkat(pcifd, "driver", link, sizeof(link) - 1);
 	if (n > 0) {
 		link[n] = '\0';
-		d->driver = strdup(basename_of(link));
+		d->driver = ibup_strdup_clean(basename_of(link));
 		if (!d->driver) {
 			close(pcifd);
 			return -ENOMEM;
@@ -397,7 +397,7 @@ static int assign_netdevs(struct ibup_ctx *ctx, int devfd, int pcifd,
 				f->enslaved_to_synthetic = true;
 		}
 		if (name) {
-			p->netdev = strdup(name);
+			p->netdev = ibup_strdup_clean(name);
 			if (!p->netdev) {
 				netdevs_free(nd, n_nd);
 				return -ENOMEM;
@@ -427,7 +427,7 @@ int ibup_device_read(struct ibup_ctx *ctx, const char *name, unsigned flags,
 	char buf[64];
 	int r;
 
-	d.name = strdup(name);
+	d.name = ibup_strdup_clean(name);
 	if (!d.name)
 		return -ENOMEM;
 	devfd = ibup_open_dir(ctx, "sys/class/infiniband/%s", name);

@@ -66,23 +66,46 @@ static int cmp_module(const void *a, const void *b)
 		      ((const struct ibup_module *)b)->name);
 }
 
+/* Files read whole, with their bounds: a hostile root gets a warning, not our memory. */
+#define PROC_MODULES_MAX (1024 * 1024)
+#define MODULES_DEP_MAX (32 * 1024 * 1024)
+
+/* The next line of a buffer, NUL-terminated in place; NULL at the end. */
+static char *next_line(char **cursor)
+{
+	char *line = *cursor, *eol;
+
+	if (!line || !*line)
+		return NULL;
+	eol = strchr(line, '\n');
+	if (eol) {
+		*eol = '\0';
+		*cursor = eol + 1;
+	} else {
+		*cursor = NULL;
+	}
+	return line;
+}
+
 /* modprobe's view: modules.dep lines start "<path>.ko[.xz|.zst|.gz]:". */
 static int find_module_paths(struct ibup_ctx *ctx, const char *kernel,
 			     struct ibup_module *mods, unsigned n)
 {
-	_cleanup_fclose_ FILE *f = NULL;
-	_cleanup_free_ char *line = NULL;
-	char path[PATH_MAX];
-	size_t cap = 0;
-	ssize_t len;
+	_cleanup_free_ char *dep = NULL;
+	char path[PATH_MAX], *cursor, *line;
+	int r;
 
 	snprintf(path, sizeof(path), "lib/modules/%s/modules.dep", kernel);
-	if (ibup_open_file(ctx, path, &f) < 0) {
-		snprintf(path, sizeof(path), "usr/lib/modules/%s/modules.dep", kernel);
-		if (ibup_open_file(ctx, path, &f) < 0)
-			return 0;
+	r = ibup_read_file(ctx, path, MODULES_DEP_MAX, &dep, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		if (r != -ENOENT)
+			ibup_warn(ctx, "cannot read '/%s': %s", path, strerror(-r));
+		return 0;
 	}
-	while ((len = getline(&line, &cap, f)) > 0) {
+	cursor = dep;
+	while ((line = next_line(&cursor))) {
 		char *colon = strchr(line, ':'), *base, *ko;
 
 		if (!colon)
@@ -101,7 +124,7 @@ static int find_module_paths(struct ibup_ctx *ctx, const char *kernel,
 			if (mods[i].path || strcmp(mods[i].name, base) != 0)
 				continue;
 			*ko = '.';
-			mods[i].path = strdup(line);
+			mods[i].path = ibup_strdup_clean(line);
 			if (!mods[i].path)
 				return -ENOMEM;
 			mods[i].dkms = strncmp(line, "updates/dkms/", 13) == 0;
@@ -113,13 +136,13 @@ static int find_module_paths(struct ibup_ctx *ctx, const char *kernel,
 
 static int read_modules(struct ibup_ctx *ctx, const char *kernel, struct ibup_drivers *d)
 {
-	_cleanup_fclose_ FILE *f = NULL;
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
+	_cleanup_free_ char *text = NULL;
+	char *cursor, *line;
 	int r;
 
-	r = ibup_open_file(ctx, "proc/modules", &f);
+	r = ibup_read_file(ctx, "proc/modules", PROC_MODULES_MAX, &text, NULL);
+	if (r == -ENOMEM)
+		return r;
 	if (r < 0) {
 		/* A kernel without loadable modules has no /proc/modules: nothing to say. */
 		if (r != -ENOENT)
@@ -127,7 +150,8 @@ static int read_modules(struct ibup_ctx *ctx, const char *kernel, struct ibup_dr
 		return 0;
 	}
 	d->modules_known = true;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	cursor = text;
+	while ((line = next_line(&cursor))) {
 		struct ibup_module *m;
 		char name[64], buf[128];
 		bool oot, unsig;
@@ -150,7 +174,7 @@ static int read_modules(struct ibup_ctx *ctx, const char *kernel, struct ibup_dr
 		d->n_modules++;
 		if (ibup_read_attr(ctx, buf, sizeof(buf), "sys/module/%s/version", name) >
 		    0) {
-			m->version = strdup(buf);
+			m->version = ibup_strdup_clean(buf);
 			if (!m->version)
 				return -ENOMEM;
 		}

@@ -23,7 +23,7 @@ static int dup_json_str(json_t *o, const char *key, char **ret)
 		return 0;
 	if (!json_is_string(v))
 		return -EINVAL;
-	*ret = strdup(json_string_value(v));
+	*ret = ibup_strdup_clean(json_string_value(v));
 	return *ret ? 0 : -ENOMEM;
 }
 

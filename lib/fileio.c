@@ -18,23 +18,115 @@
 #include "internal.h"
 #include "banned.h"
 
-static int open_resolved(int dirfd, const char *path, int flags, uint64_t resolve)
+#define MAX_LINKS 40 /* as the kernel's path walk */
+
+/*
+ * openat2's RESOLVE_IN_ROOT / RESOLVE_BENEATH for kernels without it (before 5.6, or a
+ * seccomp filter that refuses it): walk @path one component at a time below @dirfd.
+ * ".." never climbs above @dirfd; in @in_root mode an absolute symlink restarts at
+ * @dirfd, otherwise it, or a ".." past @dirfd, is -EXDEV. The walk is not atomic against
+ * a tree changed underneath it; it is for reading images and captures.
+ */
+static int open_emulated(int dirfd, const char *path, int flags, bool in_root)
+{
+	char resolved[PATH_MAX] = "", rest[PATH_MAX], target[PATH_MAX];
+	unsigned links = 0;
+
+	if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest))
+		return -ENAMETOOLONG;
+	if (*rest == '/' && !in_root)
+		return -EXDEV;
+	while (*rest) {
+		char comp[NAME_MAX + 1], cand[PATH_MAX], *p = rest, *slash;
+		struct stat st;
+		size_t len;
+		ssize_t n;
+
+		while (*p == '/')
+			p++;
+		slash = strchr(p, '/');
+		len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		memmove(rest, p + len, strlen(p + len) + 1);
+		if (!*comp || strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			char *last = strrchr(resolved, '/');
+
+			if (!*resolved && !in_root)
+				return -EXDEV;
+			if (last)
+				*last = '\0';
+			else
+				*resolved = '\0';
+			continue;
+		}
+		if (snprintf(cand, sizeof(cand), "%s%s%s", resolved, *resolved ? "/" : "",
+			     comp) >= (int)sizeof(cand))
+			return -ENAMETOOLONG;
+		if (fstatat(dirfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		if (!S_ISLNK(st.st_mode)) {
+			memcpy(resolved, cand, strlen(cand) + 1);
+			continue;
+		}
+		if (++links > MAX_LINKS)
+			return -ELOOP;
+		n = readlinkat(dirfd, cand, target, sizeof(target) - 1);
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		if (*target == '/') {
+			if (!in_root)
+				return -EXDEV;
+			*resolved = '\0';
+		}
+		if (strlen(target) + 1 + strlen(rest) + 1 > sizeof(rest))
+			return -ENAMETOOLONG;
+		memmove(rest + strlen(target) + 1, rest, strlen(rest) + 1);
+		memcpy(rest, target, strlen(target));
+		rest[strlen(target)] = '/';
+	}
+	return openat(dirfd, *resolved ? resolved : ".", flags | O_NOFOLLOW);
+}
+
+/*
+ * Open @path below @dirfd, contained: with RESOLVE_IN_ROOT (@in_root) symlinks resolve as
+ * if @dirfd were "/", otherwise (RESOLVE_BENEATH) nothing may leave @dirfd. @exact says
+ * plain openat() is already right (the live system's root). Returns an fd or -errno.
+ */
+static int open_resolved(int dirfd, const char *path, int flags, bool in_root, bool exact)
 {
 	static bool no_openat2;
 	struct open_how how = {
 		.flags = (uint64_t)flags,
-		.resolve = resolve | RESOLVE_NO_MAGICLINKS,
+		.resolve = (in_root ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) |
+			   RESOLVE_NO_MAGICLINKS,
 	};
 	int fd;
 
 	if (!no_openat2) {
 		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+		if (fd >= 0)
 			return fd;
+		if (errno != ENOSYS && errno != EPERM)
+			return -errno;
 		/* ENOSYS: old kernel; EPERM: a seccomp filter that does not know openat2. */
 		no_openat2 = true;
 	}
-	return openat(dirfd, path, flags);
+	if (exact) {
+		fd = openat(dirfd, path, flags);
+		return fd < 0 ? -errno : fd;
+	}
+	/* One plain name needs no walk: O_NOFOLLOW keeps it from being a link out. */
+	if (!strchr(path, '/') && strcmp(path, "..") != 0) {
+		fd = openat(dirfd, path, flags | O_NOFOLLOW);
+		return fd < 0 ? -errno : fd;
+	}
+	return open_emulated(dirfd, path, flags, in_root);
 }
 
 _printf_(3, 0) static int vpath(char *buf, size_t size, const char *fmt, va_list ap)
@@ -48,9 +140,7 @@ _printf_(3, 0) static int vpath(char *buf, size_t size, const char *fmt, va_list
 
 static int open_under_root(struct ibup_ctx *ctx, const char *path, int flags)
 {
-	int fd = open_resolved(ctx->root_fd, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT);
-
-	return fd < 0 ? -errno : fd;
+	return open_resolved(ctx->root_fd, path, flags | O_CLOEXEC, true, ctx->live);
 }
 
 /*
@@ -83,6 +173,16 @@ static int read_small(int fd, char *buf, size_t size)
 		if (n > 0)
 			return -EOVERFLOW;
 	}
+	/* Empty: a real empty attribute, or a FIFO or device with nothing to say. Only this
+	 * rare case pays for the fstat. */
+	if (len == 0) {
+		struct stat st;
+
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode))
+			return -EINVAL;
+	}
 	if (memchr(buf, '\0', len))
 		return -EBADMSG;
 	if (len > 0 && buf[len - 1] == '\n')
@@ -113,10 +213,9 @@ int ibup_read_attr_at(int dirfd, char *buf, size_t size, const char *name)
 {
 	_cleanup_close_ int fd = -1;
 
-	fd = open_resolved(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC,
-			   RESOLVE_BENEATH);
+	fd = open_resolved(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, false, false);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	return read_small(fd, buf, size);
 }
 
@@ -136,10 +235,8 @@ int ibup_open_dir(struct ibup_ctx *ctx, const char *fmt, ...)
 
 int ibup_open_dir_at(int dirfd, const char *name)
 {
-	int fd = open_resolved(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-			       RESOLVE_BENEATH);
-
-	return fd < 0 ? -errno : fd;
+	return open_resolved(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, false,
+			     false);
 }
 
 int ibup_read_link(struct ibup_ctx *ctx, char *buf, size_t size, const char *fmt, ...)

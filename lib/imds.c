@@ -42,7 +42,7 @@ int ibup_imds_parse_vm_size(const char *body, size_t len, char **ret_size, char 
 		explain(err, err_size, "the answer has no vmSize");
 		return -EBADMSG;
 	}
-	*ret_size = strdup(json_string_value(v));
+	*ret_size = ibup_strdup_clean(json_string_value(v));
 	json_decref(root);
 	return *ret_size ? 0 : -ENOMEM;
 }

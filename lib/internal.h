@@ -73,6 +73,14 @@ int ibup_list_dir_logged(struct ibup_ctx *ctx, int dirfd, unsigned max, char ***
 			 unsigned *ret_n, const char *fmt, ...) _printf_(6, 7);
 char **ibup_strv_free(char **v, unsigned n);
 
+/*
+ * Strings a host controls reach terminals and JSON: control characters and bytes that
+ * are not UTF-8 become '?'. ibup_sanitize() works in place and returns @s;
+ * ibup_strdup_clean() copies (NULL when out of memory).
+ */
+char *ibup_sanitize(char *s);
+char *ibup_strdup_clean(const char *s);
+
 /* Parsers: pure functions, 0 or -EINVAL/-ERANGE. */
 int ibup_parse_u32(const char *s, int base, uint32_t *ret);
 int ibup_parse_i32(const char *s, int32_t *ret);

@@ -48,7 +48,7 @@ static int dup_attr(int fd, const char *name, char **ret)
 
 	if (ibup_read_attr_at(fd, buf, sizeof(buf), name) <= 0)
 		return 0;
-	*ret = strdup(buf);
+	*ret = ibup_strdup_clean(buf);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -94,7 +94,7 @@ static int read_one(struct ibup_ctx *ctx, int fd, const char *name,
 	    ibup_parse_u32(buf, 10, &v) < 0 || v != ARPHRD_INFINIBAND_TYPE)
 		return -ENOENT;
 	*ib = (struct ibup_ipoib){ .pkey = IBUP_UNKNOWN, .mtu = IBUP_UNKNOWN };
-	ib->name = strdup(name);
+	ib->name = ibup_strdup_clean(name);
 	if (!ib->name)
 		return -ENOMEM;
 	r = dup_attr(fd, "address", &ib->hw_address);

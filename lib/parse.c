@@ -11,6 +11,50 @@
 #include "internal.h"
 #include "banned.h"
 
+/* Length of the valid UTF-8 sequence at @s (1..4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+char *ibup_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (p && *p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+	return s;
+}
+
+char *ibup_strdup_clean(const char *s)
+{
+	char *d = strdup(s);
+
+	return d ? ibup_sanitize(d) : NULL;
+}
+
 int ibup_parse_u32(const char *s, int base, uint32_t *ret)
 {
 	unsigned long long v;
@@ -317,7 +361,7 @@ static char *unquote(const char *v, size_t len)
 	while (o > out && !q && isspace((unsigned char)o[-1]))
 		o--;
 	*o = '\0';
-	return out;
+	return ibup_sanitize(out);
 }
 
 int ibup_os_release_value(const char *text, const char *key, char **ret_value)

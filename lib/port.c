@@ -31,24 +31,44 @@ static bool table_ends(uint32_t idx, unsigned *used_in_block, unsigned full)
 	return ends;
 }
 
-/* Read an attribute of a port; report any failure but a missing optional file. */
-static int port_attr(struct ibup_ctx *ctx, int portfd, const char *dev, unsigned num,
-		     const char *name, bool optional, char *buf, size_t size)
+/*
+ * Read an attribute of a port, @name in @dirfd, which is the port's directory or, when
+ * @table is set, that table's ("gids", "pkeys"). Any failure but a missing optional
+ * file is reported, with the attribute's whole path.
+ */
+static int port_attr(struct ibup_ctx *ctx, int dirfd, const char *dev, unsigned num,
+		     const char *table, const char *name, bool optional, char *buf,
+		     size_t size)
 {
-	int r = ibup_read_attr_at(portfd, buf, size, name);
+	int r = ibup_read_attr_at(dirfd, buf, size, name);
 
 	if (r < 0 && !(optional && r == -ENOENT))
-		ibup_warn(ctx, "cannot read '/sys/class/infiniband/%s/ports/%u/%s': %s",
-			  dev, num, name, strerror(-r));
+		ibup_warn(ctx,
+			  "cannot read '/sys/class/infiniband/%s/ports/%u/%s%s%s': %s",
+			  dev, num, table ? table : "", table ? "/" : "", name,
+			  strerror(-r));
 	return r;
 }
 
 static void bad_value(struct ibup_ctx *ctx, const char *dev, unsigned num,
-		      const char *name, const char *value)
+		      const char *table, const char *name, const char *value)
 {
-	ibup_warn(ctx,
-		  "ignoring malformed '/sys/class/infiniband/%s/ports/%u/%s': '%.64s'",
-		  dev, num, name, value);
+	ibup_warn(
+		ctx,
+		"ignoring malformed '/sys/class/infiniband/%s/ports/%u/%s%s%s': '%.64s'",
+		dev, num, table ? table : "", table ? "/" : "", name, value);
+}
+
+/* Open a directory of a port; one that exists but cannot be opened is reported. */
+static int port_dir(struct ibup_ctx *ctx, int portfd, const char *dev, unsigned num,
+		    const char *name)
+{
+	int fd = ibup_open_dir_at(portfd, name);
+
+	if (fd < 0 && fd != -ENOENT)
+		ibup_warn(ctx, "cannot open '/sys/class/infiniband/%s/ports/%u/%s': %s",
+			  dev, num, name, strerror(-fd));
+	return fd;
 }
 
 /* "0x%x" attributes: lid, sm_lid. */
@@ -58,10 +78,10 @@ static int64_t read_hex(struct ibup_ctx *ctx, int portfd, const char *dev, unsig
 	char buf[64];
 	uint32_t v;
 
-	if (port_attr(ctx, portfd, dev, num, name, true, buf, sizeof(buf)) < 0)
+	if (port_attr(ctx, portfd, dev, num, NULL, name, true, buf, sizeof(buf)) < 0)
 		return IBUP_UNKNOWN;
 	if (strncmp(buf, "0x", 2) != 0 || ibup_parse_u32(buf + 2, 16, &v) < 0) {
-		bad_value(ctx, dev, num, name, buf);
+		bad_value(ctx, dev, num, NULL, name, buf);
 		return IBUP_UNKNOWN;
 	}
 	return v;
@@ -76,15 +96,15 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 	unsigned n = 0;
 	int r;
 
-	gidsfd = ibup_open_dir_at(portfd, "gids");
+	gidsfd = port_dir(ctx, portfd, dev, p->num, "gids");
 	if (gidsfd < 0)
 		return 0; /* iWARP and some drivers have no GID table */
 	r = ibup_list_dir_logged(ctx, gidsfd, IBUP_MAX_TABLE, &names, &n,
 				 "sys/class/infiniband/%s/ports/%u/gids", dev, p->num);
 	if (r < 0)
 		return r;
-	typesfd = ibup_open_dir_at(portfd, "gid_attrs/types");
-	ndevsfd = ibup_open_dir_at(portfd, "gid_attrs/ndevs");
+	typesfd = port_dir(ctx, portfd, dev, p->num, "gid_attrs/types");
+	ndevsfd = port_dir(ctx, portfd, dev, p->num, "gid_attrs/ndevs");
 	p->gids = calloc(n ? n : 1, sizeof(*p->gids));
 	if (!p->gids) {
 		ibup_strv_free(names, n);
@@ -101,11 +121,11 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 			continue;
 		if (table_ends(idx, &used_in_block, 1))
 			break;
-		if (port_attr(ctx, gidsfd, dev, p->num, names[i], false, buf,
+		if (port_attr(ctx, gidsfd, dev, p->num, "gids", names[i], false, buf,
 			      sizeof(buf)) < 0)
 			continue;
 		if (ibup_parse_gid(buf, raw) < 0) {
-			bad_value(ctx, dev, p->num, "gids", buf);
+			bad_value(ctx, dev, p->num, "gids", names[i], buf);
 			continue;
 		}
 		if (memcmp(raw, zero, sizeof(zero)) == 0)
@@ -118,10 +138,10 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 		if (typesfd >= 0 &&
 		    ibup_read_attr_at(typesfd, buf, sizeof(buf), names[i]) >= 0 &&
 		    ibup_parse_gid_type(buf, p->link_layer, &g->type) < 0)
-			bad_value(ctx, dev, p->num, "gid_attrs/types", buf);
+			bad_value(ctx, dev, p->num, "gid_attrs/types", names[i], buf);
 		if (ndevsfd >= 0 &&
 		    ibup_read_attr_at(ndevsfd, buf, sizeof(buf), names[i]) > 0) {
-			g->netdev = strdup(buf);
+			g->netdev = ibup_strdup_clean(buf);
 			if (!g->netdev) {
 				ibup_strv_free(names, n);
 				return -ENOMEM;
@@ -156,7 +176,7 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 	unsigned n = 0;
 	int r;
 
-	pkeysfd = ibup_open_dir_at(portfd, "pkeys");
+	pkeysfd = port_dir(ctx, portfd, dev, p->num, "pkeys");
 	if (pkeysfd < 0)
 		return 0; /* Ethernet ports of some drivers have no pkey table */
 	r = ibup_list_dir_logged(ctx, pkeysfd, IBUP_MAX_TABLE, &names, &n,
@@ -177,11 +197,11 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 			continue;
 		if (table_ends(idx, &used_in_block, TABLE_BLOCK))
 			break;
-		if (port_attr(ctx, pkeysfd, dev, p->num, names[i], false, buf,
+		if (port_attr(ctx, pkeysfd, dev, p->num, "pkeys", names[i], false, buf,
 			      sizeof(buf)) < 0)
 			continue;
 		if (ibup_parse_pkey(buf, &key) < 0) {
-			bad_value(ctx, dev, p->num, "pkeys", buf);
+			bad_value(ctx, dev, p->num, "pkeys", names[i], buf);
 			continue;
 		}
 		if (idx < 2)
@@ -223,7 +243,7 @@ static int read_counters(struct ibup_ctx *ctx, int portfd, const char *dev, unsi
 	unsigned n = 0, k = 0;
 	int r;
 
-	fd = ibup_open_dir_at(portfd, dir);
+	fd = port_dir(ctx, portfd, dev, num, dir);
 	if (fd < 0)
 		return 0; /* only devices with a PMA (or driver counters) have it */
 	*ret_has = true;
@@ -280,35 +300,42 @@ int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned nu
 		*ret_port = p;
 		return 0;
 	}
-	if (port_attr(ctx, portfd, dev, num, "state", false, buf, sizeof(buf)) >= 0 &&
+	if (port_attr(ctx, portfd, dev, num, NULL, "state", false, buf, sizeof(buf)) >=
+		    0 &&
 	    ibup_parse_port_state(buf, &p.state) < 0)
-		bad_value(ctx, dev, num, "state", buf);
-	if (port_attr(ctx, portfd, dev, num, "phys_state", false, buf, sizeof(buf)) >=
-		    0 &&
+		bad_value(ctx, dev, num, NULL, "state", buf);
+	if (port_attr(ctx, portfd, dev, num, NULL, "phys_state", false, buf,
+		      sizeof(buf)) >= 0 &&
 	    ibup_parse_phys_state(buf, &p.phys_state) < 0)
-		bad_value(ctx, dev, num, "phys_state", buf);
-	if (port_attr(ctx, portfd, dev, num, "link_layer", false, buf, sizeof(buf)) >=
-		    0 &&
+		bad_value(ctx, dev, num, NULL, "phys_state", buf);
+	if (port_attr(ctx, portfd, dev, num, NULL, "link_layer", false, buf,
+		      sizeof(buf)) >= 0 &&
 	    ibup_parse_link_layer(buf, &p.link_layer) < 0)
-		bad_value(ctx, dev, num, "link_layer", buf);
+		bad_value(ctx, dev, num, NULL, "link_layer", buf);
 	/* The kernel fails the read (EINVAL) while a port has no valid speed. */
 	r = ibup_read_attr_at(portfd, buf, sizeof(buf), "rate");
 	if (r >= 0) {
 		if (ibup_parse_rate(buf, &p.rate_gbps, p.width, sizeof(p.width), p.speed,
 				    sizeof(p.speed)) < 0)
-			bad_value(ctx, dev, num, "rate", buf);
+			bad_value(ctx, dev, num, NULL, "rate", buf);
 	} else if (r != -EINVAL || p.state == IBUP_PORT_ACTIVE) {
-		port_attr(ctx, portfd, dev, num, "rate", false, buf, sizeof(buf));
+		port_attr(ctx, portfd, dev, num, NULL, "rate", false, buf, sizeof(buf));
 	}
 	if (p.link_layer == IBUP_LINK_LAYER_INFINIBAND) {
 		p.lid = read_hex(ctx, portfd, dev, num, "lid");
 		p.sm_lid = read_hex(ctx, portfd, dev, num, "sm_lid");
-		if (port_attr(ctx, portfd, dev, num, "lid_mask_count", true, buf,
+		/* 0 and the permissive 0xffff are what a port has before a subnet manager
+		 * assigns it a LID: not an address. */
+		if (p.lid == 0 || p.lid == 0xffff)
+			p.lid = IBUP_UNKNOWN;
+		if (p.sm_lid == 0 || p.sm_lid == 0xffff)
+			p.sm_lid = IBUP_UNKNOWN;
+		if (port_attr(ctx, portfd, dev, num, NULL, "lid_mask_count", true, buf,
 			      sizeof(buf)) >= 0) {
 			uint32_t v;
 
 			if (ibup_parse_u32(buf, 10, &v) < 0 || v > 7)
-				bad_value(ctx, dev, num, "lid_mask_count", buf);
+				bad_value(ctx, dev, num, NULL, "lid_mask_count", buf);
 			else
 				p.lmc = v;
 		}

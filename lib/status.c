@@ -87,7 +87,7 @@ static int read_os_release(struct ibup_ctx *ctx, struct ibup_platform *p)
 
 	/* os-release(5): /etc first, then the vendor's copy. */
 	r = ibup_read_file(ctx, "etc/os-release", IBUP_CONF_MAX, &text, NULL);
-	if (r < 0)
+	if (r == -ENOENT)
 		r = ibup_read_file(ctx, "usr/lib/os-release", IBUP_CONF_MAX, &text, NULL);
 	if (r == -ENOMEM)
 		return r;
@@ -115,11 +115,13 @@ static int cpu_hypervisor_flag(struct ibup_ctx *ctx)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	char line[8192];
+	unsigned lines = 0;
 
 	if (ibup_open_file(ctx, "proc/cpuinfo", &f) < 0)
 		return -1;
-	/* /proc/cpuinfo is long on big hosts: stop at the first flags line. */
-	while (fgets(line, sizeof(line), f)) {
+	/* /proc/cpuinfo is long on big hosts: the first flags line comes within the first
+	 * processor's block, so a few dozen lines (bounded, for a hostile file) suffice. */
+	while (lines++ < 256 && fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "flags", 5) != 0)
 			continue;
 		return strstr(line, " hypervisor") ? 1 : 0;

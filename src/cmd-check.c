@@ -55,17 +55,25 @@ void help_check(FILE *out)
 	      out);
 }
 
-static int cmp_check(const void *a, const void *b)
+/*
+ * Failures first, then warnings, passes and skips; within each, the order the checks
+ * ran, which goes from the fabric to its consequences (a port down before the IPoIB
+ * interface it takes down), so the first failure is the one to fix first.
+ */
+static int order_checks(struct ibup_check_report *rep)
 {
-	const struct ibup_check *x = a, *y = b;
-	int r;
+	struct ibup_check *sorted = calloc(rep->n ? rep->n : 1, sizeof(*sorted));
+	unsigned k = 0;
 
-	if (x->verdict != y->verdict)
-		return (int)x->verdict - (int)y->verdict;
-	r = strcmp(x->id, y->id);
-	if (r)
-		return r;
-	return strverscmp(x->subject ? x->subject : "", y->subject ? y->subject : "");
+	if (!sorted)
+		return -ENOMEM;
+	for (int v = IBUP_FAIL; v <= IBUP_SKIP; v++)
+		for (unsigned i = 0; i < rep->n; i++)
+			if ((int)rep->checks[i].verdict == v)
+				sorted[k++] = rep->checks[i];
+	free(rep->checks);
+	rep->checks = sorted;
+	return 0;
 }
 
 static void count(const struct ibup_check_report *rep, unsigned n[4])
@@ -339,7 +347,12 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		ibup_status_free(st);
 		return r;
 	}
-	qsort(rep->checks, rep->n, sizeof(*rep->checks), cmp_check);
+	r = order_checks(rep);
+	if (r < 0) {
+		ibup_check_report_free(rep);
+		ibup_status_free(st);
+		return cli_error(r, "cannot order the checks");
+	}
 	count(rep, n);
 	if (!rep->fabric && !rep->fabric_expected)
 		verdict = "none";

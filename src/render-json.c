@@ -36,12 +36,19 @@ static json_t *counters_json(const struct ibup_counter *v, unsigned n, bool pres
 	return o;
 }
 
-/* PortCounters' data counters count 4-byte units. */
+/*
+ * PortCounters' data counters count 4-byte units. A 32-bit one (no extended counters)
+ * stops at all ones: the volume past it is unknown, so it is null, not a wrong figure.
+ */
 static json_t *data_bytes(const struct ibup_port *p, const char *name)
 {
 	for (unsigned i = 0; i < p->n_counters; i++)
 		if (strcmp(p->counters[i].name, name) == 0)
-			return json_integer((json_int_t)(p->counters[i].value * 4));
+			return p->counters[i].value == UINT32_MAX ||
+					       p->counters[i].value > INT64_MAX / 4
+				       ? json_null()
+				       : json_integer(
+						 (json_int_t)(p->counters[i].value * 4));
 	return json_null();
 }
 

@@ -143,8 +143,21 @@ static void print_fabric(FILE *out, const struct ibup_status *st)
 	}
 	fputs("Fabric:    ", out);
 	if (!ports) {
-		fprintf(out, "no InfiniBand port (%u other RDMA device%s)\n", others,
-			others == 1 ? "" : "s");
+		const char *sep = " (";
+
+		fputs("no InfiniBand port", out);
+		for (int k = IBUP_KIND_OTHER; others && k <= IBUP_KIND_IWARP; k++) {
+			unsigned c = 0;
+
+			for (unsigned i = 0; i < st->n_devices; i++)
+				c += st->devices[i].kind == (enum ibup_device_kind)k;
+			if (!c)
+				continue;
+			fprintf(out, "%s%u %s", sep, c,
+				ibup_device_kind_name((enum ibup_device_kind)k));
+			sep = ", ";
+		}
+		fputs(*sep == ',' ? ")\n" : "\n", out);
 		return;
 	}
 	fprintf(out, "%u InfiniBand port%s, %u active", ports, ports == 1 ? "" : "s",

@@ -21,7 +21,7 @@ paths, so that OUTDIR can be used as a test fixture root.
 
 What is copied (nothing else):
   /sys/class/infiniband/*           node_type node_guid sys_image_guid fw_ver
-                                    hca_type hw_rev board_id node_desc,
+                                    hca_type hw_rev board_id node_desc parent,
                                     hw_counters/*, device link,
     ports/*/                        state phys_state rate link_layer lid sm_lid
                                     lid_mask_count sm_sl cap_mask, gids/*,
@@ -33,24 +33,34 @@ What is copied (nothing else):
                                     sriov_totalvfs sriov_numvfs, driver and
                                     physfn links, net/* netdevs
   /sys/class/net/* (every netdev)   address type dev_port dev_id ifindex iflink
-                                    operstate mtu addr_len carrier, master link,
-                                    device link (+ the device's files above)
+                                    operstate mtu addr_len carrier flags, IPoIB
+                                    mode pkey umcast, master link, device link
+                                    (+ the device's files above)
   /sys/class/dmi/id/                sys_vendor product_name product_version
                                     product_family chassis_vendor
                                     chassis_asset_tag board_vendor board_name
                                     bios_vendor bios_version bios_date
                                     (no serial numbers or UUIDs)
-  /sys/bus/vmbus/                   drivers/* (names only), devices/* links
-                                    and each device's driver link
+  /sys/bus/vmbus/                   devices/* links, each device's driver
+                                    link, the driver dir and its back-link
+                                    to the device (likewise for every PCI
+                                    and virtio device captured)
   /sys/class/infiniband_verbs/      abi_version, */ibdev, */abi_version
   /sys/class/infiniband_mad/        abi_version, */ibdev, */port
-  /sys/module/<RDMA module>/        the directory and its version file
+  /sys/module/<RDMA module>/        initstate refcnt taint version
   /proc/sys/kernel/osrelease, /proc/cpuinfo (first processor block only),
   /proc/modules (RDMA-related lines only)
+  /lib/modules/<kernel>/modules.dep (lines of RDMA-related modules only)
+  /usr/bin/ofed_info (MLNX_OFED writes its release into this script)
+  libibverbs.so.* in /usr/lib/<arch>-linux-gnu, /usr/lib64, /usr/lib, /lib64,
+                                    /lib/<arch>-linux-gnu: the NAME only (an
+                                    empty file; the name carries the release)
   /etc/os-release, /etc/security/limits.conf, /etc/security/limits.d/*,
-  /etc/waagent.conf
+  /etc/systemd/system.conf, /etc/systemd/system.conf.d/*,
+  /usr/lib/systemd/system.conf.d/*, /etc/waagent.conf
 
-Files are read with head -c 4096 (sysfs attributes are at most one page).
+Files are read with head -c 4096 (sysfs attributes are at most one page;
+ofed_info and modules.dep up to 1 MiB).
 Symlinks are never followed blindly: every symlink met on a path is recreated
 as a relative symlink inside OUTDIR and its target directory is created or
 captured in turn; links pointing outside SRC are clamped to SRC.  Files that
@@ -66,6 +76,10 @@ die() {
 
 RDMA_MOD_RE='^(ib_[a-z0-9_]+|rdma_[a-z0-9_]+|iw_cm|mlx4_[a-z0-9_]+|mlx5_[a-z0-9_]+|mlx_compat|mlxfw|mlxdevm|mana|mana_ib|rdma_rxe|siw|irdma|bnxt_re|qedr|efa|erdma|hns_roce[a-z0-9_]*|hfi1|ocrdma|vmw_pvrdma|ionic[a-z0-9_]*|nvidia_peermem|nv_peer_mem|rpcrdma|svcrdma|nvme_rdma|nvmet_rdma|knem|xpmem)$'
 MAXREAD=4096
+MAXCONF=1048576
+# Where rdma-core's libibverbs may be (the directories ibup looks in).
+LIB_DIRS=(usr/lib/x86_64-linux-gnu usr/lib/aarch64-linux-gnu usr/lib64 usr/lib lib64
+	lib/x86_64-linux-gnu lib/aarch64-linux-gnu)
 
 S=''            # source root, '' when it is /
 O=''            # output root (absolute)
@@ -170,22 +184,33 @@ follow_dir() {
 	ensure_dir "$R"
 }
 
-# copy_phys REL: copy one symlink-free regular file (first 4 KiB).
+# copy_phys REL [MAX]: copy one symlink-free regular file (first MAX bytes,
+# default 4 KiB).
 copy_phys() {
 	local p=$1
 	[[ -f $S/$p && ! -L $S/$p ]] || return 0
 	[[ $p != */* ]] || ensure_dir "${p%/*}"
-	if head -c "$MAXREAD" -- "$S/$p" >"$O/$p" 2>/dev/null; then
+	if head -c "${2:-$MAXREAD}" -- "$S/$p" >"$O/$p" 2>/dev/null; then
 		NFILES=$((NFILES + 1))
 	else
 		rm -f -- "$O/$p"
 	fi
 }
 
-# copy_file REL: copy a file whose path may contain symlinks.
+# copy_file REL [MAX]: copy a file whose path may contain symlinks.
 copy_file() {
 	resolve "$1" || return 0
-	copy_phys "$R"
+	copy_phys "$R" "${2:-$MAXREAD}"
+}
+
+# copy_dir_files DIR: copy_file every file in DIR (whose path may contain
+# symlinks).
+copy_dir_files() {
+	local e
+	if ! resolve "$1" || [[ ! -d $S/$R ]]; then return 0; fi
+	for e in "$S/$R"/*; do
+		copy_file "$1/${e##*/}"
+	done
 }
 
 # cap_attrs DIR NAME...: copy the named attributes of symlink-free DIR.
@@ -197,11 +222,11 @@ cap_attrs() {
 	done
 }
 
-# cap_all DIR: copy every file directly in symlink-free DIR.
+# cap_all DIR: copy every file directly in symlink-free DIR (DIR is made only
+# when a file is copied: an empty dir would not survive git).
 cap_all() {
 	local d=$1 e
 	[[ -d $S/$d ]] || return 0
-	ensure_dir "$d"
 	for e in "$S/$d"/*; do
 		[[ -f $e ]] || continue
 		cap_attrs "$d" "${e##*/}"
@@ -215,9 +240,20 @@ cap_netdev() {
 	[[ -d $S/$d && -z ${SEEN[$d]:-} ]] || return 0
 	SEEN[$d]=1
 	ensure_dir "$d"
-	cap_attrs "$d" address type dev_port dev_id ifindex iflink operstate mtu addr_len carrier
+	cap_attrs "$d" address type dev_port dev_id ifindex iflink operstate mtu addr_len carrier \
+		flags mode pkey umcast
 	if [[ -L $S/$d/master ]] && follow_dir "$d/master"; then cap_netdev "$R"; fi
 	if [[ -L $S/$d/device ]] && follow_dir "$d/device"; then cap_pci "$R"; fi
+}
+
+# cap_driver DEV: DEV's driver link, the driver dir, and the driver's
+# back-link to DEV (sysfs has one per bound device).
+cap_driver() {
+	local d=$1 b
+	[[ -L $S/$d/driver ]] || return 0
+	follow_dir "$d/driver" || return 0
+	b="$R/${d##*/}"
+	if [[ -L $S/$b ]]; then add_link "$b" "$(readlink -- "$S/$b")"; fi
 }
 
 # cap_pci DIR: a (PCI, VMBus, virtio...) device dir: its identity files,
@@ -230,7 +266,7 @@ cap_pci() {
 	cap_attrs "$d" vendor device subsystem_vendor subsystem_device class numa_node \
 		current_link_speed current_link_width max_link_speed max_link_width \
 		sriov_totalvfs sriov_numvfs
-	if [[ -L $S/$d/driver ]]; then follow_dir "$d/driver" || true; fi
+	cap_driver "$d"
 	if [[ -L $S/$d/physfn ]] && follow_dir "$d/physfn"; then cap_pci "$R"; fi
 	for e in "$S/$d"/net/*; do
 		cap_netdev "$d/net/${e##*/}"
@@ -243,7 +279,8 @@ cap_ibdev() {
 	local d=$R p pp sub
 	[[ -d $S/$d ]] || return 0
 	ensure_dir "$d"
-	cap_attrs "$d" node_type node_guid sys_image_guid fw_ver hca_type hw_rev board_id node_desc
+	cap_attrs "$d" node_type node_guid sys_image_guid fw_ver hca_type hw_rev board_id node_desc \
+		parent
 	cap_all "$d/hw_counters"
 	if [[ -L $S/$d/device ]] && follow_dir "$d/device"; then cap_pci "$R"; fi
 	for p in "$S/$d"/ports/*; do
@@ -283,15 +320,9 @@ cap_sys() {
 
 	if resolve sys/bus/vmbus && [[ -d $S/$R ]]; then
 		d=$R
-		for e in "$S/$d"/drivers/*; do
-			if [[ -d $e ]]; then ensure_dir "$d/drivers/${e##*/}"; fi
-		done
 		[[ ! -d $S/$d/devices ]] || ensure_dir "$d/devices"
 		for e in "$S/$d"/devices/*; do
-			if follow_dir "$d/devices/${e##*/}"; then
-				n=$R
-				if [[ -L $S/$n/driver ]]; then follow_dir "$n/driver" || true; fi
-			fi
+			if follow_dir "$d/devices/${e##*/}"; then cap_driver "$R"; fi
 		done
 	fi
 
@@ -318,12 +349,13 @@ cap_sys() {
 		for e in "$S/$d"/*; do
 			n=${e##*/}
 			[[ $n =~ $RDMA_MOD_RE ]] || continue
-			if follow_dir "$d/$n"; then cap_attrs "$R" version; fi
+			if follow_dir "$d/$n"; then cap_attrs "$R" initstate refcnt taint version; fi
 		done
 	fi
 }
 
-# copy_filtered REL MAXBYTES AWKPROG: copy REL through an awk filter.
+# copy_filtered REL MAXBYTES AWKPROG: copy REL through an awk filter (the
+# awk variable re holds RDMA_MOD_RE).
 copy_filtered() {
 	resolve "$1" || return 0
 	local p=$R
@@ -342,18 +374,50 @@ cap_proc() {
 	# first processor block: stop at the first empty line
 	copy_filtered proc/cpuinfo 262144 '/^[[:space:]]*$/ { exit } { print }'
 	# shellcheck disable=SC2016 # awk program, $1 is awk's field
-	copy_filtered proc/modules 1048576 '$1 ~ re'
+	copy_filtered proc/modules "$MAXCONF" '$1 ~ re'
+}
+
+# The driver stack on disk: modules.dep of the running kernel, ofed_info,
+# and the rdma-core library's name.
+cap_stack() {
+	local k='' d e
+	if resolve proc/sys/kernel/osrelease && [[ -f $S/$R ]]; then
+		k=$(head -c 256 -- "$S/$R" 2>/dev/null | head -n 1) || k=''
+	fi
+	if [[ -n $k && $k != */* && $k != . && $k != .. ]]; then
+		# Keep "<path>/<name>.ko[.xz|.zst|.gz]:" lines whose module name
+		# (dashes read as underscores, as modprobe does) is an RDMA one.
+		# modprobe reads lib/modules; ibup falls back to usr/lib/modules.
+		d="lib/modules/$k/modules.dep"
+		if ! resolve "$d" || [[ ! -f $S/$R ]]; then d="usr/lib/modules/$k/modules.dep"; fi
+		# shellcheck disable=SC2016 # awk program
+		copy_filtered "$d" "$MAXCONF" '{
+			n = $1; sub(/:.*/, "", n); sub(/.*\//, "", n); sub(/\.ko.*/, "", n)
+			gsub(/-/, "_", n)
+			if (n ~ re) print
+		}'
+	fi
+	copy_file usr/bin/ofed_info "$MAXCONF"
+	for d in "${LIB_DIRS[@]}"; do
+		if ! resolve "$d" || [[ ! -d $S/$R ]]; then continue; fi
+		for e in "$S/$R"/libibverbs.so.*; do
+			[[ -f $e && ! -L $e ]] || continue
+			ensure_dir "$R"
+			if [[ ! -e $O/$R/${e##*/} ]]; then
+				: >"$O/$R/${e##*/}"
+				NFILES=$((NFILES + 1))
+			fi
+		done
+	done
 }
 
 cap_etc() {
-	local e
 	copy_file etc/os-release
 	copy_file etc/security/limits.conf
-	if resolve etc/security/limits.d && [[ -d $S/$R ]]; then
-		for e in "$S/$R"/*; do
-			copy_file "etc/security/limits.d/${e##*/}"
-		done
-	fi
+	copy_dir_files etc/security/limits.d
+	copy_file etc/systemd/system.conf
+	copy_dir_files etc/systemd/system.conf.d
+	copy_dir_files usr/lib/systemd/system.conf.d
 	copy_file etc/waagent.conf
 }
 
@@ -396,6 +460,7 @@ main() {
 
 	cap_etc
 	cap_proc
+	cap_stack
 	cap_sys
 
 	# A link whose target could not be captured (unreadable, outside the

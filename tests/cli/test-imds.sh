@@ -15,13 +15,16 @@ trap cleanup EXIT
 fail=0
 
 start() {
-  "$fake" "$1" >"$tmp/port" &
+  # A fresh file per server: the background shell truncates it only when it gets to run.
+  local f="$tmp/port.$1"
+  rm -f "$f"
+  "$fake" "$1" >"$f" &
   pid=$!
   for _ in $(seq 1 50); do
-    [ -s "$tmp/port" ] && break
+    [ -s "$f" ] && break
     sleep 0.1
   done
-  port=$(head -n 1 "$tmp/port")
+  port=$(head -n 1 "$f")
 }
 stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; }
 

@@ -18,8 +18,9 @@
 # ASan is detected from IBUP_ASAN=1 or from the binary (libasan, __asan_init).
 # Cases that need an unprivileged user run ibup through setpriv as 65534.
 #
-# Prints `PASS name` or `FAIL name: reason` per case (CASE... picks some;
-# --list lists them) and exits 1 if any failed.  IBUP_HOSTILE_KEEP=DIR keeps
+# Prints `PASS name` or `FAIL name: reason` per case (`SKIP name: reason`
+# when this machine cannot run it; CASE... picks some; --list lists them)
+# and exits 1 if any failed.  IBUP_HOSTILE_KEEP=DIR keeps
 # the roots and outputs of failed cases in DIR.
 set -uo pipefail
 
@@ -39,7 +40,7 @@ CASES=(baseline garbage-rate garbage-state garbage-node_guid garbage-pkeys0 garb
 	nul-fw_ver binary-fw_ver escape-in-rate hostile-os-release-values
 	missing-rate missing-state missing-ports empty-class
 	dir-rate dir-fw_ver fifo-rate fifo-files
-	loop-class loop-ports escape-etc escape-canary escape-device-link
+	loop-class loop-ports escape-etc escape-canary escape-device-link escape-canary-no-openat2
 	huge-rate huge-gid huge-proc-modules huge-modules-dep huge-os-release huge-limits-conf
 	huge-ofed-info huge-cpuinfo
 	many-devices unreadable-pkeys unreadable-ports
@@ -68,6 +69,8 @@ NO_WARN=0   # 1: no warning at all
 CLEAN=0     # 1: stdout and stderr must carry no control characters
 BOUNDED=0   # 1: run under the address-space (or ASan allocation) limit
 NOBODY=0    # 1: run as an unprivileged user (65534)
+PRELOAD=''  # a library to LD_PRELOAD into ibup
+SKIP=''     # why the case cannot run here
 ROOT=''
 
 # ---------------------------------------------------------------- cases
@@ -274,6 +277,52 @@ case_escape_canary() {
 	still_there
 }
 
+# The same on a kernel without openat2 (before 5.6, e.g. RHEL 7/8): an
+# LD_PRELOAD shim makes syscall(SYS_openat2) fail with ENOSYS, so the
+# library takes its fallback path.  Skipped without a C compiler.
+case_escape_canary_no_openat2() {
+	if ! no_openat2_shim; then
+		SKIP="no C compiler to build the openat2 shim"
+		return 0
+	fi
+	PRELOAD=$WORK/no-openat2.so
+	case_escape_canary
+}
+
+# no_openat2_shim: build $WORK/no-openat2.so (once).
+no_openat2_shim() {
+	[[ ! -f $WORK/no-openat2.so ]] || return 0
+	local cc
+	cc=$(command -v cc || command -v gcc || command -v clang) || return 1
+	cat >"$WORK/no-openat2.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+
+long syscall(long nr, ...)
+{
+	static long (*real)(long, ...);
+	long a[6];
+	va_list ap;
+
+	if (nr == SYS_openat2) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!real)
+		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+EOF
+	"$cc" -shared -fPIC -O2 -o "$WORK/no-openat2.so" "$WORK/no-openat2.c" -ldl 2>/dev/null
+}
+
 # The PCI `device` link of a device pointing at a PCI dir outside the root.
 case_escape_device_link() {
 	local c="$WORK/canary-${ROOT##*/}/dead:00:00.0" up
@@ -459,6 +508,11 @@ run_ibup() {
 		fi
 	fi
 	((!NOBODY)) || cmd+=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+	if [[ -n $PRELOAD ]]; then
+		# ASan wants to be first in the library list; the shim only wraps syscall().
+		asan_opts+="${asan_opts:+:}verify_asan_link_order=0"
+		cmd+=(env "LD_PRELOAD=$PRELOAD")
+	fi
 	cmd+=("$IBUP" --root "$ROOT" status)
 	[[ $2 != json ]] || cmd+=(--json)
 	start=$(date +%s%N)
@@ -513,6 +567,7 @@ check_run() {
 run_case() {
 	local name=$1 dir="$WORK/$1" m reason
 	WARN=() ABSENT=() CHECKS=() TEXT=() NO_WARN=0 CLEAN=0 BOUNDED=0 NOBODY=0 REASONS=()
+	PRELOAD='' SKIP=''
 	ROOT="$dir/root"
 	mkdir -p -- "$ROOT"
 	cp -a -- "$FIXTURE/." "$ROOT/"
@@ -520,6 +575,11 @@ run_case() {
 	if ! "case_${name//-/_}" 2>"$dir/setup.err"; then
 		printf 'FAIL %s: setting the case up failed: %s\n' "$name" "$(head -c 200 "$dir/setup.err")"
 		return 1
+	fi
+	if [[ -n $SKIP ]]; then
+		printf 'SKIP %s: %s\n' "$name" "$SKIP"
+		rm -rf -- "$dir"
+		return 0
 	fi
 	if ((NOBODY)) && [[ $(id -u) != 0 ]]; then
 		# Not root: this user already cannot read the chmod 000 dir.
