@@ -170,6 +170,74 @@ int ibup_imds_parse_vm_size(const char *body, size_t len, char **ret_size, char 
  * (matched case-insensitively), without an inline " # comment". -ENOENT when absent. */
 int ibup_conf_value(const char *text, const char *key, char **ret_value);
 
+/*
+ * IPoIB addressing from the platform (lib/kvp.c, lib/sharedconfig.c, lib/waagent.c).
+ */
+/* A Hyper-V KVP pool is a sequence of records: a 512-byte key, a 2048-byte value. */
+#define IBUP_KVP_KEY_SIZE 512
+#define IBUP_KVP_VALUE_SIZE 2048
+#define IBUP_KVP_MAX_RECORDS 4096
+struct ibup_kvp_record {
+	char key[IBUP_KVP_KEY_SIZE + 1]; /* NUL-terminated text */
+	char value[IBUP_KVP_VALUE_SIZE + 1];
+};
+/*
+ * Parse a pool's bytes. Each field ends at its first NUL (the rest is padding); a field
+ * with no NUL uses all its bytes. -EBADMSG (with @reterr_diag: record number in .line,
+ * a message) when the size is not a whole number of records, a key is empty, a key or
+ * value holds bytes that are not printable ASCII, or there are more than
+ * IBUP_KVP_MAX_RECORDS. An empty pool is 0 records. *ret is owned by the caller.
+ */
+int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
+		   unsigned *ret_n, struct ibup_diag *reterr_diag);
+/*
+ * Read a pool file under the root (e.g. "var/lib/hyperv/.kvp_pool_0") holding a shared
+ * fcntl read lock over the whole file while reading, as hv_kvp_daemon's readers do;
+ * bounded to IBUP_KVP_MAX_RECORDS records (-EFBIG past it). -ENOENT when absent.
+ */
+int ibup_kvp_read(struct ibup_ctx *ctx, const char *path, struct ibup_kvp_record **ret,
+		  unsigned *ret_n, struct ibup_diag *reterr_diag);
+/* The value of @key, the last record that has it (the daemon appends updates); NULL. */
+const char *ibup_kvp_get(const struct ibup_kvp_record *v, unsigned n, const char *key);
+
+struct ibup_ipoib_pair {
+	uint8_t mac[6];
+	char ipv4[16]; /* dotted quad, validated */
+};
+/*
+ * "NUMPAIRS:<n>|<MAC>:<IPv4>|..." (MAC: 12 hex digits, no separators; IPv4: dotted quad,
+ * each part 0-255, no leading zeros beyond "0"). -EBADMSG with @reterr_diag (column in
+ * .column, 1-based, and a message) on: no NUMPAIRS prefix, a count that does not match
+ * the pairs, a bad MAC or address, the same MAC twice, more than 64 pairs, trailing
+ * garbage. A trailing "|" is tolerated.
+ */
+int ibup_parse_ipoib_data(const char *value, struct ibup_ipoib_pair **ret,
+			  unsigned *ret_n, struct ibup_diag *reterr_diag);
+/*
+ * The platform MAC of an IPoIB port: its port GUID without the middle two bytes ff:fd
+ * (0x00155dfffd33ff0b gives 00:15:5d:33:ff:0b). -EINVAL when bytes 3-4 are not ff:fd.
+ */
+int ibup_guid_to_mac(uint64_t guid, uint8_t ret_mac[6]);
+/*
+ * The legacy /var/lib/waagent/SharedConfig.xml (expat): the first <Instance> element's
+ * rdmaMacAddress and rdmaIPv4Address attributes, each NULL when absent. -EBADMSG with
+ * @reterr_diag (line, column, expat's message) on malformed XML; bounded input.
+ */
+int ibup_parse_shared_config(const char *xml, size_t len, char **ret_mac, char **ret_ipv4,
+			     struct ibup_diag *reterr_diag);
+/*
+ * Set "KEY=VALUE" in waagent.conf text, changing only that line: the last uncommented
+ * "KEY=..." line (spaces around '=' allowed; an inline " # comment" kept), else the
+ * first commented "# KEY=..." / "#KEY=..." line is uncommented in place, else the line
+ * is appended (with a newline before it when the text lacks a final one). Other
+ * uncommented duplicates of KEY are left as they are except that the one changed is the
+ * last (the one waagent honours). Pure: *ret_text is new, owned by the caller; applying
+ * it twice gives the same bytes. -EINVAL on a KEY or VALUE with whitespace, '=', '#' or
+ * a newline.
+ */
+int ibup_waagent_set(const char *text, const char *key, const char *value,
+		     char **ret_text);
+
 /* Locked-memory limits: the wildcard's memlock in limits.conf syntax (bytes). */
 int ibup_parse_limits_conf(const char *text, int64_t *soft, int64_t *hard,
 			   struct ibup_diag *reterr_diag);
