@@ -57,7 +57,8 @@ What is copied (nothing else):
                                     empty file; the name carries the release)
   /etc/os-release, /etc/security/limits.conf, /etc/security/limits.d/*,
   /etc/systemd/system.conf, /etc/systemd/system.conf.d/*,
-  /usr/lib/systemd/system.conf.d/*, /etc/waagent.conf
+  /usr/lib/systemd/system.conf.d/*, /etc/waagent.conf, /var/lib/hyperv/.kvp_pool_0,
+  /var/lib/waagent/SharedConfig.xml
 
 Files are read with head -c 4096 (sysfs attributes are at most one page;
 ofed_info and modules.dep up to 1 MiB).
@@ -187,10 +188,20 @@ follow_dir() {
 # copy_phys REL [MAX]: copy one symlink-free regular file (first MAX bytes,
 # default 4 KiB).
 copy_phys() {
-	local p=$1
+	local p=$1 max=${2:-$MAXREAD} content
 	[[ -f $S/$p && ! -L $S/$p ]] || return 0
 	[[ $p != */* ]] || ensure_dir "${p%/*}"
-	if head -c "${2:-$MAXREAD}" -- "$S/$p" >"$O/$p" 2>/dev/null; then
+	# Attributes (small sysfs text) are read with the shell's own read: a process per
+	# file costs tens of milliseconds on a slow machine, and a port has thousands.
+	if [[ $p == sys/* && $max == "$MAXREAD" ]]; then
+		if LC_ALL=C IFS= read -r -d '' -N "$max" content <"$S/$p" 2>/dev/null ||
+			[[ -n ${content+set} ]]; then
+			printf '%s' "$content" >"$O/$p"
+			NFILES=$((NFILES + 1))
+		fi
+		return 0
+	fi
+	if head -c "$max" -- "$S/$p" >"$O/$p" 2>/dev/null; then
 		NFILES=$((NFILES + 1))
 	else
 		rm -f -- "$O/$p"
@@ -419,6 +430,10 @@ cap_etc() {
 	copy_dir_files etc/systemd/system.conf.d
 	copy_dir_files usr/lib/systemd/system.conf.d
 	copy_file etc/waagent.conf
+	# The platform's IPoIB addresses: KVP pool 0 (binary records) and the legacy
+	# SharedConfig.xml. Pool 0 holds what the host sends (IPoIB_Data, NdDriverVersion).
+	copy_file var/lib/hyperv/.kvp_pool_0 $((1024 * 1024))
+	copy_file var/lib/waagent/SharedConfig.xml
 }
 
 main() {

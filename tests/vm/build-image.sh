@@ -19,6 +19,9 @@
 # Progress goes to stderr.  Nothing is installed: the host needs debootstrap, cpio,
 # gzip, apt-get/apt-cache and dpkg (see tests/vm/README.md).  Needs root (debootstrap).
 set -euo pipefail
+# The whole script is one { } group: bash parses it completely before running it, so
+# editing this file while a (long) run is going does not break that run.
+{
 
 PROG=${0##*/}
 SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
@@ -186,6 +189,10 @@ prune_others() {
     log "pruning old image ${d##*/}"
     rm -rf --one-file-system -- "$d"
   done
+  for d in "$cache_root"/.lock-*; do
+    [ -e "$d" ] || continue
+    [ "$d" = "$cache_root/.lock-$key" ] || [ -d "$cache_root/${d##*/.lock-}" ] || rm -f -- "$d"
+  done
 }
 
 entry_ok() { [ -s "$1/vmlinuz" ] && [ -s "$1/initramfs.cpio.gz" ] && [ -s "$1/files.txt" ] && [ -s "$1/kernel-release" ]; }
@@ -277,6 +284,7 @@ for old in "$cache_root"/.tmp-*; do
 done
 
 tmp="$cache_root/.tmp-$key-$$"
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   local rc=$?
   remove_tree "$tmp"
@@ -379,3 +387,5 @@ mv -T "$tmp/out" "$dest"
 log "image ready in $(($(date +%s) - t0)) s: $dest ($(du -sh "$dest/initramfs.cpio.gz" | cut -f1) initramfs)"
 prune_others
 printf '%s\n' "$dest"
+exit
+}

@@ -8,6 +8,9 @@
 # wall-clock timeout, and reads the verdicts from the serial console.
 # See tests/vm/README.md.
 set -euo pipefail
+# The whole script is one { } group: bash parses it completely before running it, so
+# editing this file while a (long) run is going does not break that run.
+{
 
 PROG=${0##*/}
 HERE=$(cd "$(dirname "$(readlink -f -- "${BASH_SOURCE[0]}")")" && pwd)
@@ -291,7 +294,8 @@ exec 8>&-
 # Verdicts.
 
 clean=$work/console.txt
-tr -d '\r' <"$log_file" >"$clean"
+# Without carriage returns and the firmware's terminal escape sequences.
+tr -d '\r' <"$log_file" | sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[a-z]//g' >"$clean"
 
 # Console text without the base64 of exported files.
 readable() {
@@ -431,3 +435,4 @@ tail_console
 printf 'vm: %d passed, %d failed, %d skipped (%s); console log: %s; work dir: %s\n' \
   "$pass" "$fail" "$skip" "$timing" "$log_file" "$work"
 exit 1
+}

@@ -75,7 +75,7 @@ while [ "$runs" -lt "$runs_wanted" ] && [ "$SECONDS" -lt "$deadline" ] && kill -
   if ! jq -e '.schema_version == 1 and (.devices | type == "array")' loop.json >/dev/null 2>&1 ||
     [ "$(jq -s length loop.json 2>/dev/null)" != 1 ]; then
     bad_json=$((bad_json + 1))
-    problem "not one valid status document: $(head -c 300 loop.json)"
+    problem "not one valid status document: $(head -c 300 loop.json | tr -s "\n " " ")"
     cp loop.json "fail-$runs.json"
     continue
   fi
