@@ -621,3 +621,44 @@ int ibup_list_dir_logged(struct ibup_ctx *ctx, int dirfd, unsigned max, char ***
 			  max, path);
 	return 0;
 }
+
+int ibup_file_remove(struct ibup_ctx *ctx, const char *path)
+{
+	_cleanup_close_ int dirfd = -1;
+	_cleanup_free_ char *dir = NULL;
+	const char *base = strrchr(path, '/');
+
+	dir = base ? strndup(path, (size_t)(base - path)) : strdup(".");
+	if (!dir)
+		return -ENOMEM;
+	dirfd = open_under_root(ctx, dir, O_RDONLY | O_DIRECTORY);
+	if (dirfd < 0)
+		return dirfd == -ENOENT ? 0 : dirfd;
+	if (unlinkat(dirfd, base ? base + 1 : path, 0) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 1;
+}
+
+int ibup_mkdir_p(struct ibup_ctx *ctx, const char *path, unsigned mode)
+{
+	char buf[PATH_MAX];
+	int r;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		r = ibup_path_exists(ctx, "%s", buf);
+		if (r < 0)
+			return r;
+		if (r == 0 && mkdirat(ctx->root_fd, buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}

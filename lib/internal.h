@@ -47,8 +47,6 @@ int ibup_open_dir_at(int dirfd, const char *name);
 /* Target of a symlink, as stored (readlink), NUL-terminated. */
 int ibup_read_link(struct ibup_ctx *ctx, char *buf, size_t size, const char *fmt, ...)
 	_printf_(4, 5);
-/* 1 if the path exists (following symlinks inside the root), 0 if not, or -errno. */
-int ibup_path_exists(struct ibup_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
 /* A regular file under the root, opened for reading with stdio. */
 int ibup_open_file(struct ibup_ctx *ctx, const char *path, FILE **ret_file);
 /*
@@ -143,6 +141,10 @@ struct ibup_netlink_addr {
 	char text[24]; /* "255.255.255.255/32" */
 };
 int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n);
+/* Set an interface up (RTM_NEWLINK), as `ip link set dev X up`. */
+int ibup_netlink_link_up(unsigned ifindex);
+/* Add an IPv4 address (RTM_NEWADDR); -EEXIST when the interface already has it. */
+int ibup_netlink_add_ipv4(unsigned ifindex, const char *ipv4, unsigned prefix_len);
 int ibup_parse_ipoib_hwaddr(const char *s, uint8_t ret[20]);
 int ibup_ipoib_read(struct ibup_ctx *ctx, const struct ibup_status *st,
 		    struct ibup_ipoib **ret, unsigned *ret_n);

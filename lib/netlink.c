@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
+#include <net/if.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
@@ -122,4 +123,78 @@ int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
 	*ret = list.v;
 	*ret_n = list.n;
 	return 0;
+}
+
+/* Send one request and wait for its acknowledgement; -errno from the kernel's answer. */
+static int request(struct nlmsghdr *nlh)
+{
+	char buf[8192];
+	struct timeval tv = { .tv_sec = 2 };
+	struct mnl_socket *nl;
+	unsigned seq, portid;
+	ssize_t n;
+	int r;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) <
+		    0 ||
+	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq = (unsigned)time(NULL);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		r = -errno;
+	else
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL) < 0 ? -errno : 0;
+	mnl_socket_close(nl);
+	return r;
+}
+
+int ibup_netlink_link_up(unsigned ifindex)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	ifi->ifi_change = IFF_UP;
+	ifi->ifi_flags = IFF_UP;
+	return request(nlh);
+}
+
+int ibup_netlink_add_ipv4(unsigned ifindex, const char *ipv4, unsigned prefix_len)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	struct in_addr a;
+
+	if (prefix_len > 32 || inet_pton(AF_INET, ipv4, &a) != 1)
+		return -EINVAL;
+	nlh->nlmsg_type = RTM_NEWADDR;
+	/* EXCL: an address that is already there is reported (-EEXIST), never duplicated. */
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)prefix_len;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, sizeof(a), &a);
+	mnl_attr_put(nlh, IFA_ADDRESS, sizeof(a), &a);
+	return request(nlh);
 }

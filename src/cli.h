@@ -91,6 +91,8 @@ int cli_print_json(json_t *root);
 int cmd_status(struct ibup_cli *cli, int argc, char **argv);
 void help_status(FILE *out);
 int cmd_check(struct ibup_cli *cli, int argc, char **argv);
+int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv);
+void help_ipoib(FILE *out);
 void help_check(FILE *out);
 
 /* Renderers: same model, two forms. */

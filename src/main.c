@@ -20,6 +20,8 @@ static const struct ibup_cmd commands[] = {
 	  "show RDMA devices, ports and the platform" },
 	{ "check", cmd_check, help_check,
 	  "check the node is ready for MPI over InfiniBand" },
+	{ "ipoib", cmd_ipoib, help_ipoib,
+	  "show or apply IPoIB addresses from the platform" },
 	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
 };
 

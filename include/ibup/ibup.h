@@ -400,6 +400,35 @@ int32_t ibup_tenant_pkey(const uint16_t *pkeys, unsigned n);
 int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
 		      size_t len, unsigned mode);
 
+/**
+ * ibup_path_exists() - whether a path exists under the root
+ * @ctx: library context
+ * @fmt: printf-style path relative to the root (symlinks followed inside it)
+ *
+ * Return: 1 if it exists, 0 if not, or a negative errno.
+ */
+int ibup_path_exists(struct ibup_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/**
+ * ibup_file_remove() - remove a file under the root
+ * @ctx: library context
+ * @path: path relative to the root
+ *
+ * Return: 1 when removed, 0 when it was not there, or a negative errno.
+ */
+int ibup_file_remove(struct ibup_ctx *ctx, const char *path);
+
+/**
+ * ibup_mkdir_p() - create a directory and its parents under the root
+ * @ctx: library context
+ * @path: path relative to the root
+ * @mode: mode of the directories created
+ *
+ * Return: 0, or a negative errno.
+ */
+int ibup_mkdir_p(struct ibup_ctx *ctx, const char *path, unsigned mode);
+
 /* Processes: the one spawner. */
 
 struct ibup_spawn_result {
@@ -427,6 +456,90 @@ struct ibup_spawn_result {
 int ibup_spawn(const char *const argv[], unsigned timeout_ms, size_t out_max,
 	       struct ibup_spawn_result *ret_result);
 void ibup_spawn_result_release(struct ibup_spawn_result *r);
+
+/* IPoIB addresses from the platform. */
+enum ibup_target_state {
+	/* No interface carries the MAC (not yet, or stale data after a redeploy). */
+	IBUP_TARGET_NO_INTERFACE = 0,
+	/* Sysfs names one, but the running kernel has no interface of that name. */
+	IBUP_TARGET_NOT_IN_KERNEL,
+	IBUP_TARGET_TO_ADD, /* the interface lacks the address */
+	IBUP_TARGET_PRESENT, /* the interface has it already */
+	IBUP_TARGET_APPLIED, /* added by this run */
+	IBUP_TARGET_FAILED, /* the kernel refused (see error) */
+};
+const char *ibup_target_state_name(enum ibup_target_state s);
+
+struct ibup_ipoib_target {
+	char mac[18]; /* "00:15:5d:33:ff:0b" */
+	char ipv4[16];
+	char *netdev; /* the interface carrying the MAC, NULL when none */
+	enum ibup_target_state state;
+	int error; /* errno when failed */
+};
+
+struct ibup_ipoib_plan {
+	char *source; /* "kvp", "sharedconfig", or NULL: the platform gave no address */
+	bool network_direct; /* NdDriverVersion in the pool: a non-SR-IOV size */
+	char *nd_driver_version;
+	unsigned prefix_len;
+	struct ibup_ipoib_target *targets; /* in the platform's order */
+	unsigned n;
+};
+
+/**
+ * ibup_ipoib_plan_read() - what the platform says each IPoIB interface should have
+ * @ctx: library context (the KVP pool and sysfs are read under its root)
+ * @prefix_len: prefix length of the addresses (Azure: 16)
+ * @ret: the plan, owned by the caller; free with ibup_ipoib_plan_free()
+ * @reterr_diag: on -EBADMSG, what is wrong with the platform's data
+ *
+ * Interfaces are matched by hardware address (an IPoIB address's port GUID, or a plain
+ * MAC); their current addresses are read from the running kernel.
+ *
+ * Return: 0, -EBADMSG for malformed platform data, or another negative errno.
+ */
+int ibup_ipoib_plan_read(struct ibup_ctx *ctx, unsigned prefix_len,
+			 struct ibup_ipoib_plan **ret, struct ibup_diag *reterr_diag);
+/**
+ * ibup_ipoib_apply() - bring the interfaces up and add the missing addresses
+ * @ctx: library context
+ * @plan: from ibup_ipoib_plan_read(); targets' states are updated
+ * @wait_s: how long to wait for interfaces that are not there yet
+ *
+ * Changes the running kernel through rtnetlink; never removes an address.
+ *
+ * Return: 0 (see each target's state), or a negative errno.
+ */
+int ibup_ipoib_apply(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan, unsigned wait_s);
+struct ibup_ipoib_plan *ibup_ipoib_plan_free(struct ibup_ipoib_plan *plan);
+
+/**
+ * ibup_waagent_conf_set() - set one key of /etc/waagent.conf (under the root)
+ * @ctx: library context
+ * @key: e.g. "OS.EnableRDMA"
+ * @value: e.g. "y"
+ * @dry_run: compute the change, write nothing
+ *
+ * Changes only that line (a commented default is uncommented in place), atomically,
+ * keeping a one-time waagent.conf.ibup-orig.
+ *
+ * Return: 1 when the file changes (or would), 0 when it already says so, or -errno.
+ */
+int ibup_waagent_conf_set(struct ibup_ctx *ctx, const char *key, const char *value,
+			  bool dry_run);
+
+/**
+ * ibup_conf_file_value() - the value of @key in a "Key=Value" file under the root
+ * @ctx: library context
+ * @path: relative to the root, e.g. "etc/waagent.conf.ibup-orig"
+ * @key: the key, matched case-insensitively
+ * @ret_value: the last uncommented value, owned by the caller
+ *
+ * Return: 0, -ENOENT when the file or the key is absent, or another negative errno.
+ */
+int ibup_conf_file_value(struct ibup_ctx *ctx, const char *path, const char *key,
+			 char **ret_value);
 
 /* Health checks. */
 enum ibup_verdict {

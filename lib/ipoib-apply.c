@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+/*
+ * IPoIB addresses from the platform: which address each interface should have (Hyper-V
+ * KVP pool 0's IPoIB_Data, the legacy SharedConfig.xml as a fallback, never a gate),
+ * matched to interfaces by hardware address whatever they are called, and applied
+ * through rtnetlink. Nothing is ever removed.
+ */
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "banned.h"
+
+#define KVP_POOL0 "var/lib/hyperv/.kvp_pool_0"
+#define SHARED_CONFIG "var/lib/waagent/SharedConfig.xml"
+
+static void format_mac(const uint8_t mac[6], char buf[18])
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+}
+
+/* "00155D33FF1D" (SharedConfig) */
+static int parse_plain_mac(const char *s, uint8_t mac[6])
+{
+	for (unsigned i = 0; i < 6; i++) {
+		unsigned v;
+		int used = 0;
+
+		if (sscanf(s + 2 * i, "%2x%n", &v, &used) != 1 || used != 2)
+			return -EINVAL;
+		mac[i] = (uint8_t)v;
+	}
+	return s[12] ? -EINVAL : 0;
+}
+
+static int add_target(struct ibup_ipoib_plan *plan, const uint8_t mac[6],
+		      const char *ipv4)
+{
+	struct ibup_ipoib_target *t = realloc(plan->targets, (plan->n + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	plan->targets = t;
+	t = &plan->targets[plan->n++];
+	*t = (struct ibup_ipoib_target){ .state = IBUP_TARGET_NO_INTERFACE };
+	format_mac(mac, t->mac);
+	snprintf(t->ipv4, sizeof(t->ipv4), "%s", ipv4);
+	return 0;
+}
+
+static int from_kvp(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan,
+		    struct ibup_diag *reterr_diag)
+{
+	struct ibup_kvp_record *recs = NULL;
+	struct ibup_ipoib_pair *pairs = NULL;
+	const char *v;
+	unsigned n = 0, np = 0;
+	int r;
+
+	r = ibup_kvp_read(ctx, KVP_POOL0, &recs, &n, reterr_diag);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	v = ibup_kvp_get(recs, n, "NdDriverVersion");
+	if (v) {
+		plan->network_direct = true;
+		plan->nd_driver_version = ibup_strdup_clean(v);
+	}
+	v = ibup_kvp_get(recs, n, "IPoIB_Data");
+	if (v) {
+		r = ibup_parse_ipoib_data(v, &pairs, &np, reterr_diag);
+		for (unsigned i = 0; r >= 0 && i < np; i++)
+			r = add_target(plan, pairs[i].mac, pairs[i].ipv4);
+		if (r >= 0) {
+			plan->source = strdup("kvp");
+			if (!plan->source)
+				r = -ENOMEM;
+		}
+	}
+	free(pairs);
+	free(recs);
+	return r;
+}
+
+static int from_shared_config(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan,
+			      struct ibup_diag *reterr_diag)
+{
+	_cleanup_free_ char *xml = NULL, *mac_text = NULL, *ipv4 = NULL;
+	struct ibup_ipoib_pair *pairs = NULL;
+	char data[64];
+	uint8_t mac[6];
+	unsigned np = 0;
+	size_t len;
+	int r;
+
+	r = ibup_read_file(ctx, SHARED_CONFIG, IBUP_CONF_MAX, &xml, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = ibup_parse_shared_config(xml, len, &mac_text, &ipv4, reterr_diag);
+	if (r < 0)
+		return r;
+	/* New hosts leave these out: then the file says nothing about IPoIB. */
+	if (!mac_text || !ipv4)
+		return 0;
+	/* Validate the address the way IPoIB_Data's are. */
+	if (parse_plain_mac(mac_text, mac) < 0 ||
+	    snprintf(data, sizeof(data), "NUMPAIRS:1|%s:%s", mac_text, ipv4) >=
+		    (int)sizeof(data) ||
+	    ibup_parse_ipoib_data(data, &pairs, &np, reterr_diag) < 0) {
+		*reterr_diag = (struct ibup_diag){ 0 };
+		snprintf(reterr_diag->msg, sizeof(reterr_diag->msg),
+			 "bad rdmaMacAddress or rdmaIPv4Address");
+		free(pairs);
+		return -EBADMSG;
+	}
+	free(pairs);
+	r = add_target(plan, mac, ipv4);
+	if (r >= 0) {
+		plan->source = strdup("sharedconfig");
+		if (!plan->source)
+			r = -ENOMEM;
+	}
+	return r;
+}
+
+/* The interface whose hardware address carries @mac: an IPoIB port GUID, or a plain MAC
+ * (the Ethernet back end uses the same key). */
+static const char *interface_for(const struct ibup_ipoib *ib, unsigned n_ib,
+				 struct ibup_ctx *ctx, const char *mac, char *buf,
+				 size_t size)
+{
+	_cleanup_close_ int fd = -1;
+	char **names = NULL;
+	unsigned n = 0;
+	const char *found = NULL;
+
+	for (unsigned i = 0; i < n_ib; i++) {
+		uint8_t m[6];
+		uint64_t guid;
+		char text[18];
+
+		if (!ib[i].port_guid || ibup_parse_guid(ib[i].port_guid, &guid) < 0 ||
+		    ibup_guid_to_mac(guid, m) < 0)
+			continue;
+		format_mac(m, text);
+		if (strcmp(text, mac) == 0) {
+			snprintf(buf, size, "%s", ib[i].name);
+			return buf;
+		}
+	}
+	fd = ibup_open_dir(ctx, "sys/class/net");
+	if (fd < 0 || ibup_list_dir_at(fd, IBUP_MAX_NETDEVS, &names, &n) < 0)
+		return NULL;
+	for (unsigned i = 0; i < n && !found; i++) {
+		char addr[64];
+
+		if (ibup_read_attr(ctx, addr, sizeof(addr), "sys/class/net/%s/address",
+				   names[i]) > 0 &&
+		    strcasecmp(addr, mac) == 0) {
+			snprintf(buf, size, "%s", names[i]);
+			found = buf;
+		}
+	}
+	ibup_strv_free(names, n);
+	return found;
+}
+
+/* Match targets to interfaces and note what they have; the live system only for addresses. */
+static int resolve(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan)
+{
+	struct ibup_status empty = { 0 };
+	struct ibup_netlink_addr *addrs = NULL;
+	struct ibup_ipoib *ib = NULL;
+	unsigned n_ib = 0, n_addrs = 0;
+	int r;
+
+	r = ibup_ipoib_read(ctx, &empty, &ib, &n_ib);
+	if (r < 0)
+		return r;
+	if (ibup_netlink_ipv4(&addrs, &n_addrs) < 0)
+		n_addrs = 0;
+	for (unsigned i = 0; i < plan->n; i++) {
+		struct ibup_ipoib_target *t = &plan->targets[i];
+		char name[IF_NAMESIZE + 1];
+		unsigned ifindex;
+
+		if (t->state == IBUP_TARGET_APPLIED || t->state == IBUP_TARGET_FAILED)
+			continue;
+		free(t->netdev);
+		t->netdev = NULL;
+		t->state = IBUP_TARGET_NO_INTERFACE;
+		if (!interface_for(ib, n_ib, ctx, t->mac, name, sizeof(name)))
+			continue;
+		t->netdev = strdup(name);
+		if (!t->netdev) {
+			r = -ENOMEM;
+			break;
+		}
+		/* The running kernel must have it too (a VF may still be arriving). */
+		ifindex = if_nametoindex(name);
+		if (!ifindex) {
+			t->state = IBUP_TARGET_NOT_IN_KERNEL;
+			continue;
+		}
+		t->state = IBUP_TARGET_TO_ADD;
+		for (unsigned a = 0; a < n_addrs; a++) {
+			char ip[24];
+			char *slash;
+
+			snprintf(ip, sizeof(ip), "%s", addrs[a].text);
+			slash = strchr(ip, '/');
+			if (slash)
+				*slash = '\0';
+			if (addrs[a].ifindex == ifindex && strcmp(ip, t->ipv4) == 0)
+				t->state = IBUP_TARGET_PRESENT;
+		}
+	}
+	free(addrs);
+	ibup_ipoib_free(ib, n_ib);
+	return r;
+}
+
+int ibup_ipoib_plan_read(struct ibup_ctx *ctx, unsigned prefix_len,
+			 struct ibup_ipoib_plan **ret, struct ibup_diag *reterr_diag)
+{
+	struct ibup_ipoib_plan *plan = calloc(1, sizeof(*plan));
+	int r;
+
+	if (!plan)
+		return -ENOMEM;
+	plan->prefix_len = prefix_len;
+	r = from_kvp(ctx, plan, reterr_diag);
+	if (r >= 0 && !plan->source)
+		r = from_shared_config(ctx, plan, reterr_diag);
+	if (r >= 0)
+		r = resolve(ctx, plan);
+	if (r < 0) {
+		ibup_ipoib_plan_free(plan);
+		return r;
+	}
+	*ret = plan;
+	return 0;
+}
+
+static void apply_one(struct ibup_ipoib_target *t, unsigned prefix_len)
+{
+	unsigned ifindex = if_nametoindex(t->netdev);
+	int r;
+
+	if (!ifindex)
+		return;
+	r = ibup_netlink_link_up(ifindex);
+	if (r >= 0)
+		r = ibup_netlink_add_ipv4(ifindex, t->ipv4, prefix_len);
+	if (r == -EEXIST) {
+		t->state = IBUP_TARGET_PRESENT;
+	} else if (r < 0) {
+		t->state = IBUP_TARGET_FAILED;
+		t->error = -r;
+	} else {
+		t->state = IBUP_TARGET_APPLIED;
+	}
+}
+
+int ibup_ipoib_apply(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan, unsigned wait_s)
+{
+	struct timespec start, now, tick = { .tv_nsec = 200 * 1000 * 1000 };
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		bool pending = false;
+
+		for (unsigned i = 0; i < plan->n; i++) {
+			struct ibup_ipoib_target *t = &plan->targets[i];
+
+			if (t->state == IBUP_TARGET_TO_ADD)
+				apply_one(t, plan->prefix_len);
+			pending |= t->state == IBUP_TARGET_NO_INTERFACE ||
+				   t->state == IBUP_TARGET_NOT_IN_KERNEL;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!pending || now.tv_sec - start.tv_sec >= (time_t)wait_s)
+			return 0;
+		/* Interfaces appear as their VFs are probed: look again shortly. */
+		nanosleep(&tick, NULL);
+		r = resolve(ctx, plan);
+		if (r < 0)
+			return r;
+	}
+}
+
+const char *ibup_target_state_name(enum ibup_target_state s)
+{
+	static const char *const names[] = {
+		[IBUP_TARGET_NO_INTERFACE] = "no_interface",
+		[IBUP_TARGET_NOT_IN_KERNEL] = "not_in_kernel",
+		[IBUP_TARGET_TO_ADD] = "to_add",
+		[IBUP_TARGET_PRESENT] = "present",
+		[IBUP_TARGET_APPLIED] = "applied",
+		[IBUP_TARGET_FAILED] = "failed",
+	};
+
+	return (unsigned)s < IBUP_ARRAY_SIZE(names) ? names[s] : NULL;
+}
+
+struct ibup_ipoib_plan *ibup_ipoib_plan_free(struct ibup_ipoib_plan *plan)
+{
+	if (!plan)
+		return NULL;
+	for (unsigned i = 0; i < plan->n; i++)
+		free(plan->targets[i].netdev);
+	free(plan->targets);
+	free(plan->source);
+	free(plan->nd_driver_version);
+	free(plan);
+	return NULL;
+}
+
+int ibup_waagent_conf_set(struct ibup_ctx *ctx, const char *key, const char *value,
+			  bool dry_run)
+{
+	_cleanup_free_ char *text = NULL, *edited = NULL;
+	int r;
+
+	r = ibup_read_file(ctx, "etc/waagent.conf", IBUP_CONF_MAX, &text, NULL);
+	if (r < 0)
+		return r;
+	r = ibup_waagent_set(text, key, value, &edited);
+	if (r < 0)
+		return r;
+	if (strcmp(text, edited) == 0)
+		return 0;
+	if (dry_run)
+		return 1;
+	r = ibup_file_replace(ctx, "etc/waagent.conf", edited, strlen(edited), 0644);
+	return r < 0 ? r : 1;
+}
+
+int ibup_conf_file_value(struct ibup_ctx *ctx, const char *path, const char *key,
+			 char **ret_value)
+{
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	r = ibup_read_file(ctx, path, IBUP_CONF_MAX, &text, NULL);
+	if (r < 0)
+		return r;
+	return ibup_conf_value(text, key, ret_value);
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Hyper-V KVP pools (/var/lib/hyperv/.kvp_pool_<n>), as hv_kvp_daemon keeps them: a flat
+ * array of fixed-size records, a 512-byte key and a 2048-byte value, each NUL-padded.
+ * The host writes pool 0; on Azure HPC VMs it carries "IPoIB_Data".
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "banned.h"
+
+#define RECORD_SIZE (IBUP_KVP_KEY_SIZE + IBUP_KVP_VALUE_SIZE)
+
+static void set_diag(struct ibup_diag *d, unsigned record, const char *msg)
+{
+	*d = (struct ibup_diag){ .line = record };
+	snprintf(d->msg, sizeof(d->msg), "%s", msg);
+}
+
+/* Copy one field up to its first NUL; 0, or -1 when a byte is not printable ASCII. */
+static int copy_field(char *dst, const unsigned char *src, size_t size)
+{
+	const unsigned char *nul = memchr(src, '\0', size);
+	size_t len = nul ? (size_t)(nul - src) : size;
+
+	for (size_t i = 0; i < len; i++)
+		if (src[i] < 0x20 || src[i] > 0x7e)
+			return -1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
+		   unsigned *ret_n, struct ibup_diag *reterr_diag)
+{
+	_cleanup_free_ struct ibup_kvp_record *v = NULL;
+	const unsigned char *p = data;
+	size_t n = len / RECORD_SIZE;
+
+	if (n > IBUP_KVP_MAX_RECORDS ||
+	    (n == IBUP_KVP_MAX_RECORDS && len % RECORD_SIZE)) {
+		set_diag(reterr_diag, IBUP_KVP_MAX_RECORDS + 1, "more than 4096 records");
+		return -EBADMSG;
+	}
+	if (len % RECORD_SIZE) {
+		/* The record that is cut short. */
+		set_diag(reterr_diag, (unsigned)n + 1,
+			 "pool size is not a whole number of 2560-byte records");
+		return -EBADMSG;
+	}
+	if (n > 0) {
+		v = calloc(n, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++, p += RECORD_SIZE) {
+		if (p[0] == '\0') {
+			set_diag(reterr_diag, (unsigned)i + 1, "empty key");
+			return -EBADMSG;
+		}
+		if (copy_field(v[i].key, p, IBUP_KVP_KEY_SIZE) < 0) {
+			set_diag(reterr_diag, (unsigned)i + 1,
+				 "key holds bytes that are not printable ASCII");
+			return -EBADMSG;
+		}
+		if (copy_field(v[i].value, p + IBUP_KVP_KEY_SIZE, IBUP_KVP_VALUE_SIZE) <
+		    0) {
+			set_diag(reterr_diag, (unsigned)i + 1,
+				 "value holds bytes that are not printable ASCII");
+			return -EBADMSG;
+		}
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = (unsigned)n;
+	return 0;
+}
+
+/* Whole-file fcntl lock: F_RDLCK to share it with other readers, F_UNLCK to drop it. */
+static int lock_whole(int fd, short type)
+{
+	struct flock fl = {
+		.l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = 0,
+		.l_len = 0, /* to the end, however long the file grows */
+	};
+
+	while (fcntl(fd, F_SETLKW, &fl) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/* Up to @max bytes of @f into a new buffer; -EFBIG when there are more. */
+static int read_bounded(FILE *f, size_t max, unsigned char **ret_data, size_t *ret_len)
+{
+	_cleanup_free_ unsigned char *data = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		size_t want, got;
+
+		if (len == cap) {
+			unsigned char *q;
+
+			/* One byte beyond @max tells a full pool from an oversized one. */
+			cap = cap ? cap * 2 : 4 * RECORD_SIZE;
+			if (cap > max + 1)
+				cap = max + 1;
+			q = realloc(data, cap);
+			if (!q)
+				return -ENOMEM;
+			data = q;
+		}
+		want = cap - len;
+		got = fread(data + len, 1, want, f);
+		len += got;
+		if (len > max)
+			return -EFBIG;
+		if (got < want) {
+			if (ferror(f))
+				return errno ? -errno : -EIO;
+			break;
+		}
+	}
+	*ret_data = TAKE_PTR(data);
+	*ret_len = len;
+	return 0;
+}
+
+int ibup_kvp_read(struct ibup_ctx *ctx, const char *path, struct ibup_kvp_record **ret,
+		  unsigned *ret_n, struct ibup_diag *reterr_diag)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ unsigned char *data = NULL;
+	size_t len = 0;
+	int r, fd;
+
+	r = ibup_open_file(ctx, path, &f);
+	if (r < 0)
+		return r;
+	fd = fileno(f);
+	/*
+	 * hv_kvp_daemon rewrites a pool under F_WRLCK (kvp_update_file) and reads it under
+	 * F_RDLCK (kvp_update_mem_state); taking the read lock keeps us from seeing a
+	 * half-written pool. The daemon holds its lock only for the write itself.
+	 */
+	r = lock_whole(fd, F_RDLCK);
+	if (r < 0)
+		return r;
+	errno = 0;
+	r = read_bounded(f, (size_t)IBUP_KVP_MAX_RECORDS * RECORD_SIZE, &data, &len);
+	/* Closing would drop the lock too; release it first so the window is the read. */
+	(void)lock_whole(fd, F_UNLCK);
+	if (r < 0)
+		return r;
+	return ibup_kvp_parse(data, len, ret, ret_n, reterr_diag);
+}
+
+const char *ibup_kvp_get(const struct ibup_kvp_record *v, unsigned n, const char *key)
+{
+	for (unsigned i = n; i > 0; i--)
+		if (strcmp(v[i - 1].key, key) == 0)
+			return v[i - 1].value;
+	return NULL;
+}

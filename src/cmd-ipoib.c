@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: MIT
+/* ibup ipoib: the platform's IPoIB addresses, shown, applied, and applied at every boot. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "../lib/banned.h"
+
+#define UNIT "ibup-ipoib.service"
+#define UNIT_PATH "etc/systemd/system/" UNIT
+#define UDEV_RULE "etc/udev/rules.d/90-ibup-ipoib.rules"
+#define NM_CONF "etc/NetworkManager/conf.d/90-ibup-ipoib.conf"
+#define NETWORKD_CONF "etc/systemd/network/05-ibup-ipoib.network"
+#define WAAGENT_CONF "etc/waagent.conf"
+
+enum {
+	OPT_WAIT = OPT_COMMAND_BASE,
+	OPT_PREFIX_LEN,
+	OPT_DRY_RUN,
+	OPT_VIA,
+};
+
+void help_ipoib(FILE *out)
+{
+	fputs("Usage: ibup ipoib [show] [OPTIONS]\n"
+	      "       ibup ipoib apply [--wait SECONDS] [--prefix-len N] [--dry-run]\n"
+	      "       ibup ipoib enable [--via systemd|waagent] [--dry-run]\n"
+	      "       ibup ipoib disable [--dry-run]\n"
+	      "\n"
+	      "IPoIB addresses from the platform: Hyper-V KVP pool 0's IPoIB_Data (the\n"
+	      "legacy SharedConfig.xml when the pool has none), matched to interfaces by\n"
+	      "hardware address whatever they are called.\n"
+	      "\n"
+	      "  show                   the platform's pairs, the interfaces, what apply would do\n"
+	      "  apply                  bring the interfaces up and add the missing addresses\n"
+	      "                         (rtnetlink; nothing is ever removed)\n"
+	      "  enable                 apply at every boot and whenever an interface appears:\n"
+	      "                         ibup's own unit and udev rule (--via systemd, default),\n"
+	      "                         or OS.EnableRDMA=y for the Azure agent (--via waagent)\n"
+	      "  disable                undo enable\n"
+	      "\n"
+	      "Options:\n"
+	      "      --wait SECONDS     wait for interfaces that are not there yet (default 0)\n"
+	      "      --prefix-len N     prefix length of the addresses (default 16)\n"
+	      "      --via WAY          systemd or waagent (enable)\n"
+	      "  -n, --dry-run          print what would change, change nothing\n"
+	      "  -j, --json             print one JSON object (show, apply)\n"
+	      "      --root DIR         read the platform data and sysfs under DIR; enable and\n"
+	      "                         disable write there too. apply always configures the\n"
+	      "                         running kernel's interfaces of the names found\n"
+	      "  -h, --help             show this help and exit\n"
+	      "\n"
+	      "Exit status: 0 every pair applied (or nothing to change), 1 some pairs not\n"
+	      "applied (named), 2 usage error, 3 nothing could be done.\n"
+	      "\n"
+	      "See ibup-ipoib(8).\n",
+	      out);
+}
+
+static json_t *plan_json(const struct ibup_ipoib_plan *plan)
+{
+	json_t *o = json_object(), *pairs = json_array();
+
+	if (!o || !pairs)
+		goto fail;
+	for (unsigned i = 0; i < plan->n; i++) {
+		const struct ibup_ipoib_target *t = &plan->targets[i];
+		json_t *p = json_object();
+
+		if (!p || ibup_json_set(p, "mac", json_string(t->mac)) ||
+		    ibup_json_set(p, "ipv4", json_string(t->ipv4)) ||
+		    ibup_json_set(p, "interface", ibup_json_str(t->netdev)) ||
+		    ibup_json_set(p, "state",
+				  json_string(ibup_target_state_name(t->state))) ||
+		    ibup_json_set(p, "error",
+				  t->error ? json_string(strerror(t->error))
+					   : json_null()) ||
+		    json_array_append_new(pairs, p) < 0) {
+			json_decref(p);
+			goto fail;
+		}
+	}
+	if (ibup_json_set(o, "schema_version", json_integer(IBUP_SCHEMA_VERSION)) ||
+	    ibup_json_set(o, "source", ibup_json_str(plan->source)) ||
+	    ibup_json_set(o, "network_direct", json_boolean(plan->network_direct)) ||
+	    ibup_json_set(o, "nd_driver_version",
+			  ibup_json_str(plan->nd_driver_version)) ||
+	    ibup_json_set(o, "prefix_len", json_integer(plan->prefix_len)) ||
+	    ibup_json_set(o, "pairs", json_incref(pairs)))
+		goto fail;
+	json_decref(pairs);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(pairs);
+	return NULL;
+}
+
+static const char *state_text(const struct ibup_ipoib_target *t, bool applied)
+{
+	switch (t->state) {
+	case IBUP_TARGET_NO_INTERFACE:
+		return "no interface carries this MAC (stale data, or not there yet)";
+	case IBUP_TARGET_NOT_IN_KERNEL:
+		return "the running kernel has no interface of this name";
+	case IBUP_TARGET_TO_ADD:
+		return applied ? "not added" : "to add";
+	case IBUP_TARGET_PRESENT:
+		return "present";
+	case IBUP_TARGET_APPLIED:
+		return "added";
+	case IBUP_TARGET_FAILED:
+		return "failed";
+	}
+	return "?";
+}
+
+static void plan_text(FILE *out, const struct ibup_ipoib_plan *plan, bool applied)
+{
+	static const char *const src[] = { "kvp", "Hyper-V KVP pool 0 (IPoIB_Data)",
+					   "sharedconfig",
+					   "/var/lib/waagent/SharedConfig.xml" };
+	const char *name = plan->source;
+
+	for (size_t i = 0; name && i < IBUP_ARRAY_SIZE(src); i += 2)
+		if (strcmp(name, src[i]) == 0)
+			name = src[i + 1];
+	fprintf(out, "Source:    %s\n",
+		name ? name : "none: the platform gave no IPoIB address");
+	if (plan->network_direct)
+		fprintf(out,
+			"Note:      Network Direct VM (NdDriverVersion %s): RDMA goes "
+			"through hv_network_direct, not IPoIB\n",
+			plan->nd_driver_version ? plan->nd_driver_version : "?");
+	if (!plan->n)
+		return;
+	fputs("\nMAC                IPV4             INTERFACE     STATE\n", out);
+	for (unsigned i = 0; i < plan->n; i++) {
+		const struct ibup_ipoib_target *t = &plan->targets[i];
+
+		fprintf(out, "%-18s %-16s %-13s %s", t->mac, t->ipv4,
+			t->netdev ? t->netdev : "-", state_text(t, applied));
+		if (t->state == IBUP_TARGET_FAILED)
+			fprintf(out, ": %s", strerror(t->error));
+		fputc('\n', out);
+	}
+}
+
+static int read_plan(struct ibup_cli *cli, unsigned prefix_len,
+		     struct ibup_ipoib_plan **ret)
+{
+	struct ibup_diag diag = { 0 };
+	struct ibup_ctx *ctx = cli_ctx(cli);
+	int r;
+
+	if (!ctx)
+		return IBUP_EXIT_FAILURE;
+	r = ibup_ipoib_plan_read(ctx, prefix_len, ret, &diag);
+	if (r == -EBADMSG) {
+		if (diag.line)
+			fprintf(stderr,
+				"ibup: bad IPoIB data from the platform: record %u: %s\n",
+				diag.line, diag.msg);
+		else if (diag.column)
+			fprintf(stderr,
+				"ibup: bad IPoIB data from the platform: column %u: %s\n",
+				diag.column, diag.msg);
+		else
+			fprintf(stderr, "ibup: bad IPoIB data from the platform: %s\n",
+				diag.msg);
+		return IBUP_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return cli_error(r, "cannot read the platform's IPoIB data");
+	return 0;
+}
+
+static int ipoib_show(struct ibup_cli *cli, unsigned prefix_len)
+{
+	struct ibup_ipoib_plan *plan = NULL;
+	int r = read_plan(cli, prefix_len, &plan);
+
+	if (r)
+		return r;
+	if (cli->json)
+		r = cli_print_json(plan_json(plan));
+	else
+		plan_text(stdout, plan, false);
+	ibup_ipoib_plan_free(plan);
+	return r;
+}
+
+static int ipoib_apply(struct ibup_cli *cli, unsigned prefix_len, unsigned wait_s,
+		       bool dry_run)
+{
+	struct ibup_ipoib_plan *plan = NULL;
+	unsigned done = 0;
+	int r = read_plan(cli, prefix_len, &plan);
+
+	if (r)
+		return r;
+	if (!plan->source) {
+		ibup_ipoib_plan_free(plan);
+		fputs("ibup: the platform gave no IPoIB address (no IPoIB_Data in KVP pool 0, "
+		      "no rdmaIPv4Address in SharedConfig.xml)\n",
+		      stderr);
+		return IBUP_EXIT_FAILURE;
+	}
+	if (!dry_run) {
+		r = ibup_ipoib_apply(cli->ctx, plan, wait_s);
+		if (r < 0) {
+			ibup_ipoib_plan_free(plan);
+			return cli_error(r, "cannot apply the IPoIB addresses");
+		}
+	}
+	if (cli->json)
+		r = cli_print_json(plan_json(plan));
+	else
+		plan_text(stdout, plan, !dry_run);
+	for (unsigned i = 0; i < plan->n; i++) {
+		const struct ibup_ipoib_target *t = &plan->targets[i];
+
+		if (t->state == IBUP_TARGET_PRESENT || t->state == IBUP_TARGET_APPLIED ||
+		    (dry_run && t->state == IBUP_TARGET_TO_ADD))
+			done++;
+		else if (!dry_run)
+			fprintf(stderr, "ibup: %s (%s) not applied: %s\n", t->ipv4,
+				t->mac,
+				t->state == IBUP_TARGET_FAILED ? strerror(t->error)
+							       : state_text(t, true));
+	}
+	if (r == 0 && done < plan->n)
+		r = done ? IBUP_EXIT_FINDINGS : IBUP_EXIT_FAILURE;
+	ibup_ipoib_plan_free(plan);
+	return r;
+}
+
+/* Run a helper program; on the live system only, unless it can act on a root itself. */
+static void run_tool(const char *const argv[], bool dry_run)
+{
+	struct ibup_spawn_result res;
+	int r;
+
+	if (dry_run) {
+		fputs("would run:", stdout);
+		for (const char *const *a = argv; *a; a++)
+			printf(" %s", *a);
+		fputc('\n', stdout);
+		return;
+	}
+	r = ibup_spawn(argv, 60000, 0, &res);
+	if (r < 0) {
+		fprintf(stderr, "ibup: warning: cannot run '%s': %s\n", argv[0],
+			strerror(-r));
+		return;
+	}
+	if (res.exit_code != 0)
+		fprintf(stderr, "ibup: warning: '%s %s' failed (exit %d): %.200s\n",
+			argv[0], argv[1] ? argv[1] : "", res.exit_code, res.err);
+	ibup_spawn_result_release(&res);
+}
+
+static int parse_uint(const char *s, uint32_t max, uint32_t *ret)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > max)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static int write_file(struct ibup_ctx *ctx, const char *path, const char *text,
+		      bool dry_run)
+{
+	_cleanup_free_ char *dir = strndup(path, (size_t)(strrchr(path, '/') - path));
+	int r;
+
+	if (dry_run) {
+		printf("would write /%s:\n%s", path, text);
+		return 0;
+	}
+	if (!dir)
+		return -ENOMEM;
+	r = ibup_mkdir_p(ctx, dir, 0755);
+	if (r >= 0)
+		r = ibup_file_replace(ctx, path, text, strlen(text), 0644);
+	if (r < 0)
+		return cli_error(r, "cannot write '/%s'", path);
+	printf("%s /%s\n", r ? "wrote" : "unchanged", path);
+	return 0;
+}
+
+static int enable_systemd(struct ibup_cli *cli, bool dry_run)
+{
+	char exe[PATH_MAX], unit[PATH_MAX + 1024];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	bool live = ibup_ctx_is_live(cli->ctx);
+	int r;
+
+	/* The unit runs this very binary, wherever it is installed. */
+	if (n <= 0 || !live)
+		snprintf(exe, sizeof(exe), "/usr/sbin/ibup");
+	else
+		exe[n] = '\0';
+	snprintf(unit, sizeof(unit),
+		 "# Written by 'ibup ipoib enable'; removed by 'ibup ipoib disable'.\n"
+		 "[Unit]\n"
+		 "Description=IPoIB addresses from the platform (ibup)\n"
+		 "Documentation=man:ibup-ipoib(8)\n"
+		 "After=systemd-udevd.service network-pre.target\n"
+		 "Wants=network-pre.target\n"
+		 "Before=network.target\n"
+		 "\n"
+		 "[Service]\n"
+		 "Type=oneshot\n"
+		 "ExecStart=%s ipoib apply --wait 120\n"
+		 "\n"
+		 "[Install]\n"
+		 "WantedBy=multi-user.target\n",
+		 exe);
+	r = write_file(cli->ctx, UNIT_PATH, unit, dry_run);
+	/* A VF that arrives later (hot-added, or after a host repair) gets its address too. */
+	if (!r)
+		r = write_file(
+			cli->ctx, UDEV_RULE,
+			"# Written by 'ibup ipoib enable': address IPoIB interfaces as "
+			"they appear.\n"
+			"ACTION==\"add\", SUBSYSTEM==\"net\", ATTR{type}==\"32\", "
+			"TAG+=\"systemd\", ENV{SYSTEMD_WANTS}+=\"" UNIT "\"\n",
+			dry_run);
+	/* Network managers leave IPoIB alone, so nobody fights over its addresses. */
+	if (!r && ibup_path_exists(cli->ctx, "etc/NetworkManager") > 0)
+		r = write_file(cli->ctx, NM_CONF,
+			       "# Written by 'ibup ipoib enable': ibup addresses IPoIB.\n"
+			       "[keyfile]\n"
+			       "unmanaged-devices=type:infiniband\n",
+			       dry_run);
+	if (!r && ibup_path_exists(cli->ctx, "etc/systemd/network") > 0)
+		r = write_file(cli->ctx, NETWORKD_CONF,
+			       "# Written by 'ibup ipoib enable': ibup addresses IPoIB.\n"
+			       "[Match]\n"
+			       "Type=infiniband\n"
+			       "\n"
+			       "[Link]\n"
+			       "Unmanaged=yes\n",
+			       dry_run);
+	if (r)
+		return r;
+	if (live) {
+		const char *reload[] = { "systemctl", "daemon-reload", NULL };
+		const char *enable[] = { "systemctl", "enable", UNIT, NULL };
+		const char *udev[] = { "udevadm", "control", "--reload", NULL };
+
+		run_tool(reload, dry_run);
+		run_tool(enable, dry_run);
+		run_tool(udev, dry_run);
+	} else {
+		char rootopt[PATH_MAX + 8];
+		const char *enable[] = { "systemctl", rootopt, "enable", UNIT, NULL };
+
+		snprintf(rootopt, sizeof(rootopt), "--root=%s",
+			 ibup_ctx_get_root(cli->ctx));
+		run_tool(enable, dry_run);
+	}
+	return IBUP_EXIT_OK;
+}
+
+/* The agent's unit is called differently per distribution. */
+static const char *agent_unit(struct ibup_ctx *ctx)
+{
+	static const char *const units[] = { "walinuxagent", "waagent" };
+
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(units); i++)
+		if (ibup_path_exists(ctx, "lib/systemd/system/%s.service", units[i]) >
+			    0 ||
+		    ibup_path_exists(ctx, "usr/lib/systemd/system/%s.service", units[i]) >
+			    0 ||
+		    ibup_path_exists(ctx, "etc/systemd/system/%s.service", units[i]) > 0)
+			return units[i];
+	return NULL;
+}
+
+static int set_waagent(struct ibup_cli *cli, const char *value, bool dry_run)
+{
+	const char *unit;
+	int r;
+
+	r = ibup_waagent_conf_set(cli->ctx, "OS.EnableRDMA", value, dry_run);
+	if (r < 0)
+		return cli_error(r, "cannot set OS.EnableRDMA in '/" WAAGENT_CONF "'");
+	if (r == 0) {
+		printf("unchanged /%s (OS.EnableRDMA=%s)\n", WAAGENT_CONF, value);
+		return IBUP_EXIT_OK;
+	}
+	printf("%s OS.EnableRDMA=%s in /%s\n", dry_run ? "would set" : "set", value,
+	       WAAGENT_CONF);
+	unit = agent_unit(cli->ctx);
+	if (unit && ibup_ctx_is_live(cli->ctx)) {
+		const char *restart[] = { "systemctl", "restart", unit, NULL };
+
+		run_tool(restart, dry_run);
+	} else if (!unit) {
+		fputs("ibup: warning: no walinuxagent or waagent unit found: restart the agent "
+		      "yourself\n",
+		      stderr);
+	}
+	return IBUP_EXIT_OK;
+}
+
+static int ipoib_disable(struct ibup_cli *cli, bool dry_run)
+{
+	static const char *const ours[] = { UNIT_PATH, UDEV_RULE, NM_CONF,
+					    NETWORKD_CONF };
+	bool live = ibup_ctx_is_live(cli->ctx);
+
+	if (live && ibup_path_exists(cli->ctx, UNIT_PATH) > 0) {
+		const char *disable[] = { "systemctl", "disable", UNIT, NULL };
+
+		run_tool(disable, dry_run);
+	}
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(ours); i++) {
+		int r;
+
+		if (ibup_path_exists(cli->ctx, "%s", ours[i]) <= 0)
+			continue;
+		if (dry_run) {
+			printf("would remove /%s\n", ours[i]);
+			continue;
+		}
+		r = ibup_file_remove(cli->ctx, ours[i]);
+		if (r < 0)
+			return cli_error(r, "cannot remove '/%s'", ours[i]);
+		printf("removed /%s\n", ours[i]);
+	}
+	/* waagent: back to what it was before ibup set it, if ibup did. */
+	if (ibup_path_exists(cli->ctx, WAAGENT_CONF ".ibup-orig") > 0) {
+		_cleanup_free_ char *was = NULL;
+		int r = ibup_conf_file_value(cli->ctx, WAAGENT_CONF ".ibup-orig",
+					     "OS.EnableRDMA", &was);
+
+		if (r < 0 && r != -ENOENT)
+			return cli_error(r, "cannot read '/" WAAGENT_CONF ".ibup-orig'");
+		/* Absent means waagent's default, which is off. */
+		return set_waagent(cli, was && strcmp(was, "y") == 0 ? "y" : "n",
+				   dry_run);
+	}
+	return IBUP_EXIT_OK;
+}
+
+int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "prefix-len", required_argument, NULL, OPT_PREFIX_LEN },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "via", required_argument, NULL, OPT_VIA },
+		IBUP_GLOBAL_LONGOPTS,
+		{ 0 },
+	};
+	unsigned wait_s = 0, prefix_len = 16;
+	const char *sub = "show", *via = "systemd";
+	bool dry_run = false, via_given = false, wait_given = false;
+	uint32_t v;
+	int opt, r;
+
+	/* "ibup ipoib apply --wait 5": the subcommand comes first, options after it. */
+	if (argc > 1 && argv[1][0] != '-') {
+		sub = argv[1];
+		argv++;
+		argc--;
+	}
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "n" IBUP_GLOBAL_SHORTOPTS, longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case OPT_WAIT:
+			if (parse_uint(optarg, 3600, &v) < 0)
+				return cli_usage_error(cli,
+						       "--wait needs seconds, 0 to 3600");
+			wait_s = v;
+			wait_given = true;
+			continue;
+		case OPT_PREFIX_LEN:
+			if (parse_uint(optarg, 32, &v) < 0 || v < 1)
+				return cli_usage_error(cli, "--prefix-len needs 1 to 32");
+			prefix_len = v;
+			continue;
+		case 'n':
+			dry_run = true;
+			continue;
+		case OPT_VIA:
+			via = optarg;
+			via_given = true;
+			continue;
+		case 'h':
+			help_ipoib(stdout);
+			return IBUP_EXIT_OK;
+		case '?':
+			return cli_usage_error(cli, "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		default:
+			break;
+		}
+		r = cli_global_option(cli, opt, optarg);
+		if (r != 0)
+			return r;
+	}
+	if (optind < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	if (via_given && strcmp(sub, "enable") != 0)
+		return cli_usage_error(cli, "--via goes with 'enable'");
+	if (wait_given && strcmp(sub, "apply") != 0)
+		return cli_usage_error(cli, "--wait goes with 'apply'");
+	if (strcmp(sub, "show") == 0)
+		return ipoib_show(cli, prefix_len);
+	if (strcmp(sub, "apply") == 0)
+		return ipoib_apply(cli, prefix_len, wait_s, dry_run);
+	if (!cli_ctx(cli))
+		return IBUP_EXIT_FAILURE;
+	if (strcmp(sub, "enable") == 0) {
+		if (strcmp(via, "systemd") == 0)
+			return enable_systemd(cli, dry_run);
+		if (strcmp(via, "waagent") == 0)
+			return set_waagent(cli, "y", dry_run);
+		return cli_usage_error(
+			cli, "--via takes 'systemd' or 'waagent', not '%s'", via);
+	}
+	if (strcmp(sub, "disable") == 0)
+		return ipoib_disable(cli, dry_run);
+	return cli_usage_error(
+		cli, "unknown subcommand '%s' (show, apply, enable, disable)", sub);
+}
