@@ -226,6 +226,23 @@ static int resolve(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan)
 	return r;
 }
 
+/* Say where in the platform's data the problem is, in the message itself. */
+static void locate(struct ibup_diag *d, const char *where, const char *unit)
+{
+	char msg[sizeof(d->msg)];
+
+	if (d->line)
+		snprintf(msg, sizeof(msg), "%s, %s %u: %.70s", where, unit, d->line,
+			 d->msg);
+	else if (d->column)
+		snprintf(msg, sizeof(msg), "%s, column %u: %.70s", where, d->column,
+			 d->msg);
+	else
+		snprintf(msg, sizeof(msg), "%s: %.80s", where, d->msg);
+	memcpy(d->msg, msg, sizeof(msg));
+	d->line = d->column = 0;
+}
+
 int ibup_ipoib_plan_read(struct ibup_ctx *ctx, unsigned prefix_len,
 			 struct ibup_ipoib_plan **ret, struct ibup_diag *reterr_diag)
 {
@@ -236,8 +253,13 @@ int ibup_ipoib_plan_read(struct ibup_ctx *ctx, unsigned prefix_len,
 		return -ENOMEM;
 	plan->prefix_len = prefix_len;
 	r = from_kvp(ctx, plan, reterr_diag);
-	if (r >= 0 && !plan->source)
+	if (r == -EBADMSG)
+		locate(reterr_diag, "/" KVP_POOL0, "record");
+	if (r >= 0 && !plan->source) {
 		r = from_shared_config(ctx, plan, reterr_diag);
+		if (r == -EBADMSG)
+			locate(reterr_diag, "/" SHARED_CONFIG, "line");
+	}
 	if (r >= 0)
 		r = resolve(ctx, plan);
 	if (r < 0) {

@@ -158,17 +158,7 @@ static int read_plan(struct ibup_cli *cli, unsigned prefix_len,
 		return IBUP_EXIT_FAILURE;
 	r = ibup_ipoib_plan_read(ctx, prefix_len, ret, &diag);
 	if (r == -EBADMSG) {
-		if (diag.line)
-			fprintf(stderr,
-				"ibup: bad IPoIB data from the platform: record %u: %s\n",
-				diag.line, diag.msg);
-		else if (diag.column)
-			fprintf(stderr,
-				"ibup: bad IPoIB data from the platform: column %u: %s\n",
-				diag.column, diag.msg);
-		else
-			fprintf(stderr, "ibup: bad IPoIB data from the platform: %s\n",
-				diag.msg);
+		fprintf(stderr, "ibup: bad IPoIB data from the platform: %s\n", diag.msg);
 		return IBUP_EXIT_FAILURE;
 	}
 	if (r < 0)
