@@ -235,8 +235,8 @@ static void locate(struct ibup_diag *d, const char *where, const char *unit)
 		snprintf(msg, sizeof(msg), "%s, %s %u: %.70s", where, unit, d->line,
 			 d->msg);
 	else if (d->column)
-		snprintf(msg, sizeof(msg), "%s, column %u: %.70s", where, d->column,
-			 d->msg);
+		snprintf(msg, sizeof(msg), "%s, IPoIB_Data column %u: %.60s", where,
+			 d->column, d->msg);
 	else
 		snprintf(msg, sizeof(msg), "%s: %.80s", where, d->msg);
 	memcpy(d->msg, msg, sizeof(msg));
