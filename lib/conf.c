@@ -53,3 +53,50 @@ int ibup_conf_value(const char *text, const char *key, char **ret_value)
 	*ret_value = found;
 	return 0;
 }
+
+/* Compare dotted versions numerically: <0, 0, >0. */
+static int vercmp(const char *a, const char *b)
+{
+	while (isdigit((unsigned char)*a) || isdigit((unsigned char)*b)) {
+		unsigned long x = 0, y = 0;
+
+		while (isdigit((unsigned char)*a))
+			x = x * 10 + (unsigned long)(*a++ - '0');
+		while (isdigit((unsigned char)*b))
+			y = y * 10 + (unsigned long)(*b++ - '0');
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (*a == '.')
+			a++;
+		if (*b == '.')
+			b++;
+	}
+	return 0;
+}
+
+int ibup_waagent_version_check(const char *output, char *ret_version, size_t version_size,
+			       const char **ret_problem)
+{
+	/* The daemon's version comes first ("WALinuxAgent-2.2.45 running on ..."); the
+	 * goal-state agent's, which may be newer, does not run the RDMA code. */
+	const char *p = strstr(output, "WALinuxAgent-");
+	size_t n = 0;
+
+	if (!p)
+		return -ENOENT;
+	p += 13;
+	while (isdigit((unsigned char)p[n]) || p[n] == '.')
+		n++;
+	if (!n || n >= version_size)
+		return -EINVAL;
+	memcpy(ret_version, p, n);
+	ret_version[n] = '\0';
+	*ret_problem = NULL;
+	if (vercmp(ret_version, "2.4.0.2") < 0)
+		*ret_problem = "older than 2.4.0.2, the oldest Azure documents for IPoIB";
+	else if (strcmp(ret_version, "2.9.1.1") == 0)
+		*ret_problem =
+			"2.9.1.1 fails before configuring IPoIB ('WireProtocol' object has "
+			"no attribute 'fetch_config', fixed in later releases)";
+	return 0;
+}

@@ -102,16 +102,19 @@ static int splice(const char *text, const char *from, const char *to, const char
 static int set_line(const char *text, struct span l, const char *k, const char *value,
 		    char **ret_text)
 {
-	const char *eq = memchr(k, '=', (size_t)(l.end - k));
-	const char *v = eq + 1, *end;
+	const char *v = k, *end;
 	_cleanup_free_ char *mid = NULL;
 	size_t plen;
 
+	/* The callers matched an '=' after the key, on this line. */
+	while (*v != '=')
+		v++;
+	v++;
 	while (v < l.end && is_blank(*v))
 		v++;
-	end = memchr(v, '#', (size_t)(l.end - v));
-	if (!end)
-		end = l.end;
+	end = v;
+	while (end < l.end && *end != '#')
+		end++;
 	while (end > v && is_space(end[-1]))
 		end--;
 	/* Uncommenting drops what precedes the key; otherwise k is the line start. */

@@ -375,6 +375,24 @@ static const char *agent_unit(struct ibup_ctx *ctx)
 	return NULL;
 }
 
+/* The distribution's agent daemon runs the RDMA code: some of its versions break IPoIB. */
+static void warn_agent_version(void)
+{
+	const char *argv[] = { "waagent", "--version", NULL };
+	struct ibup_spawn_result res;
+	const char *problem = NULL;
+	char version[32];
+
+	if (ibup_spawn(argv, 10000, 64 * 1024, &res) < 0)
+		return;
+	if (ibup_waagent_version_check(res.out, version, sizeof(version), &problem) ==
+		    0 &&
+	    problem)
+		fprintf(stderr, "ibup: warning: the Azure agent is version %s: %s\n",
+			version, problem);
+	ibup_spawn_result_release(&res);
+}
+
 static int set_waagent(struct ibup_cli *cli, const char *value, bool dry_run)
 {
 	const char *unit;
@@ -389,6 +407,8 @@ static int set_waagent(struct ibup_cli *cli, const char *value, bool dry_run)
 	}
 	printf("%s OS.EnableRDMA=%s in /%s\n", dry_run ? "would set" : "set", value,
 	       WAAGENT_CONF);
+	if (ibup_ctx_is_live(cli->ctx))
+		warn_agent_version();
 	unit = agent_unit(cli->ctx);
 	if (unit && ibup_ctx_is_live(cli->ctx)) {
 		const char *restart[] = { "systemctl", "restart", unit, NULL };

@@ -530,6 +530,18 @@ int ibup_waagent_conf_set(struct ibup_ctx *ctx, const char *key, const char *val
 			  bool dry_run);
 
 /**
+ * ibup_waagent_version_check() - the Azure agent's daemon version and its known IPoIB bugs
+ * @output: what `waagent --version` printed
+ * @ret_version: the daemon's version ("2.9.1.1")
+ * @version_size: size of @ret_version
+ * @ret_problem: a sentence about a version known to break IPoIB, or NULL
+ *
+ * Return: 0, -ENOENT when @output names no version, -EINVAL when it is malformed.
+ */
+int ibup_waagent_version_check(const char *output, char *ret_version, size_t version_size,
+			       const char **ret_problem);
+
+/**
  * ibup_conf_file_value() - the value of @key in a "Key=Value" file under the root
  * @ctx: library context
  * @path: relative to the root, e.g. "etc/waagent.conf.ibup-orig"
