@@ -229,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_ipoib_hwaddr),
 		cmocka_unit_test(test_limits_conf),
 		cmocka_unit_test(test_systemd_memlock),
+		cmocka_unit_test(test_waagent_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
