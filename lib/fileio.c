@@ -662,3 +662,14 @@ int ibup_mkdir_p(struct ibup_ctx *ctx, const char *path, unsigned mode)
 			return 0;
 	}
 }
+
+int ibup_write_device(struct ibup_ctx *ctx, const char *path, const void *data,
+		      size_t len)
+{
+	_cleanup_close_ int fd = -1;
+
+	fd = open_under_root(ctx, path, O_WRONLY | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fd;
+	return write_all(fd, data, len);
+}

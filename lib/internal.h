@@ -168,6 +168,12 @@ void ibup_curl_unload(struct ibup_curl *c);
 int ibup_imds_parse_vm_size(const char *body, size_t len, char **ret_size, char *err,
 			    size_t err_size);
 
+/* Write to a device node under the root (no rename, no lock: a device is not a file). */
+int ibup_write_device(struct ibup_ctx *ctx, const char *path, const void *data,
+		      size_t len);
+/* DAPL's dat.conf: set the "<ip> 0" of the ofa-v2-ib0 line. -ENOENT without one. Pure. */
+int ibup_dat_conf_set(const char *text, const char *ipv4, char **ret_text);
+
 /* "Key=Value" files (waagent.conf, slurm.conf): the last uncommented assignment of @key
  * (matched case-insensitively), without an inline " # comment". -ENOENT when absent. */
 int ibup_conf_value(const char *text, const char *key, char **ret_value);

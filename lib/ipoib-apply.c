@@ -5,6 +5,7 @@
  * matched to interfaces by hardware address whatever they are called, and applied
  * through rtnetlink. Nothing is ever removed.
  */
+#include <ctype.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -270,6 +271,74 @@ int ibup_ipoib_plan_read(struct ibup_ctx *ctx, unsigned prefix_len,
 	return 0;
 }
 
+int ibup_dat_conf_set(const char *text, const char *ipv4, char **ret_text)
+{
+	const char *line = text, *open = NULL, *close = NULL;
+	char *out;
+	size_t len;
+
+	/* The DAPL provider Intel MPI 2016 uses on Network Direct sizes (I_MPI_DAPL_PROVIDER):
+	 * ofa-v2-ib0 u2.0 nonthreadsafe default libdaplofa.so.2 dapl.2.0 "<ip> 0" "" */
+	while (line && *line) {
+		const char *eol = strchr(line, '\n'), *p = line;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "ofa-v2-ib0 ", 11) == 0) {
+			open = memchr(p, '"', eol ? (size_t)(eol - p) : strlen(p));
+			close = open ? strchr(open + 1, '"') : NULL;
+			if (close && eol && close > eol)
+				close = NULL;
+			break;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	if (!open || !close)
+		return -ENOENT;
+	len = strlen(text) - (size_t)(close - open - 1) + strlen(ipv4) + 2;
+	out = malloc(len + 1);
+	if (!out)
+		return -ENOMEM;
+	snprintf(out, len + 1, "%.*s%s 0%s", (int)(open + 1 - text), text, ipv4, close);
+	*ret_text = out;
+	return 0;
+}
+
+/*
+ * Network Direct sizes (retired, not SR-IOV): the hv_network_direct driver takes the
+ * address through /dev/hvnd_rdma, and DAPL's dat.conf names it.
+ */
+static void apply_network_direct(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan)
+{
+	static const char *const dat_confs[] = { "etc/dat.conf", "etc/rdma/dat.conf",
+						 "usr/local/etc/dat.conf" };
+	const struct ibup_ipoib_target *t = &plan->targets[0];
+	char line[128], mac[18];
+
+	for (unsigned i = 0; i < sizeof(mac); i++)
+		mac[i] = (char)toupper((unsigned char)t->mac[i]);
+	snprintf(line, sizeof(line), "rdmaMacAddress=\"%s\" rdmaIPv4Address=\"%s\"\n",
+		 mac, t->ipv4);
+	if (ibup_path_exists(ctx, "dev/hvnd_rdma") > 0) {
+		int r = ibup_write_device(ctx, "dev/hvnd_rdma", line, strlen(line));
+
+		plan->nd_device = r < 0 ? -r : 0;
+		plan->nd_device_written = r >= 0;
+	}
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(dat_confs); i++) {
+		_cleanup_free_ char *text = NULL, *edited = NULL;
+
+		if (ibup_read_file(ctx, dat_confs[i], IBUP_CONF_MAX, &text, NULL) < 0)
+			continue;
+		/* The first file that exists is the one DAPL reads. */
+		if (ibup_dat_conf_set(text, t->ipv4, &edited) == 0 &&
+		    ibup_file_replace(ctx, dat_confs[i], edited, strlen(edited), 0644) >=
+			    0)
+			plan->nd_dat_conf = strdup(dat_confs[i]);
+		break;
+	}
+}
+
 static void apply_one(struct ibup_ipoib_target *t, unsigned prefix_len)
 {
 	unsigned ifindex = if_nametoindex(t->netdev);
@@ -308,8 +377,11 @@ int ibup_ipoib_apply(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan, unsigne
 				   t->state == IBUP_TARGET_NOT_IN_KERNEL;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!pending || now.tv_sec - start.tv_sec >= (time_t)wait_s)
+		if (!pending || now.tv_sec - start.tv_sec >= (time_t)wait_s) {
+			if (plan->network_direct && plan->n)
+				apply_network_direct(ctx, plan);
 			return 0;
+		}
 		/* Interfaces appear as their VFs are probed: look again shortly. */
 		nanosleep(&tick, NULL);
 		r = resolve(ctx, plan);
@@ -341,6 +413,7 @@ struct ibup_ipoib_plan *ibup_ipoib_plan_free(struct ibup_ipoib_plan *plan)
 	free(plan->targets);
 	free(plan->source);
 	free(plan->nd_driver_version);
+	free(plan->nd_dat_conf);
 	free(plan);
 	return NULL;
 }

@@ -86,6 +86,11 @@ static json_t *plan_json(const struct ibup_ipoib_plan *plan)
 	    ibup_json_set(o, "network_direct", json_boolean(plan->network_direct)) ||
 	    ibup_json_set(o, "nd_driver_version",
 			  ibup_json_str(plan->nd_driver_version)) ||
+	    ibup_json_set(o, "nd_device_written",
+			  json_boolean(plan->nd_device_written)) ||
+	    ibup_json_set(o, "nd_dat_conf",
+			  plan->nd_dat_conf ? json_sprintf("/%s", plan->nd_dat_conf)
+					    : json_null()) ||
 	    ibup_json_set(o, "prefix_len", json_integer(plan->prefix_len)) ||
 	    ibup_json_set(o, "pairs", json_incref(pairs)))
 		goto fail;
@@ -133,6 +138,14 @@ static void plan_text(FILE *out, const struct ibup_ipoib_plan *plan, bool applie
 			"Note:      Network Direct VM (NdDriverVersion %s): RDMA goes "
 			"through hv_network_direct, not IPoIB\n",
 			plan->nd_driver_version ? plan->nd_driver_version : "?");
+	if (plan->nd_device_written)
+		fputs("Network Direct: the address was given to /dev/hvnd_rdma\n", out);
+	else if (plan->nd_device)
+		fprintf(out, "Network Direct: cannot write /dev/hvnd_rdma: %s\n",
+			strerror(plan->nd_device));
+	if (plan->nd_dat_conf)
+		fprintf(out, "Network Direct: set the ofa-v2-ib0 address in /%s\n",
+			plan->nd_dat_conf);
 	if (!plan->n)
 		return;
 	fputs("\nMAC                IPV4             INTERFACE     STATE\n", out);
@@ -221,7 +234,9 @@ static int ipoib_apply(struct ibup_cli *cli, unsigned prefix_len, unsigned wait_
 							       : state_text(t, true));
 	}
 	if (r == 0 && done < plan->n)
-		r = done ? IBUP_EXIT_FINDINGS : IBUP_EXIT_FAILURE;
+		r = done || plan->nd_device_written || plan->nd_dat_conf
+			    ? IBUP_EXIT_FINDINGS
+			    : IBUP_EXIT_FAILURE;
 	ibup_ipoib_plan_free(plan);
 	return r;
 }

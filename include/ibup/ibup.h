@@ -482,6 +482,11 @@ struct ibup_ipoib_plan {
 	char *source; /* "kvp", "sharedconfig", or NULL: the platform gave no address */
 	bool network_direct; /* NdDriverVersion in the pool: a non-SR-IOV size */
 	char *nd_driver_version;
+	/* After apply on a Network Direct size: the address given to the driver
+	 * (/dev/hvnd_rdma; errno in nd_device when that failed) and the dat.conf set. */
+	bool nd_device_written;
+	int nd_device;
+	char *nd_dat_conf;
 	unsigned prefix_len;
 	struct ibup_ipoib_target *targets; /* in the platform's order */
 	unsigned n;

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <cmocka.h>
 
 #include "internal.h"
@@ -229,14 +228,6 @@ static void test_kvp_limits(void **state)
 	free(p);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * hv_kvp_daemon rewrites a pool under an fcntl write lock. A writer that has cut the
  * file mid-record and not finished must be waited for: without the read lock the
@@ -251,7 +242,6 @@ static void test_kvp_lock(void **state)
 	unsigned char *p = pool_new(2);
 	int pipefd[2], status;
 	unsigned n;
-	double t0;
 	pid_t pid;
 
 	pool_put(p, 0, "IPoIB_Data", "NUMPAIRS:1|00155D33FF0B:172.16.1.2");
@@ -281,10 +271,10 @@ static void test_kvp_lock(void **state)
 	close(pipefd[1]);
 	assert_int_equal(read(pipefd[0], &c, 1), 1);
 	close(pipefd[0]);
-	t0 = now();
+	/* The pool is cut short now; only a reader that waits sees it whole. Nothing is
+	 * timed, so a slow machine cannot make this fail. */
 	assert_int_equal(ibup_ctx_new(dir, &ctx), 0);
 	assert_int_equal(ibup_kvp_read(ctx, ".kvp_pool_0", &v, &n, &diag), 0);
-	assert_true(now() - t0 > 0.2);
 	assert_int_equal(n, 2);
 	assert_string_equal(ibup_kvp_get(v, n, "IPoIB_Data"),
 			    "NUMPAIRS:1|00155D33FF0C:172.16.1.3");
