@@ -69,22 +69,16 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
+/* An rtnetlink socket with a receive timeout: the kernel answers at once, and a stalled
+ * socket must not hang the caller. */
+static int open_socket(struct mnl_socket **ret)
 {
-	char buf[32768]; /* MNL_SOCKET_BUFFER_SIZE is a VLA; a dump part never exceeds this */
-	struct addr_list list = { 0 };
 	struct timeval tv = { .tv_sec = 2 };
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
-	struct rtgenmsg *rt;
-	unsigned seq, portid;
-	ssize_t n;
-	int r = 0;
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	int r;
 
-	nl = mnl_socket_open(NETLINK_ROUTE);
 	if (!nl)
 		return -errno;
-	/* The kernel answers a dump at once; a stalled socket must not hang the caller. */
 	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) <
 		    0 ||
 	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -92,6 +86,24 @@ int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
 		mnl_socket_close(nl);
 		return r;
 	}
+	*ret = nl;
+	return 0;
+}
+
+int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
+{
+	char buf[32768]; /* MNL_SOCKET_BUFFER_SIZE is a VLA; a dump part never exceeds this */
+	struct addr_list list = { 0 };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *rt;
+	unsigned seq, portid;
+	ssize_t n;
+	int r = 0;
+
+	r = open_socket(&nl);
+	if (r < 0)
+		return r;
 	portid = mnl_socket_get_portid(nl);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETADDR;
@@ -129,22 +141,14 @@ int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
 static int request(struct nlmsghdr *nlh)
 {
 	char buf[8192];
-	struct timeval tv = { .tv_sec = 2 };
 	struct mnl_socket *nl;
 	unsigned seq, portid;
 	ssize_t n;
 	int r;
 
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) <
-		    0 ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		mnl_socket_close(nl);
+	r = open_socket(&nl);
+	if (r < 0)
 		return r;
-	}
 	portid = mnl_socket_get_portid(nl);
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = seq = (unsigned)time(NULL);

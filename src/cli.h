@@ -61,6 +61,15 @@ enum {
 /* Handle a global option; returns -1 when @opt is not one, else an exit code or 0. */
 int cli_global_option(struct ibup_cli *cli, int opt, const char *arg);
 
+/*
+ * What every command does with an option its own switch did not take: --help, the
+ * global options, and a usage error for anything else. Returns CLI_CONTINUE to go on
+ * parsing, or the exit code to return now.
+ */
+#define CLI_CONTINUE (-1)
+int cli_common_option(struct ibup_cli *cli, int opt, char **argv,
+		      void (*help)(FILE *out));
+
 /* The library context for the chosen root, made once. NULL after printing an error. */
 struct ibup_ctx *cli_ctx(struct ibup_cli *cli);
 

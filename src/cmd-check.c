@@ -305,17 +305,11 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		case OPT_NO_STATE:
 			no_state = true;
 			continue;
-		case 'h':
-			help_check(stdout);
-			return IBUP_EXIT_OK;
-		case '?':
-			return cli_usage_error(cli, "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
 		default:
 			break;
 		}
-		r = cli_global_option(cli, opt, optarg);
-		if (r != 0)
+		r = cli_common_option(cli, opt, argv, help_check);
+		if (r != CLI_CONTINUE)
 			return r;
 	}
 	if (optind < argc)

@@ -49,15 +49,8 @@ int cmd_status(struct ibup_cli *cli, int argc, char **argv)
 			flags |= IBUP_STATUS_COUNTERS;
 			continue;
 		}
-		if (opt == 'h') {
-			help_status(stdout);
-			return IBUP_EXIT_OK;
-		}
-		if (opt == '?')
-			return cli_usage_error(cli, "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
-		r = cli_global_option(cli, opt, optarg);
-		if (r != 0)
+		r = cli_common_option(cli, opt, argv, help_status);
+		if (r != CLI_CONTINUE)
 			return r;
 	}
 	if (optind < argc)

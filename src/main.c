@@ -121,6 +121,21 @@ int cli_global_option(struct ibup_cli *cli, int opt, const char *arg)
 	}
 }
 
+int cli_common_option(struct ibup_cli *cli, int opt, char **argv, void (*help)(FILE *out))
+{
+	int r;
+
+	if (opt == 'h') {
+		help(stdout);
+		return IBUP_EXIT_OK;
+	}
+	r = opt == '?' ? -1 : cli_global_option(cli, opt, optarg);
+	if (r < 0)
+		return cli_usage_error(cli, "unknown or incomplete option '%s'",
+				       argv[optind - 1]);
+	return r == 0 ? CLI_CONTINUE : r;
+}
+
 static void log_to_stderr(void *userdata, enum ibup_log_level level, const char *msg)
 {
 	const char *prefix = level <= IBUP_LOG_ERR	 ? "error: "
