@@ -343,10 +343,11 @@ int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned nu
 	r = read_gids(ctx, portfd, dev, &p);
 	if (r >= 0)
 		r = read_pkeys(ctx, portfd, dev, &p);
-	if (r >= 0)
+	/* On hardware each counters/ file is a PMA query to the firmware: only on request. */
+	if (r >= 0 && (flags & IBUP_STATUS_COUNTERS))
 		r = read_counters(ctx, portfd, dev, num, "counters", &p.counters,
 				  &p.n_counters, &p.has_counters);
-	if (r >= 0)
+	if (r >= 0 && (flags & IBUP_STATUS_COUNTERS))
 		r = read_counters(ctx, portfd, dev, num, "hw_counters", &p.hw_counters,
 				  &p.n_hw_counters, &p.has_hw_counters);
 	if (r < 0) {
