@@ -5,6 +5,7 @@
  * The host writes pool 0; on Azure HPC VMs it carries "IPoIB_Data".
  */
 #include <fcntl.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,9 +90,17 @@ static int lock_whole(int fd, short type)
 		.l_len = 0, /* to the end, however long the file grows */
 	};
 
-	while (fcntl(fd, F_SETLKW, &fl) < 0)
-		if (errno != EINTR)
+	const struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
+
+	/* The daemon holds its lock for a write of a few kilobytes: wait for it, but not
+	 * for ever (5 s), so a stuck lock holder cannot hang ibup. */
+	for (unsigned tries = 0; fcntl(fd, F_SETLK, &fl) < 0; tries++) {
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 			return -errno;
+		if (tries >= 250)
+			return -EBUSY;
+		nanosleep(&tick, NULL);
+	}
 	return 0;
 }
 
