@@ -11,9 +11,10 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "tmp-root.h"
 
 struct fx {
-	char root[64];
+	char root[TMP_ROOT_SIZE];
 	struct ibup_ctx *ctx;
 	unsigned warnings;
 	char last[512];
@@ -31,9 +32,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	snprintf(f->root, sizeof(f->root), "/tmp/ibup-test-expect-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	assert_int_equal(ibup_ctx_new(f->root, &f->ctx), 0);
+	tmp_root_make(f->root, "expect", &f->ctx);
 	ibup_ctx_set_log_fn(f->ctx, on_log, f, IBUP_LOG_WARNING);
 	*state = f;
 	return 0;
@@ -42,32 +41,18 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	const char *argv[] = { "rm", "-rf", f->root, NULL };
-	struct ibup_spawn_result r;
 
-	ibup_ctx_free(f->ctx);
-	assert_int_equal(ibup_spawn(argv, 10000, 0, &r), 0);
-	ibup_spawn_result_release(&r);
+	tmp_root_remove(f->root, f->ctx);
 	free(f);
 	return 0;
 }
 
 static void admin_file(struct fx *f, const char *name, const char *text)
 {
-	char path[256];
-	FILE *fp;
+	char rel[256];
 
-	snprintf(path, sizeof(path), "%s/etc", f->root);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/etc/ibup", f->root);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/etc/ibup/expect.d", f->root);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/etc/ibup/expect.d/%s", f->root, name);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
+	snprintf(rel, sizeof(rel), "etc/ibup/expect.d/%s", name);
+	tmp_root_write(f->root, rel, text, strlen(text));
 }
 
 static void test_builtin(void **state)

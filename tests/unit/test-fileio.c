@@ -11,22 +11,16 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "tmp-root.h"
 
 struct fx {
-	char root[64];
+	char root[TMP_ROOT_SIZE];
 	struct ibup_ctx *ctx;
 };
 
 static void put(struct fx *f, const char *rel, const void *data, size_t len)
 {
-	char path[512];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(data, 1, len, fp), len);
-	fclose(fp);
+	tmp_root_write(f->root, rel, data, len);
 }
 
 static void mkdir_in(struct fx *f, const char *rel)
@@ -49,9 +43,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	snprintf(f->root, sizeof(f->root), "/tmp/ibup-test-fileio-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	assert_int_equal(ibup_ctx_new(f->root, &f->ctx), 0);
+	tmp_root_make(f->root, "fileio", &f->ctx);
 	*state = f;
 	return 0;
 }
@@ -59,12 +51,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	const char *argv[] = { "rm", "-rf", f->root, NULL };
-	struct ibup_spawn_result r;
 
-	ibup_ctx_free(f->ctx);
-	assert_int_equal(ibup_spawn(argv, 10000, 0, &r), 0);
-	ibup_spawn_result_release(&r);
+	tmp_root_remove(f->root, f->ctx);
 	free(f);
 	return 0;
 }
