@@ -20,7 +20,7 @@ mapfile -t c_files < <(git ls-files '*.c' '*.h' 2>/dev/null || find include lib 
 clang-format --dry-run --Werror "${c_files[@]}"
 
 step "shellcheck"
-mapfile -t sh_files < <(git ls-files '*.sh' .ci/run tests/vm/guest/init 2>/dev/null | sort -u)
+mapfile -t sh_files < <(git ls-files '*.sh' .ci/run tests/vm/guest/init packaging/bash-completion/ibup tests/fakes/bin 2>/dev/null | sort -u)
 shellcheck -x "${sh_files[@]}"
 
 step "release build (hardened)"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The bash completion offers ibup's commands, subcommands and each command's options.
+set -uo pipefail
+src=${1:?usage: test-completion.sh SOURCE_DIR}
+lib=/usr/share/bash-completion/bash_completion
+[ -f "$lib" ] || { echo "skip: bash-completion is not installed"; exit 77; }
+# shellcheck source=/dev/null
+source "$lib"
+# shellcheck source=/dev/null
+source "$src/packaging/bash-completion/ibup"
+fail=0
+
+# complete WANT WORD...: the completions of the last word, space-separated.
+complete_is() {
+  local want=$1
+  shift
+  COMP_WORDS=("$@")
+  COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+  COMP_LINE="$*"
+  COMP_POINT=${#COMP_LINE}
+  COMPREPLY=()
+  _ibup
+  if [ "${COMPREPLY[*]}" != "$want" ]; then
+    echo "FAIL: '$*' completes to '${COMPREPLY[*]}', expected '$want'"
+    fail=1
+  fi
+}
+
+complete_is "status" ibup st
+complete_is "check" ibup ch
+complete_is "enable" ibup ipoib en
+complete_is "--counters" ibup status --co
+complete_is "--strict --state-dir" ibup check --st
+complete_is "systemd waagent" ibup ipoib enable --via ""
+complete_is "--dry-run" ibup ipoib apply --dr
+complete_is "ipoib" ibup help ip
+[ "$fail" = 0 ] && echo "completion checks passed"
+exit "$fail"
