@@ -8,11 +8,9 @@ set -uo pipefail
 ibup=${1:?usage: test-ipoib-enable.sh IBUP FIXTURE FAKES-BIN}
 fixture=${2:?}
 fakes=${3:?}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-root=$tmp/root
-mkdir -p "$root"
-(cd "$fixture" && tar --exclude=./expected -cf - .) | (cd "$root" && tar -xf -)
+# shellcheck source-path=SCRIPTDIR source=lib-root.sh
+. "$(dirname "$0")/lib-root.sh"
+writable_root "$fixture"
 mkdir -p "$root/etc/NetworkManager" "$root/etc/systemd/network" "$root/lib/systemd/system"
 touch "$root/lib/systemd/system/walinuxagent.service"
 cp "$root/etc/waagent.conf" "$tmp/waagent.conf.orig"

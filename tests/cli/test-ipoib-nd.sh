@@ -6,11 +6,9 @@
 set -uo pipefail
 ibup=${1:?usage: test-ipoib-nd.sh IBUP FIXTURE}
 fixture=${2:?}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-root=$tmp/root
-mkdir -p "$root"
-(cd "$fixture" && tar --exclude=./expected -cf - .) | (cd "$root" && tar -xf -)
+# shellcheck source-path=SCRIPTDIR source=lib-root.sh
+. "$(dirname "$0")/lib-root.sh"
+writable_root "$fixture"
 python3 - "$root/var/lib/hyperv/.kvp_pool_0" <<'PY'
 import sys
 with open(sys.argv[1], "wb") as f:
