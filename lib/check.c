@@ -450,27 +450,15 @@ static void check_pkeys(struct run *run)
 	}
 }
 
-static void format_limit(int64_t v, char *buf, size_t size)
-{
-	if (v == IBUP_UNLIMITED)
-		snprintf(buf, size, "unlimited");
-	else if (v < 0)
-		snprintf(buf, size, "not set");
-	else if (v % (1024 * 1024) == 0)
-		snprintf(buf, size, "%lld MiB", (long long)(v / (1024 * 1024)));
-	else
-		snprintf(buf, size, "%lld KiB", (long long)(v / 1024));
-}
-
 static void check_memlock(struct run *run)
 {
 	const struct ibup_limits *l = &run->st->limits;
 	char eff[32], conf[32], svc[32], seen[160];
 	enum ibup_verdict v = IBUP_PASS;
 
-	format_limit(l->memlock_soft, eff, sizeof(eff));
-	format_limit(l->memlock_configured, conf, sizeof(conf));
-	format_limit(l->memlock_systemd, svc, sizeof(svc));
+	ibup_format_limit(l->memlock_soft, eff, sizeof(eff));
+	ibup_format_limit(l->memlock_configured, conf, sizeof(conf));
+	ibup_format_limit(l->memlock_systemd, svc, sizeof(svc));
 	if (l->memlock_soft >= 0)
 		snprintf(seen, sizeof(seen), "this shell %s; users %s; services %s", eff,
 			 conf, svc);

@@ -305,3 +305,23 @@ int ibup_limits_read(struct ibup_ctx *ctx, struct ibup_limits *ret)
 	*ret = l;
 	return 0;
 }
+
+void ibup_format_limit(int64_t v, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned u = 0;
+
+	if (v == IBUP_UNLIMITED) {
+		snprintf(buf, size, "unlimited");
+		return;
+	}
+	if (v < 0) {
+		snprintf(buf, size, "not set");
+		return;
+	}
+	while (u + 1 < IBUP_ARRAY_SIZE(units) && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%lld %s", (long long)v, units[u]);
+}

@@ -239,40 +239,19 @@ static void print_drivers(FILE *out, const struct ibup_drivers *d)
 	fputc('\n', out);
 }
 
-/* "unlimited", "64 KiB", "8 MiB", "-" */
-static void format_limit(int64_t v, char *buf, size_t size)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	unsigned u = 0;
-
-	if (v == IBUP_UNLIMITED) {
-		snprintf(buf, size, "unlimited");
-		return;
-	}
-	if (v < 0) {
-		snprintf(buf, size, "not set");
-		return;
-	}
-	while (u + 1 < IBUP_ARRAY_SIZE(units) && v >= 1024 && v % 1024 == 0) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, "%lld %s", (long long)v, units[u]);
-}
-
 static void print_limits(FILE *out, const struct ibup_limits *l)
 {
 	char a[32], b[32], c[32];
 
 	fputs("Memlock:   ", out);
 	if (l->memlock_soft >= 0) {
-		format_limit(l->memlock_soft, a, sizeof(a));
-		format_limit(l->memlock_hard, b, sizeof(b));
+		ibup_format_limit(l->memlock_soft, a, sizeof(a));
+		ibup_format_limit(l->memlock_hard, b, sizeof(b));
 		fprintf(out, "%s now (hard %s), ", a, b);
 	}
-	format_limit(l->memlock_configured, a, sizeof(a));
-	format_limit(l->memlock_configured_hard, b, sizeof(b));
-	format_limit(l->memlock_systemd, c, sizeof(c));
+	ibup_format_limit(l->memlock_configured, a, sizeof(a));
+	ibup_format_limit(l->memlock_configured_hard, b, sizeof(b));
+	ibup_format_limit(l->memlock_systemd, c, sizeof(c));
 	fprintf(out, "users %s (hard %s), services %s\n", a, b, c);
 }
 

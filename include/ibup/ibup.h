@@ -271,6 +271,14 @@ struct ibup_limits {
 	int64_t memlock_systemd; /* systemd's DefaultLimitMEMLOCK (soft), for services */
 };
 
+/**
+ * ibup_format_limit() - a limit for people: "unlimited", "not set", "64 KiB", "8 MiB"
+ * @v: bytes, IBUP_UNLIMITED, or IBUP_UNKNOWN
+ * @buf: where the text goes
+ * @size: size of @buf
+ */
+void ibup_format_limit(int64_t v, char *buf, size_t size);
+
 struct ibup_status {
 	struct ibup_platform platform;
 	struct ibup_drivers drivers;
