@@ -130,17 +130,57 @@ static int from_shared_config(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan
 	return r;
 }
 
-/* The interface whose hardware address carries @mac: an IPoIB port GUID, or a plain MAC
- * (the Ethernet back end uses the same key). */
-static const char *interface_for(const struct ibup_ipoib *ib, unsigned n_ib,
-				 struct ibup_ctx *ctx, const char *mac, char *buf,
-				 size_t size)
+/* An interface and the 6-byte MAC it answers to. */
+struct mac_entry {
+	char name[IF_NAMESIZE + 1];
+	char mac[18];
+};
+
+/* Every interface with a plain MAC (the Ethernet back end's), read once per pass. */
+static int plain_macs(struct ibup_ctx *ctx, struct mac_entry **ret, unsigned *ret_n)
 {
 	_cleanup_close_ int fd = -1;
+	struct mac_entry *v;
 	char **names = NULL;
-	unsigned n = 0;
-	const char *found = NULL;
+	unsigned n = 0, k = 0;
 
+	*ret = NULL;
+	*ret_n = 0;
+	fd = ibup_open_dir(ctx, "sys/class/net");
+	if (fd < 0 || ibup_list_dir_at(fd, IBUP_MAX_NETDEVS, &names, &n) < 0)
+		return 0;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v) {
+		ibup_strv_free(names, n);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char addr[64];
+
+		/* An Accelerated Networking VF carries its synthetic interface's MAC but is
+		 * enslaved to it: the address belongs on the synthetic one, not the VF. */
+		if (strlen(names[i]) > IF_NAMESIZE ||
+		    ibup_path_exists(ctx, "sys/class/net/%s/master", names[i]) > 0 ||
+		    ibup_read_attr(ctx, addr, sizeof(addr), "sys/class/net/%s/address",
+				   names[i]) != 17)
+			continue;
+		snprintf(v[k].name, sizeof(v[k].name), "%s", names[i]);
+		for (unsigned c = 0; c < 18; c++)
+			v[k].mac[c] = (char)tolower((unsigned char)addr[c]);
+		k++;
+	}
+	ibup_strv_free(names, n);
+	*ret = v;
+	*ret_n = k;
+	return 0;
+}
+
+/* The interface whose hardware address carries @mac: an IPoIB port GUID, or a plain
+ * MAC (the Ethernet back end uses the same key). */
+static const char *interface_for(const struct ibup_ipoib *ib, unsigned n_ib,
+				 const struct mac_entry *plain, unsigned n_plain,
+				 const char *mac)
+{
 	for (unsigned i = 0; i < n_ib; i++) {
 		uint8_t m[6];
 		uint64_t guid;
@@ -150,26 +190,13 @@ static const char *interface_for(const struct ibup_ipoib *ib, unsigned n_ib,
 		    ibup_guid_to_mac(guid, m) < 0)
 			continue;
 		format_mac(m, text);
-		if (strcmp(text, mac) == 0) {
-			snprintf(buf, size, "%s", ib[i].name);
-			return buf;
-		}
+		if (strcmp(text, mac) == 0)
+			return ib[i].name;
 	}
-	fd = ibup_open_dir(ctx, "sys/class/net");
-	if (fd < 0 || ibup_list_dir_at(fd, IBUP_MAX_NETDEVS, &names, &n) < 0)
-		return NULL;
-	for (unsigned i = 0; i < n && !found; i++) {
-		char addr[64];
-
-		if (ibup_read_attr(ctx, addr, sizeof(addr), "sys/class/net/%s/address",
-				   names[i]) > 0 &&
-		    strcasecmp(addr, mac) == 0) {
-			snprintf(buf, size, "%s", names[i]);
-			found = buf;
-		}
-	}
-	ibup_strv_free(names, n);
-	return found;
+	for (unsigned i = 0; i < n_plain; i++)
+		if (strcmp(plain[i].mac, mac) == 0)
+			return plain[i].name;
+	return NULL;
 }
 
 /* Match targets to interfaces and note what they have; the live system only for addresses. */
@@ -177,18 +204,23 @@ static int resolve(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan)
 {
 	struct ibup_status empty = { 0 };
 	struct ibup_netlink_addr *addrs = NULL;
+	struct mac_entry *plain = NULL;
 	struct ibup_ipoib *ib = NULL;
-	unsigned n_ib = 0, n_addrs = 0;
+	unsigned n_ib = 0, n_addrs = 0, n_plain = 0;
 	int r;
 
 	r = ibup_ipoib_read(ctx, &empty, &ib, &n_ib);
-	if (r < 0)
+	if (r >= 0)
+		r = plain_macs(ctx, &plain, &n_plain);
+	if (r < 0) {
+		ibup_ipoib_free(ib, n_ib);
 		return r;
+	}
 	if (ibup_netlink_ipv4(&addrs, &n_addrs) < 0)
 		n_addrs = 0;
 	for (unsigned i = 0; i < plan->n; i++) {
 		struct ibup_ipoib_target *t = &plan->targets[i];
-		char name[IF_NAMESIZE + 1];
+		const char *name;
 		unsigned ifindex;
 
 		if (t->state == IBUP_TARGET_APPLIED || t->state == IBUP_TARGET_FAILED)
@@ -196,7 +228,8 @@ static int resolve(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan)
 		free(t->netdev);
 		t->netdev = NULL;
 		t->state = IBUP_TARGET_NO_INTERFACE;
-		if (!interface_for(ib, n_ib, ctx, t->mac, name, sizeof(name)))
+		name = interface_for(ib, n_ib, plain, n_plain, t->mac);
+		if (!name)
 			continue;
 		t->netdev = strdup(name);
 		if (!t->netdev) {
@@ -223,6 +256,7 @@ static int resolve(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan)
 		}
 	}
 	free(addrs);
+	free(plain);
 	ibup_ipoib_free(ib, n_ib);
 	return r;
 }

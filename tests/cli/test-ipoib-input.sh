@@ -59,4 +59,13 @@ if ! grep -q '^00:15:5d:33:ff:56  172.16.1.9 ' "$tmp/out"; then
   echo "FAIL repeated-key: $(cat "$tmp/out")"
   fail=1
 fi
+# The Ethernet back end: the same key, interfaces matched by their plain MAC; the
+# Accelerated Networking VF that shares eth0's MAC is enslaved to it and never chosen.
+pool 'IPoIB_Data=NUMPAIRS:2|000D3A740185:172.16.3.4|00155D33FF56:172.16.1.9'
+"$ibup" --root "$root" ipoib show >"$tmp/out" 2>&1
+if ! grep -q '^00:0d:3a:74:01:85  172.16.3.4 *eth0 ' "$tmp/out" ||
+  ! grep -q '^00:15:5d:33:ff:56  172.16.1.9 *ib0 ' "$tmp/out"; then
+  echo "FAIL plain-mac: $(cat "$tmp/out")"
+  fail=1
+fi
 exit "$fail"
