@@ -812,6 +812,69 @@ static void check_pcie(struct run *run)
 	}
 }
 
+/* Loopback RDMA write bandwidth of every active InfiniBand port, against the size's threshold. */
+static void check_bench(struct run *run)
+{
+	const struct ibup_status *st = run->st;
+	double want = !isnan(run->opts->bench_threshold_gbps)
+			      ? run->opts->bench_threshold_gbps
+			      : run->rep->expect.bw_threshold_gbps;
+
+	if (!run->opts->bench)
+		return;
+	for (unsigned i = 0; i < st->n_devices; i++) {
+		const struct ibup_device *d = &st->devices[i];
+
+		for (unsigned k = 0; k < d->n_ports; k++) {
+			const struct ibup_port *p = &d->ports[k];
+			char subject[96], seen[300], expected[96], err[256] = "";
+			double gbps = NAN;
+			int r;
+
+			if (!ib_port(d, p))
+				continue;
+			snprintf(subject, sizeof(subject), "%s/%u", d->name, p->num);
+			if (!port_up(p)) {
+				add(run, "loopback_bw", subject, IBUP_SKIP, NULL,
+				    "port not active", "measured only on an active port",
+				    NULL);
+				continue;
+			}
+			if (isnan(want))
+				snprintf(
+					expected, sizeof(expected),
+					"no threshold for this size (give --bench-gbps GBPS)");
+			else
+				snprintf(expected, sizeof(expected),
+					 "at least %g Gb/s (%s)", want, size_name(run));
+			r = run->opts->bench(run->opts->bench_data, d->name, p->num,
+					     &gbps, err, sizeof(err));
+			if (r < 0) {
+				snprintf(seen, sizeof(seen), "could not run: %s",
+					 err[0] ? err : strerror(-r));
+				add(run, "loopback_bw", subject, IBUP_FAIL,
+				    NHC_IB_PERFORMANCE, seen, expected,
+				    "run 'ibup bench -d DEVICE' for the details; libibverbs and the "
+				    "device's provider (ibverbs-providers, rdma-core) must be "
+				    "installed, and memlock unlimited");
+				continue;
+			}
+			snprintf(seen, sizeof(seen),
+				 "%.1f Gb/s RDMA write, 8 MiB messages", gbps);
+			if (isnan(want))
+				add(run, "loopback_bw", subject, IBUP_PASS, NULL, seen,
+				    expected, NULL);
+			else
+				add(run, "loopback_bw", subject,
+				    gbps >= want ? IBUP_PASS : IBUP_FAIL,
+				    NHC_IB_PERFORMANCE, seen, expected,
+				    "the HCA moves less than its link allows: look at the pcie_link "
+				    "and port_rate checks, the NUMA placement and the firmware; on "
+				    "Azure report the node");
+		}
+	}
+}
+
 static void check_gpudirect(struct run *run)
 {
 	const struct ibup_expect *x = &run->rep->expect;
@@ -999,6 +1062,7 @@ int ibup_check_run(struct ibup_ctx *ctx, const struct ibup_status *st,
 		check_waagent(&run);
 		check_error_counters(&run);
 		check_pcie(&run);
+		check_bench(&run);
 		check_gpudirect(&run);
 		check_next_boot(&run);
 		check_secure_boot(&run);

@@ -94,6 +94,9 @@ int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st);
 int cli_error(int r, const char *fmt, ...) _printf_(2, 3);
 /* "ibup: <message>" plus "Try 'ibup <command> --help'." on stderr; returns 2. */
 int cli_usage_error(const struct ibup_cli *cli, const char *fmt, ...) _printf_(2, 3);
+/* A number in (0, @max] for option @opt, or a usage error (returns 2). */
+int cli_parse_number(struct ibup_cli *cli, const char *opt, const char *arg, double max,
+		     double *ret);
 /* Print @root as JSON on stdout (one object, indented, newline-terminated). */
 int cli_print_json(json_t *root);
 
@@ -103,6 +106,8 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv);
 int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv);
 void help_ipoib(FILE *out);
 void help_check(FILE *out);
+int cmd_bench(struct ibup_cli *cli, int argc, char **argv);
+void help_bench(FILE *out);
 
 /* Renderers: same model, two forms. */
 json_t *render_json_status(const struct ibup_status *st);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "ibup/bench.h"
 #include "../lib/banned.h"
 
 /* The counter baseline on the running system (documented in ibup-check(8)). */
@@ -20,6 +21,8 @@ enum {
 	OPT_EXPECT_HCAS,
 	OPT_STATE_DIR,
 	OPT_NO_STATE,
+	OPT_BENCH,
+	OPT_BENCH_GBPS,
 };
 
 void help_check(FILE *out)
@@ -43,6 +46,10 @@ void help_check(FILE *out)
 	      "      --state-dir DIR    keep the error-counter baseline in DIR (default\n"
 	      "                         " STATE_DIR " on the running system)\n"
 	      "      --no-state         keep no baseline: only saturated counters are seen\n"
+	      "      --bench            also measure each InfiniBand port's loopback RDMA write\n"
+	      "                         bandwidth (8 MiB messages, 1 s per port; ibup bench)\n"
+	      "                         against the size's threshold\n"
+	      "      --bench-gbps GBPS  the threshold instead of the size's\n"
 	      "  -j, --json             print one JSON object (docs/check.schema.json)\n"
 	      "      --root DIR         check the system under DIR instead of /\n"
 	      "  -v, --verbose          list the checks that were skipped, too\n"
@@ -226,19 +233,27 @@ static void print_nhc(FILE *out, const struct ibup_check_report *rep, bool stric
 	}
 }
 
-static int parse_number(struct ibup_cli *cli, const char *opt, const char *arg,
-			double max, double *ret)
+/* check --bench: one loopback write_bw run, as `ibup bench -d DEV -i PORT -s 8M -D 1`. */
+static int bench_port(void *data, const char *device, unsigned port, double *ret_gbps,
+		      char *err, size_t err_size)
 {
-	char *end;
-	double v;
+	struct ibup_bench_opts o;
+	struct ibup_bench_where w = {
+		.device = device, .port = port, .gid_index = -1, .pkey_index = -1
+	};
+	struct ibup_bench_report rep;
+	int r;
 
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(v > 0) || v > max)
-		return cli_usage_error(cli, "%s needs a number from 1 to %g, not '%s'",
-				       opt, max, arg);
-	*ret = v;
-	return 0;
+	ibup_bench_opts_init(&o, IBUP_BENCH_WRITE_BW);
+	o.size = IBUP_BENCH_MAX_SIZE;
+	o.duration_s = 1.0;
+	r = ibup_bench_local(data, &o, &w, &w, NULL, NULL, &rep);
+	if (r == 0 && rep.n_results == 1)
+		*ret_gbps = rep.results[0].bw_avg_gbps;
+	else
+		snprintf(err, err_size, "%s", rep.error);
+	ibup_bench_report_release(&rep);
+	return r < 0 ? r : rep.n_results == 1 ? 0 : -EIO;
 }
 
 int cmd_check(struct ibup_cli *cli, int argc, char **argv)
@@ -252,15 +267,18 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		{ "expect-hcas", required_argument, NULL, OPT_EXPECT_HCAS },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "no-state", no_argument, NULL, OPT_NO_STATE },
+		{ "bench", no_argument, NULL, OPT_BENCH },
+		{ "bench-gbps", required_argument, NULL, OPT_BENCH_GBPS },
 		IBUP_VM_SIZE_LONGOPTS,
 		IBUP_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
 	struct ibup_check_opts opts = { .expect_rate_gbps = NAN,
+					.bench_threshold_gbps = NAN,
 					.expect_hcas = IBUP_UNKNOWN };
 	struct ibup_check_report *rep = NULL;
 	bool quiet = false, strict = false, allow_none = false, nhc = false,
-	     no_state = false;
+	     no_state = false, bench = false;
 	const char *state_dir = NULL, *verdict;
 	struct ibup_status *st = NULL;
 	struct ibup_ctx *ctx;
@@ -285,13 +303,13 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 			nhc = true;
 			continue;
 		case OPT_EXPECT_RATE:
-			r = parse_number(cli, "--expect-rate", optarg, 10000,
-					 &opts.expect_rate_gbps);
+			r = cli_parse_number(cli, "--expect-rate", optarg, 10000,
+					     &opts.expect_rate_gbps);
 			if (r)
 				return r;
 			continue;
 		case OPT_EXPECT_HCAS:
-			r = parse_number(cli, "--expect-hcas", optarg, 64, &v);
+			r = cli_parse_number(cli, "--expect-hcas", optarg, 64, &v);
 			if (r)
 				return r;
 			if (v != (int32_t)v)
@@ -304,6 +322,16 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 			continue;
 		case OPT_NO_STATE:
 			no_state = true;
+			continue;
+		case OPT_BENCH:
+			bench = true;
+			continue;
+		case OPT_BENCH_GBPS:
+			r = cli_parse_number(cli, "--bench-gbps", optarg, 100000,
+					     &opts.bench_threshold_gbps);
+			if (r)
+				return r;
+			bench = true;
 			continue;
 		default:
 			break;
@@ -320,6 +348,13 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 	ctx = cli_ctx(cli);
 	if (!ctx)
 		return IBUP_EXIT_FAILURE;
+	if (bench) {
+		if (!ibup_ctx_is_live(ctx))
+			return cli_usage_error(
+				cli, "--bench measures the running system, not --root");
+		opts.bench = bench_port;
+		opts.bench_data = ctx;
+	}
 	/* The baseline belongs to the running system; another root keeps none by default. */
 	if (!no_state) {
 		if (state_dir)

@@ -22,6 +22,8 @@ static const struct ibup_cmd commands[] = {
 	  "check the node is ready for MPI over InfiniBand" },
 	{ "ipoib", cmd_ipoib, help_ipoib,
 	  "show or apply IPoIB addresses from the platform" },
+	{ "bench", cmd_bench, help_bench,
+	  "measure RDMA bandwidth and latency (loopback, two devices, two hosts)" },
 	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
 };
 
@@ -202,6 +204,22 @@ int cli_error(int r, const char *fmt, ...)
 		fprintf(stderr, ": %s", strerror(-r));
 	fputc('\n', stderr);
 	return IBUP_EXIT_FAILURE;
+}
+
+int cli_parse_number(struct ibup_cli *cli, const char *opt, const char *arg, double max,
+		     double *ret)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(v > 0) || v > max)
+		return cli_usage_error(cli,
+				       "%s needs a number above 0, up to %g, not '%s'",
+				       opt, max, arg);
+	*ret = v;
+	return 0;
 }
 
 int cli_usage_error(const struct ibup_cli *cli, const char *fmt, ...)

@@ -26,9 +26,9 @@ for arg in "$@"; do
 done
 
 # Build: compiler, CMake + Ninja, jansson; scdoc for the man pages.
-apt_build=(gcc cmake ninja-build pkg-config libjansson-dev libmnl-dev libexpat1-dev libcurl4-openssl-dev scdoc)
-dnf_build=(gcc cmake ninja-build pkgconf-pkg-config jansson-devel libmnl-devel expat-devel libcurl-devel scdoc)
-zypper_build=(gcc cmake ninja pkg-config libjansson-devel libmnl-devel libexpat-devel libcurl-devel scdoc)
+apt_build=(gcc cmake ninja-build pkg-config libjansson-dev libmnl-dev libexpat1-dev libcurl4-openssl-dev libibverbs-dev scdoc)
+dnf_build=(gcc cmake ninja-build pkgconf-pkg-config jansson-devel libmnl-devel expat-devel libcurl-devel rdma-core-devel scdoc)
+zypper_build=(gcc cmake ninja pkg-config libjansson-devel libmnl-devel libexpat-devel libcurl-devel rdma-core-devel scdoc)
 # Tests: cmocka, the schema validator, linters, and the Soft-RoCE guest's tools.
 apt_test=(libcmocka-dev python3 python3-jsonschema clang libclang-rt-14-dev clang-format cppcheck shellcheck
   qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq bash-completion)

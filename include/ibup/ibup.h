@@ -591,6 +591,16 @@ struct ibup_check_opts {
 	 * the context's root); NULL keeps no state and only looks for saturated counters.
 	 */
 	const char *state_dir;
+	/*
+	 * The loopback bandwidth check (`check --bench`): when set, called once per active
+	 * InfiniBand port to measure RDMA write bandwidth on it; fills *ret_gbps, or
+	 * returns a negative errno with @err saying why. The result is judged against the
+	 * size's bw_threshold_gbps (or bench_threshold_gbps when not NAN). NULL: not run.
+	 */
+	int (*bench)(void *data, const char *device, unsigned port, double *ret_gbps,
+		     char *err, size_t err_size);
+	void *bench_data;
+	double bench_threshold_gbps;
 };
 
 struct ibup_check_report {

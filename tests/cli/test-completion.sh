@@ -35,5 +35,15 @@ complete_is "--strict --state-dir" ibup check --st
 complete_is "systemd waagent" ibup ipoib enable --via ""
 complete_is "--dry-run" ibup ipoib apply --dr
 complete_is "ipoib" ibup help ip
+complete_is "bench" ibup be
+complete_is "bench" ibup help be
+complete_is "write_bw read_bw send_bw write_lat send_lat" ibup bench -t ""
+complete_is "write_lat" ibup bench --test write_l
+complete_is "send_bw send_lat" ibup bench -d mlx5_0 -t s
+complete_is "--verify --verbose --version" ibup bench --ver
+complete_is "--expect-gbps --expect-usec" ibup bench -q 4 --exp
+complete_is "mlx5_an0 mlx5_ib0" ibup --root "$src/tests/fixtures/hbv3" bench -d ""
+complete_is "mlx5_ib0" ibup --root "$src/tests/fixtures/hbv3" bench --to mlx5_i
+complete_is "" ibup bench --size ""
 [ "$fail" = 0 ] && echo "completion checks passed"
 exit "$fail"

@@ -5,7 +5,8 @@
 # InfiniBand fabric, and check says so plainly (exit 4, 0 with --allow-none) instead of
 # reporting ports down. With --expect-hcas it must fail (1) with the missing-IB fault
 # code. The live memlock of the process is read and judged.
-# Asserts: exit codes, the JSON verdict and checks, the NHC line, no warning on stderr.
+# Asserts: exit codes, the JSON verdict and checks, the NHC line, no warning on stderr,
+# and that --bench (InfiniBand ports only) changes none of it.
 
 n=${#VM_RXE[@]}
 
@@ -30,3 +31,7 @@ assert_eq "NHC line" "check_ibup: ib_fabric no InfiniBand device ($n soft_roce),
 vm_test status ibup status --json
 assert_json "memlock of the process is known" "$VM_OUT" '.limits.memlock_soft != null' true
 assert_json "every device is soft_roce" "$VM_OUT" '[.devices[].kind] | unique | join(",")' soft_roce
+
+# --bench measures InfiniBand ports only: with none, the plain statement, at once.
+vm_test -t 30 -e 4 check-bench ibup check --bench --vm-size Standard_D4s_v5
+assert_match "check --bench statement" "^No InfiniBand fabric on this node" "$(cat "$VM_OUT")"

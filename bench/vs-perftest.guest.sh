@@ -1,0 +1,207 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The guest half of bench/vs-perftest.sh: run by tests/vm/run-guest.sh as a test
+# script, sourced by tests/vm/guest/harness.sh in the Soft-RoCE guest (see its API).
+# Not a test of its own: it only runs the plan bench/vs-perftest.sh put into the guest
+# as /etc/vs-perftest.conf and prints one line per run on the console.
+#
+# The plan (bash, sourced): VSP_REPS=N and VSP_PLAN=("TEST SIZE ITERS TIMEOUT" ...).
+# For each entry and each repetition it runs `ibup bench` (client rxe1, server rxe0,
+# one process) and the perftest pair (server ib_TEST on rxe0, client on rxe1 connecting
+# to 10.99.0.1, GID index 0), alternating which tool goes first.
+#
+# Console lines (column 0), read by bench/vs-perftest.sh:
+#   VSP-INFO KEY VALUE...
+#   VSP-ROW TOOL TEST SIZE REP wall=S bw=GBPS peak=GBPS mpps=MPPS   bandwidth tests
+#   VSP-ROW TOOL TEST SIZE REP wall=S med=US p99=US min=US avg=US max=US   latency
+#   VSP-FAIL REASON          the first failure; nothing runs after it
+#   VSP-DONE RUNS
+# perftest's bandwidth is converted to Gb/s here: from "BW average[MB/sec]" (MiB/s,
+# x 2^20 x 8 / 1e9) or from MsgRate[Mpps] x size, whichever of the two printed
+# figures has the finer resolution (at 2 bytes the MB/sec column has one digit).
+
+vsp_conf=/etc/vs-perftest.conf
+vsp_srv=${VM_RXE[0]} vsp_cli=${VM_RXE[1]} vsp_srv_ip=${VM_IP[0]}
+vsp_runs=0
+
+vsp_fail() {
+  printf 'VSP-FAIL %s\n' "$*"
+  vm_fail "$*"
+}
+
+vsp_is_bw() { [[ $1 == *_bw ]]; }
+
+# vsp_numbers VALUE...: every value is a number > 0.
+vsp_numbers() {
+  local v
+  for v in "$@"; do
+    [[ $v =~ ^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]] || return 1
+    awk -v v="$v" 'BEGIN { exit !(v + 0 > 0) }' || return 1
+  done
+}
+
+vsp_wall() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }'; }
+
+# vsp_tail FILE: its last non-empty line, for a failure message.
+vsp_tail() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | tr -s ' \t' ' '; }
+
+vsp_show() { # keep the evidence on the console
+  local f
+  for f in "$@"; do
+    [ -s "$f" ] || continue
+    printf '    --- %s (last 15 lines) ---\n' "$f"
+    tail -n 15 "$f" | sed 's/^/    | /'
+  done
+}
+
+vsp_exit_text() { # vsp_exit_text RC SECS
+  case $1 in
+  124 | 137) printf 'timed out after %s s' "$2" ;;
+  *) printf 'exit %s' "$1" ;;
+  esac
+}
+
+# vsp_ibup TEST SIZE ITERS TIMEOUT REP
+vsp_ibup() {
+  local test=$1 size=$2 iters=$3 t=$4 rep=$5 rc start wall msg f
+  local what="ibup bench -t $test -s $size -n $iters (rep $rep)"
+  start=$(date +%s.%N)
+  timeout -k 5 "$t" ibup bench -t "$test" -d "$vsp_cli" --to "$vsp_srv" -s "$size" \
+    -n "$iters" --json >ibup.json 2>ibup.err </dev/null
+  rc=$?
+  wall=$(vsp_wall "$start")
+  if [ "$rc" != 0 ]; then
+    msg=$(jq -r '.error // empty' ibup.json 2>/dev/null | head -n 1)
+    [ -n "$msg" ] || msg=$(vsp_tail ibup.err)
+    vsp_fail "$what: $(vsp_exit_text "$rc" "$t")${msg:+: $msg}"
+    vsp_show ibup.json ibup.err
+    return 1
+  fi
+  if vsp_is_bw "$test"; then
+    f=$(jq -r --argjson s "$size" '.results[] | select(.size == $s) |
+      [.bw_avg_gbps, .bw_peak_gbps, .msg_rate_mpps] | map(tostring) | join(" ")' ibup.json 2>/dev/null)
+  else
+    f=$(jq -r --argjson s "$size" '.results[] | select(.size == $s) |
+      [.lat_median_us, .lat_p99_us, .lat_min_us, .lat_mean_us, .lat_max_us] |
+      map(tostring) | join(" ")' ibup.json 2>/dev/null)
+  fi
+  local -a v
+  read -r -a v <<<"$f"
+  if ! vsp_numbers "${v[@]}" || [ "${#v[@]}" -lt 3 ]; then
+    vsp_fail "$what: exit 0 but no figure for size $size in its JSON (got '${f:-nothing}')"
+    vsp_show ibup.json ibup.err
+    return 1
+  fi
+  if vsp_is_bw "$test"; then
+    printf 'VSP-ROW ibup %s %s %s wall=%s bw=%s peak=%s mpps=%s\n' "$test" "$size" "$rep" \
+      "$wall" "${v[0]}" "${v[1]}" "${v[2]}"
+  else
+    printf 'VSP-ROW ibup %s %s %s wall=%s med=%s p99=%s min=%s avg=%s max=%s\n' "$test" \
+      "$size" "$rep" "$wall" "${v[0]}" "${v[1]}" "${v[2]}" "${v[3]}" "${v[4]}"
+  fi
+}
+
+# vsp_perftest TEST SIZE ITERS TIMEOUT REP
+vsp_perftest() {
+  local test=$1 size=$2 iters=$3 t=$4 rep=$5 spid crc src start wall line i up=0
+  local what="perftest ib_$test -s $size -n $iters (rep $rep)"
+  start=$(date +%s.%N)
+  timeout -k 5 "$t" "ib_$test" -d "$vsp_srv" -x 0 -F -s "$size" -n "$iters" \
+    >pt-server.out 2>&1 </dev/null &
+  spid=$!
+  # The client must not start before the server listens on 18515.
+  for ((i = 0; i < 200; i++)); do
+    if ss -ltn 2>/dev/null | grep -q ':18515 '; then
+      up=1
+      break
+    fi
+    kill -0 "$spid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ "$up" != 1 ]; then
+    kill "$spid" 2>/dev/null
+    wait "$spid"
+    vsp_fail "$what: the server on $vsp_srv never listened on port 18515: $(vsp_tail pt-server.out)"
+    vsp_show pt-server.out
+    return 1
+  fi
+  timeout -k 5 "$t" "ib_$test" -d "$vsp_cli" -x 0 -F -s "$size" -n "$iters" "$vsp_srv_ip" \
+    >pt-client.out 2>&1 </dev/null
+  crc=$?
+  wait "$spid"
+  src=$?
+  wall=$(vsp_wall "$start")
+  if [ "$crc" != 0 ]; then
+    vsp_fail "$what: client $(vsp_exit_text "$crc" "$t"): $(vsp_tail pt-client.out)"
+    vsp_show pt-client.out pt-server.out
+    return 1
+  fi
+  if [ "$src" != 0 ]; then
+    vsp_fail "$what: server $(vsp_exit_text "$src" "$t"): $(vsp_tail pt-server.out)"
+    vsp_show pt-client.out pt-server.out
+    return 1
+  fi
+  # The result row starts with the size and the iteration count (TABs inside).
+  line=$(awk -v s="$size" '$1 == s && $2 ~ /^[0-9]+$/ { $1 = $1; print; exit }' pt-client.out)
+  local -a v
+  read -r -a v <<<"$line"
+  if vsp_is_bw "$test"; then
+    # #bytes #iterations BW-peak[MB/sec] BW-average[MB/sec] MsgRate[Mpps]
+    if [ "${#v[@]}" -lt 5 ] || ! vsp_numbers "${v[2]}" "${v[3]}" "${v[4]}"; then
+      vsp_fail "$what: exit 0 but no bandwidth figure in its output (row '${line:-none}')"
+      vsp_show pt-client.out
+      return 1
+    fi
+    awk -v s="$size" -v peak="${v[2]}" -v avg="${v[3]}" -v mpps="${v[4]}" 'BEGIN {
+      mib = 1048576 * 8 / 1e9
+      # Resolution of each printed figure: 0.01 MB/sec, 0.000001 Mpps.
+      bw = (0.005 / avg <= 0.0000005 / mpps) ? avg * mib : mpps * s * 8 / 1e3
+      printf "bw=%.9g peak=%.9g mpps=%s\n", bw, peak * mib, mpps
+    }' >pt.fig
+    printf 'VSP-ROW perftest %s %s %s wall=%s %s\n' "$test" "$size" "$rep" "$wall" "$(cat pt.fig)"
+  else
+    # #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%
+    if [ "${#v[@]}" -lt 9 ] || ! vsp_numbers "${v[2]}" "${v[3]}" "${v[4]}" "${v[5]}" "${v[7]}"; then
+      vsp_fail "$what: exit 0 but no latency figure in its output (row '${line:-none}')"
+      vsp_show pt-client.out
+      return 1
+    fi
+    printf 'VSP-ROW perftest %s %s %s wall=%s med=%s p99=%s min=%s avg=%s max=%s\n' "$test" \
+      "$size" "$rep" "$wall" "${v[4]}" "${v[7]}" "${v[2]}" "${v[5]}" "${v[3]}"
+  fi
+}
+
+vsp_main() {
+  local entry test size iters t rep
+  # shellcheck source=/dev/null
+  . "$vsp_conf" || {
+    vsp_fail "no plan in $vsp_conf"
+    return 1
+  }
+  printf 'VSP-INFO kernel %s\n' "$(uname -r)"
+  printf 'VSP-INFO cpus %s\n' "$(nproc)"
+  printf 'VSP-INFO ibup %s\n' "$(ibup --version 2>&1 | head -n 1)"
+  printf 'VSP-INFO perftest %s\n' "$(ib_write_bw --version 2>&1 | grep -m1 -o '[0-9][0-9.]*[0-9]')"
+  printf 'VSP-INFO clocksource %s\n' "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+  printf 'VSP-INFO max_qp_rd_atom %s\n' "$(ibv_devinfo -v -d "$vsp_srv" | awk '$1 == "max_qp_rd_atom:" { print $2; exit }')"
+  printf 'VSP-INFO devices client %s server %s (%s), perftest -x 0\n' "$vsp_cli" "$vsp_srv" "$vsp_srv_ip"
+  for entry in "${VSP_PLAN[@]}"; do
+    read -r test size iters t <<<"$entry"
+    for ((rep = 1; rep <= VSP_REPS; rep++)); do
+      # Alternate which tool goes first, so that neither always runs on a warm system.
+      if ((rep % 2)); then
+        vsp_ibup "$test" "$size" "$iters" "$t" "$rep" || return 1
+        vsp_perftest "$test" "$size" "$iters" "$t" "$rep" || return 1
+      else
+        vsp_perftest "$test" "$size" "$iters" "$t" "$rep" || return 1
+        vsp_ibup "$test" "$size" "$iters" "$t" "$rep" || return 1
+      fi
+      vsp_runs=$((vsp_runs + 2))
+    done
+  done
+  printf 'VSP-DONE %s\n' "$vsp_runs"
+}
+
+if vsp_main; then
+  assert_eq "runs completed" "$((${#VSP_PLAN[@]} * VSP_REPS * 2))" "$vsp_runs"
+fi

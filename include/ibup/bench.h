@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libibup's verbs benchmark: RC bandwidth and latency between two queue pairs, on one
+ * device (loopback), on two devices of this host, or between two hosts with a TCP
+ * exchange of the connection data. libibverbs is loaded with dlopen on first use.
+ */
+#ifndef IBUP_BENCH_H
+#define IBUP_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ibup/ibup.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum ibup_bench_test {
+	IBUP_BENCH_WRITE_BW,
+	IBUP_BENCH_READ_BW,
+	IBUP_BENCH_SEND_BW,
+	IBUP_BENCH_WRITE_LAT,
+	IBUP_BENCH_SEND_LAT,
+	IBUP_BENCH_N_TESTS,
+};
+
+/* "write_bw", "read_bw", "send_bw", "write_lat", "send_lat". */
+const char *ibup_bench_test_name(enum ibup_bench_test t);
+/* Accepts the names above and "write-bw" etc.; -EINVAL for anything else. */
+int ibup_bench_test_from_name(const char *name, enum ibup_bench_test *ret);
+bool ibup_bench_test_is_latency(enum ibup_bench_test t);
+
+#define IBUP_BENCH_MIN_SIZE 2u
+#define IBUP_BENCH_MAX_SIZE (8u << 20) /* --all runs 2 B, 4 B, ... 8 MiB */
+#define IBUP_BENCH_DEFAULT_PORT 18515u /* the TCP port of the exchange, as perftest */
+
+struct ibup_bench_opts {
+	enum ibup_bench_test test;
+	size_t size; /* bytes per message */
+	bool all_sizes; /* every power of two from 2 B to 8 MiB; size is ignored */
+	uint64_t iterations; /* messages per size (bandwidth) or round trips (latency) */
+	double duration_s; /* > 0: run each size this long instead of a count */
+	unsigned depth; /* outstanding work requests per QP (bandwidth) */
+	unsigned qps; /* queue pairs (bandwidth tests) */
+	unsigned cq_mod; /* signal one send in cq_mod; 0: depth / 4 */
+	unsigned post_list; /* work requests chained per post; 0: automatic */
+	int inline_size; /* bytes sent inline at most; -1: what the QP allows */
+	bool verify; /* check every payload arrives intact */
+	bool no_numa; /* do not place buffers and threads on the HCA's NUMA node */
+	unsigned
+		timeout_ms; /* each step of the exchange, and the longest silence of a peer */
+};
+
+/* Defaults: perftest's where it has them (64 KiB / 2 B, 5000 or 1000 iterations). */
+void ibup_bench_opts_init(struct ibup_bench_opts *o, enum ibup_bench_test test);
+
+/* Which device and port to use, and optionally which GID and P_Key index. */
+struct ibup_bench_where {
+	const char *device; /* NULL: the first active InfiniBand or RoCE port */
+	unsigned port; /* 0: the device's first active port */
+	int gid_index; /* -1: choose (RoCE: v2, IPv4-mapped preferred; IB: none) */
+	int pkey_index; /* -1: the tenant P_Key's index (Azure), else 0 */
+};
+
+/* What one side ended up using, for the report. */
+struct ibup_bench_side {
+	char device[64];
+	unsigned port;
+	char link_layer[16]; /* "infiniband" or "ethernet" */
+	int gid_index; /* -1: no GRH */
+	char gid[40]; /* kernel notation; empty without GRH */
+	int pkey_index;
+	uint16_t pkey;
+	unsigned mtu; /* the path MTU in bytes */
+	int numa_node; /* -1: none or not placed */
+	unsigned inline_max; /* what the QP accepts inline */
+	uint32_t lid;
+};
+
+/* Latency statistics, in microseconds (one-way: half the round trip). */
+struct ibup_lat_stats {
+	double min_us, median_us, mean_us, stdev_us, p99_us, p999_us, max_us;
+};
+
+struct ibup_bench_result {
+	size_t size;
+	uint64_t iterations; /* completed messages or round trips */
+	double seconds; /* from the first post to the last completion */
+	/* Bandwidth tests; 10^9 bit/s. MiB/s = gbps * 1e9 / 8 / 2^20. */
+	double bw_avg_gbps, bw_peak_gbps, msg_rate_mpps;
+	/* Latency tests. */
+	struct ibup_lat_stats lat;
+	bool verified; /* --verify ran over every payload and all were intact */
+};
+
+struct ibup_bench_report {
+	enum ibup_bench_test test;
+	char mode[16]; /* "loopback", "local", "client", "server" */
+	struct ibup_bench_side local, remote;
+	unsigned qps, depth, cq_mod, post_list, inline_size;
+	struct ibup_bench_result *results; /* one per size, in the order run */
+	unsigned n_results;
+	char clock[32]; /* the timing source */
+	char error[256]; /* why it stopped, when a call returned an error */
+};
+
+/* Called after each size; may print. Return non-zero to stop. */
+typedef int ibup_bench_result_fn(void *userdata, const struct ibup_bench_report *r,
+				 const struct ibup_bench_result *res);
+
+/**
+ * ibup_bench_local() - run a test between two QPs of this host
+ * @client: the side that posts (writes, reads, sends, pings)
+ * @server: the other side; the same device as @client for loopback
+ *
+ * Return: 0, or a negative errno with @report->error saying why: -ELIBACC when
+ * libibverbs cannot be loaded, -ENODEV when the device or port is not there, -ENETDOWN
+ * when the port is not active, -EIO when a work request failed, -EBADMSG when a payload
+ * arrived corrupted (--verify), -ETIMEDOUT when the peer went silent.
+ */
+int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
+		     const struct ibup_bench_where *client,
+		     const struct ibup_bench_where *server, ibup_bench_result_fn *fn,
+		     void *userdata, struct ibup_bench_report *report);
+
+/*
+ * The two-host mode. The client connects to @host:@port and tells the server which
+ * test to run; the server needs no test options of its own. The server serves one
+ * client and returns; its report carries what the client asked for and its side's
+ * verification.
+ */
+int ibup_bench_client(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
+		      const struct ibup_bench_where *where, const char *host,
+		      unsigned port, ibup_bench_result_fn *fn, void *userdata,
+		      struct ibup_bench_report *report);
+int ibup_bench_server(struct ibup_ctx *ctx, const struct ibup_bench_where *where,
+		      const char *bind_addr, unsigned port, unsigned timeout_ms,
+		      struct ibup_bench_report *report);
+
+void ibup_bench_report_release(struct ibup_bench_report *r);
+
+/*
+ * The statistics, on their own for testing. Samples are round-trip times in
+ * nanoseconds; @samples is sorted in place. Half the round trip is reported.
+ * Percentiles are nearest-rank: the ceil(p * n)-th smallest sample. stdev is the
+ * population standard deviation, in floating point. Nothing is dropped.
+ */
+void ibup_lat_stats_compute(uint32_t *samples, size_t n, struct ibup_lat_stats *ret);
+
+/*
+ * Peak bandwidth from a trace of (time, cumulative completions) points: a sliding
+ * window. Each point starts a window that ends at the first later point at least
+ * @min_msgs messages on; the peak is the best rate of those windows (in one pass,
+ * so that long duration runs cost nothing). 0 when the trace never spans that many.
+ */
+struct ibup_bw_point {
+	uint64_t t_ns, msgs;
+};
+double ibup_bw_peak_gbps(const struct ibup_bw_point *pts, size_t n, size_t size,
+			 uint64_t min_msgs);
+
+/* The payload pattern of --verify: byte i of message @seq. */
+static inline uint8_t ibup_bench_pattern(uint64_t seq, size_t i)
+{
+	uint64_t x = (seq + 1) * 0x9e3779b97f4a7c15ULL + i * 0xbf58476d1ce4e5b9ULL;
+
+	return (uint8_t)(x >> 56);
+}
+void ibup_bench_fill(uint8_t *buf, size_t len, uint64_t seq);
+/* The offset of the first byte that differs from the pattern, or -1 when intact. */
+ptrdiff_t ibup_bench_check(const uint8_t *buf, size_t len, uint64_t seq);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
