@@ -264,7 +264,7 @@ if lat_rows:
     print("\n".join(table(["test", "size", "iters", "ibup", "perftest", "perftest/ibup",
                            "ibup spread", "perftest spread", "ibup p99", "perftest 99%"], lat_rows)))
     print()
-print("Rows where ibup did worse (ratio < 1): " + ("none." if not worse else ""))
+print("Rows where ibup did worse (ratio < 1):" + (" none." if not worse else ""))
 for w in worse:
     print(f"- {w}")
 PY

@@ -341,7 +341,7 @@ static int peer_poll(struct side *s)
 
 /* Placement on the HCA's NUMA node: the node's CPUs and memory. */
 
-static int numa_place(struct side *s, const struct ibup_device *dev)
+static int numa_place(struct side *s, const struct ibup_device *dev, bool no_numa)
 {
 	char buf[512];
 	cpu_set_t want, have, both;
@@ -349,7 +349,7 @@ static int numa_place(struct side *s, const struct ibup_device *dev)
 	int node = dev ? dev->numa_node : -1;
 
 	s->info->numa_node = -1;
-	if (node < 0 || s->o->no_numa || node >= (int)(sizeof(mask) * 8))
+	if (node < 0 || no_numa || node >= (int)(sizeof(mask) * 8))
 		return 0;
 	if (ibup_read_attr(s->ictx, buf, sizeof(buf),
 			   "sys/devices/system/node/node%d/cpulist", node) < 0)
@@ -514,7 +514,7 @@ static int open_side(struct side *s, const struct ibup_status *st,
 	snprintf(s->me.device, sizeof(s->me.device), "%s", dev->name);
 	snprintf(s->info->device, sizeof(s->info->device), "%s", dev->name);
 	s->port = (uint8_t)p->num;
-	numa_place(s, dev);
+	numa_place(s, dev, w->no_numa);
 
 	list = s->v->get_device_list(&n);
 	if (!list)
@@ -2047,12 +2047,15 @@ int ibup_bench_server(struct ibup_ctx *ctx, const struct ibup_bench_where *where
 		      const char *bind_addr, unsigned port, unsigned timeout_ms,
 		      struct ibup_bench_report *report)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	/* Every address: one IPv6 socket that takes IPv4 too (dual stack), where there is IPv6. */
+	struct addrinfo hints = { .ai_family = bind_addr ? AF_UNSPEC : AF_INET6,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
 	struct addrinfo *res;
 	struct ibup_status *st = NULL;
 	struct ibup_bench_opts o;
 	char service[16];
-	int lfd = -1, fd, r, one = 1;
+	int lfd = -1, fd, r, one = 1, zero = 0;
 
 	ibup_bench_opts_init(&o, IBUP_BENCH_WRITE_BW);
 	report_init(report, &o, "server");
@@ -2061,19 +2064,25 @@ int ibup_bench_server(struct ibup_ctx *ctx, const struct ibup_bench_where *where
 		return r;
 	snprintf(service, sizeof(service), "%u", port ? port : IBUP_BENCH_DEFAULT_PORT);
 	r = getaddrinfo(bind_addr, service, &hints, &res);
+	if (r && !bind_addr) {
+		hints.ai_family = AF_UNSPEC; /* no IPv6 on this host */
+		r = getaddrinfo(bind_addr, service, &hints, &res);
+	}
 	if (r) {
 		snprintf(report->error, sizeof(report->error), "cannot resolve '%s': %s",
 			 bind_addr ? bind_addr : "*", gai_strerror(r));
 		ibup_status_free(st);
 		return -EINVAL;
 	}
-	/* Prefer IPv6 (dual-stack) when listening on every address. */
 	for (struct addrinfo *ai = res; ai && lfd < 0; ai = ai->ai_next) {
 		lfd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 			     ai->ai_protocol);
 		if (lfd < 0)
 			continue;
 		(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6 && !bind_addr)
+			(void)setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+					 sizeof(zero));
 		if (bind(lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(lfd, 1) < 0) {
 			r = -errno;
 			close(lfd);

@@ -52,8 +52,8 @@ void help_bench(FILE *out)
 	      "                         between two local devices the link-local one; none on\n"
 	      "                         InfiniBand)\n"
 	      "      --pkey-index N     the P_Key index (default: the tenant's on Azure, else 0)\n"
-	      "  -s, --size BYTES       message size, 2 to 8M (K and M suffixes are KiB, MiB;\n"
-	      "                         default 65536, or 2 for latency)\n"
+	      "  -s, --size BYTES       message size, 1 (2 for latency) to 8M; K and M are\n"
+	      "                         KiB and MiB (default 65536, or 2 for latency)\n"
 	      "  -a, --all              every size from 2 B to 8 MiB\n"
 	      "  -n, --iterations N     messages (round trips) per size (default 5000 for\n"
 	      "                         write_bw, 1000 otherwise)\n"
@@ -278,6 +278,8 @@ static json_t *report_json(const struct ibup_bench_report *r, const struct bench
 			   int rc)
 {
 	json_t *o = json_object(), *expect = json_object();
+	/* The knobs are known once the queue pairs exist (the client's, after connecting). */
+	bool ran = r->cq_mod > 0;
 
 	if (!o || !expect ||
 	    ibup_json_set(expect, "gbps", ibup_json_real(b->expect_gbps)) ||
@@ -293,9 +295,11 @@ static json_t *report_json(const struct ibup_bench_report *r, const struct bench
 	    ibup_json_set(o, "remote", side_json(&r->remote)) ||
 	    ibup_json_set(o, "qps", json_integer(r->qps)) ||
 	    ibup_json_set(o, "depth", json_integer(r->depth)) ||
-	    ibup_json_set(o, "cq_mod", json_integer(r->cq_mod)) ||
-	    ibup_json_set(o, "post_list", json_integer(r->post_list)) ||
-	    ibup_json_set(o, "inline_size", json_integer(r->inline_size)) ||
+	    ibup_json_set(o, "cq_mod", ran ? json_integer(r->cq_mod) : json_null()) ||
+	    ibup_json_set(o, "post_list",
+			  ran ? json_integer(r->post_list) : json_null()) ||
+	    ibup_json_set(o, "inline_size",
+			  ran ? json_integer(r->inline_size) : json_null()) ||
 	    ibup_json_set(o, "clock", json_string(r->clock)) ||
 	    ibup_json_set(o, "results", json_incref(b->results)) ||
 	    ibup_json_set(o, "expect", expect) ||
@@ -438,7 +442,7 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 			o.verify = true;
 			continue;
 		case OPT_NO_NUMA:
-			o.no_numa = true;
+			w.no_numa = true;
 			continue;
 		case OPT_EXPECT_GBPS:
 			r = cli_parse_number(cli, "--expect-gbps", optarg, 100000,
@@ -512,7 +516,11 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 			cli, "the latency tests need messages of 2 bytes or more");
 	to.gid_index = w.gid_index;
 	to.pkey_index = w.pkey_index;
+	to.no_numa = w.no_numa;
 
+	if (cli->root)
+		return cli_usage_error(cli,
+				       "bench measures the running system, not --root");
 	ctx = cli_ctx(cli);
 	if (!ctx)
 		return IBUP_EXIT_FAILURE;

@@ -48,7 +48,6 @@ struct ibup_bench_opts {
 	unsigned post_list; /* work requests chained per post; 0: automatic */
 	int inline_size; /* bytes sent inline at most; -1: what the QP allows */
 	bool verify; /* check every payload arrives intact */
-	bool no_numa; /* do not place buffers and threads on the HCA's NUMA node */
 	unsigned
 		timeout_ms; /* each step of the exchange, and the longest silence of a peer */
 };
@@ -62,6 +61,7 @@ struct ibup_bench_where {
 	unsigned port; /* 0: the device's first active port */
 	int gid_index; /* -1: choose (RoCE: v2, IPv4-mapped preferred; IB: none) */
 	int pkey_index; /* -1: the tenant P_Key's index (Azure), else 0 */
+	bool no_numa; /* leave this side's buffers and thread where the system puts them */
 };
 
 /* What one side ended up using, for the report. */

@@ -50,6 +50,7 @@ usage -p 70000
 usage --timeout 0
 usage host1 host2
 usage --nosuch
+usage --root /tmp
 
 # Help names every test and the units.
 "$ibup" bench --help >"$tmp/help" || fail "bench --help failed"
