@@ -20,6 +20,9 @@
 # figures; the spread columns show how much the load moved them. perftest uses its
 # defaults otherwise (tx depth 128, CQ moderation 100, no inline on rxe), ibup its own
 # (depth 128, CQ moderation 32, inline up to 236 bytes): the defaults are compared.
+# Each perftest process is pinned to one vCPU (server 0, client 1): perftest times with
+# rdtsc and the guest's TSCs are not synchronized across vCPUs (unpinned, it sometimes
+# prints 0.00 MB/sec); ibup's threads are not pinned (it times with clock_gettime).
 # Not a test: it fails (exit 1, one line) only when a tool fails or prints no figure.
 # The guest half is bench/vs-perftest.guest.sh.
 set -euo pipefail
@@ -247,7 +250,8 @@ print(f"{datetime.date.today().isoformat()}; guest kernel {info.get('kernel', '?
       f"run-guest.sh wall time {wall} s (boot included); host load average at the end {load}.")
 print()
 print(f"Guest clocksource {info.get('clocksource', '?')}; rxe max_qp_rd_atom {info.get('max_qp_rd_atom', '?')} "
-      "(perftest's default number of outstanding reads, -o).")
+      "(perftest's default number of outstanding reads, -o); perftest server pinned to vCPU 0, "
+      "client to vCPU 1 (rdtsc, unsynchronized TSCs); ibup not pinned.")
 print()
 print("Ratio > 1 means ibup did better: bandwidth ibup/perftest, latency perftest/ibup. "
       "Soft-RoCE under emulation: compare the ratios, not the absolute figures.")

@@ -173,6 +173,11 @@ struct side {
 	size_t err_size;
 	uint64_t sizes[MAX_SIZES];
 	unsigned n_sizes;
+	/* The receive ring: posted once per run, slots as large as its largest message. */
+	size_t rx_stride;
+	unsigned rx_slots;
+	/* Latency: sends posted and their completions seen, over the whole run. */
+	uint64_t lat_posted, lat_reaped;
 };
 
 static int fail(struct side *s, int r, const char *fmt, ...) _printf_(3, 4);
@@ -746,8 +751,8 @@ static int connect_qps(struct side *s)
 			    "one side uses a GID (GRH) and the other does not");
 	if (rd_atom > p->max_rd_atom)
 		rd_atom = p->max_rd_atom;
-	if (rd_atom > 16)
-		rd_atom = 16;
+	if (rd_atom > 255)
+		rd_atom = 255;
 	s->info->mtu = mtu_bytes(mtu);
 	for (unsigned q = 0; q < s->nqp; q++) {
 		struct ibv_qp_attr a = {
@@ -755,12 +760,10 @@ static int connect_qps(struct side *s)
 			.path_mtu = mtu,
 			.dest_qp_num = p->qpn[q],
 			.rq_psn = p->psn[q],
+			/* As many reads in flight as the device takes (perftest's -o default). */
 			.max_dest_rd_atomic =
-				(uint8_t)(s->dattr.max_qp_rd_atom > 16
-						  ? 16
-						  : (s->dattr.max_qp_rd_atom > 0
-							     ? s->dattr.max_qp_rd_atom
-							     : 1)),
+				(uint8_t)(s->me.max_rd_atom > 255 ? 255
+								  : s->me.max_rd_atom),
 			.min_rnr_timer = 12,
 			.ah_attr = { .dlid = (uint16_t)p->lid, .port_num = s->port },
 		};
@@ -935,7 +938,8 @@ static int client_bw(struct side *s, struct run *rn)
 	size_t size = rn->size;
 	unsigned depth = s->sq_depth, cq_mod, post_list;
 	unsigned nslots;
-	uint64_t posted[MAX_QPS] = { 0 }, target[MAX_QPS], done_total = 0, last_trace = 0;
+	uint64_t posted[MAX_QPS] = { 0 }, target[MAX_QPS] = { 0 }, done_total = 0,
+		 last_trace = 0;
 	struct ibv_send_wr wrs[64];
 	struct ibv_sge sges[64];
 	struct ibv_wc wc[64];
@@ -1083,31 +1087,71 @@ static int client_bw(struct side *s, struct run *rn)
 	return 0;
 }
 
+static size_t max_of(const uint64_t *sizes, unsigned n)
+{
+	uint64_t m = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (sizes[i] > m)
+			m = sizes[i];
+	return (size_t)m;
+}
+
+static uint8_t *rx_buf(struct side *s, unsigned q, unsigned slot)
+{
+	return in_area(s, q) + (size_t)slot * s->rx_stride;
+}
+
+static int post_recv_slot(struct side *s, unsigned q, unsigned slot)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)rx_buf(s, q, slot),
+			       .length = (uint32_t)s->rx_stride,
+			       .lkey = s->mr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = (uint64_t)q << 32 | slot,
+				  .sg_list = &sge,
+				  .num_sge = 1 },
+			   *bad;
+
+	if (ibv_post_recv(s->qp[q], &wr, &bad))
+		return fail(s, -EIO, "posting receives on %s failed: %s", s->me.device,
+			    strerror(errno));
+	return 0;
+}
+
+/*
+ * Post @depth receives per QP, once per run: each completion re-posts its slot, so the
+ * ring stays full from one size to the next, and a slot takes the run's largest
+ * message. Without --verify receives may share slots (the data is not looked at);
+ * with it each has its own, and the ring is as deep as the slots.
+ */
+static int rx_ring(struct side *s, unsigned depth)
+{
+	unsigned n;
+
+	if (s->rx_slots)
+		return 0;
+	s->rx_stride = max_of(s->sizes, s->n_sizes);
+	s->rx_slots = (unsigned)(s->region / s->rx_stride);
+	if (s->rx_slots == 0)
+		s->rx_slots = 1;
+	n = s->o->verify && s->rx_slots < depth ? s->rx_slots : depth;
+	for (unsigned q = 0; q < s->nqp; q++)
+		for (unsigned i = 0; i < n; i++)
+			if (post_recv_slot(s, q, i % s->rx_slots) < 0)
+				return -EIO;
+	return 0;
+}
+
 /* Server of send_bw: receive everything, re-post, check payloads; stop at END. */
 static int server_send_bw(struct side *s, struct run *rn, struct wire_msg *end)
 {
 	size_t size = rn->size;
-	unsigned nslots = slots_for(s, size, s->rq_depth);
 	struct ibv_wc wc[64];
 	struct watch w = { .last_progress = now_ns() };
 	bool have_end = false;
 
-	for (unsigned q = 0; q < s->nqp; q++)
-		for (unsigned i = 0; i < nslots; i++) {
-			struct ibv_sge sge = {
-				.addr = (uintptr_t)(in_area(s, q) + (size_t)i * size),
-				.length = (uint32_t)size,
-				.lkey = s->mr->lkey,
-			};
-			struct ibv_recv_wr wr = { .wr_id = (uint64_t)q << 32 | i,
-						  .sg_list = &sge,
-						  .num_sge = 1 },
-					   *bad;
-
-			if (ibv_post_recv(s->qp[q], &wr, &bad))
-				return fail(s, -EIO, "posting receives on %s failed: %s",
-					    s->me.device, strerror(errno));
-		}
+	if (rx_ring(s, s->rq_depth) < 0)
+		return -EIO;
 	{
 		struct wire_msg ready = { .type = MSG_READY };
 
@@ -1123,19 +1167,14 @@ static int server_send_bw(struct side *s, struct run *rn, struct wire_msg *end)
 		for (int i = 0; i < n; i++) {
 			unsigned q = (unsigned)(wc[i].wr_id >> 32),
 				 slot = (unsigned)wc[i].wr_id;
-			uint8_t *p;
-			struct ibv_sge sge;
-			struct ibv_recv_wr wr = { .wr_id = wc[i].wr_id,
-						  .sg_list = &sge,
-						  .num_sge = 1 },
-					   *bad;
+			const uint8_t *p;
 
 			if (wc[i].status != IBV_WC_SUCCESS)
 				return wc_error(s, &wc[i]);
-			if (q >= s->nqp || slot >= nslots)
+			if (q >= s->nqp || slot >= s->rx_slots)
 				return fail(s, -EPROTO,
 					    "completion of an unknown receive");
-			p = in_area(s, q) + (size_t)slot * size;
+			p = rx_buf(s, q, slot);
 			if (s->o->verify &&
 			    (wc[i].byte_len != size ||
 			     ibup_bench_check(p, size, seq_of(q, rn->counts[q])) >= 0))
@@ -1144,12 +1183,8 @@ static int server_send_bw(struct side *s, struct run *rn, struct wire_msg *end)
 					    " on QP %u arrived corrupted",
 					    rn->counts[q], q);
 			rn->counts[q]++;
-			sge = (struct ibv_sge){ .addr = (uintptr_t)p,
-						.length = (uint32_t)size,
-						.lkey = s->mr->lkey };
-			if (ibv_post_recv(s->qp[q], &wr, &bad))
-				return fail(s, -EIO, "posting receives on %s failed: %s",
-					    s->me.device, strerror(errno));
+			if (post_recv_slot(s, q, slot) < 0)
+				return -EIO;
 		}
 		if (n > 0) {
 			w.last_progress = now_ns();
@@ -1192,30 +1227,9 @@ static int server_send_bw(struct side *s, struct run *rn, struct wire_msg *end)
 }
 
 /* Latency ping-pong. write_lat spins on the last byte of the in area; send_lat on the CQ. */
-struct pingpong {
-	unsigned posted_sends, reaped_sends, nslots, next_recv;
-};
-
-static int lat_post_recvs(struct side *s, struct pingpong *pp, size_t size, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		unsigned slot = pp->next_recv++ % pp->nslots;
-		struct ibv_sge sge = { .addr = (uintptr_t)(in_area(s, 0) +
-							   (size_t)slot * size),
-				       .length = (uint32_t)size,
-				       .lkey = s->mr->lkey };
-		struct ibv_recv_wr wr = { .wr_id = slot, .sg_list = &sge, .num_sge = 1 },
-				   *bad;
-
-		if (ibv_post_recv(s->qp[0], &wr, &bad))
-			return fail(s, -EIO, "posting receives on %s failed: %s",
-				    s->me.device, strerror(errno));
-	}
-	return 0;
-}
 
 /* Send one ping or pong with sequence @seq. */
-static int lat_send(struct side *s, struct pingpong *pp, size_t size, uint64_t seq)
+static int lat_send(struct side *s, size_t size, uint64_t seq)
 {
 	uint8_t *out = out_area(s, 0);
 	struct ibv_sge sge = { .addr = (uintptr_t)out,
@@ -1232,17 +1246,25 @@ static int lat_send(struct side *s, struct pingpong *pp, size_t size, uint64_t s
 	struct ibv_send_wr *bad;
 	struct ibv_wc wc[LAT_SQ_DEPTH];
 
+	struct watch w = { .last_progress = now_ns() };
+
 	/* Reap send completions; wait only when the queue is full. */
-	do {
-		int n = ibv_poll_cq(s->scq, LAT_SQ_DEPTH, wc);
+	while (true) {
+		int r, n = ibv_poll_cq(s->scq, LAT_SQ_DEPTH, wc);
 
 		if (n < 0)
 			return fail(s, -EIO, "polling the completion queue failed");
 		for (int i = 0; i < n; i++)
 			if (wc[i].status != IBV_WC_SUCCESS)
 				return wc_error(s, &wc[i]);
-		pp->reaped_sends += (unsigned)n;
-	} while (pp->posted_sends - pp->reaped_sends >= LAT_SQ_DEPTH - 1);
+		s->lat_reaped += (unsigned)n;
+		if (s->lat_posted - s->lat_reaped < LAT_SQ_DEPTH - 1)
+			break;
+		if (n > 0)
+			w.last_progress = now_ns();
+		else if ((r = watch_check(s, &w, "send completion")) < 0)
+			return r;
+	}
 
 	if (s->o->verify)
 		ibup_bench_fill(out, size, seq);
@@ -1254,7 +1276,7 @@ static int lat_send(struct side *s, struct pingpong *pp, size_t size, uint64_t s
 	if (ibv_post_send(s->qp[0], &wr, &bad))
 		return fail(s, -EIO, "posting to %s failed: %s", s->me.device,
 			    strerror(errno));
-	pp->posted_sends++;
+	s->lat_posted++;
 	return 0;
 }
 
@@ -1262,8 +1284,7 @@ static int lat_send(struct side *s, struct pingpong *pp, size_t size, uint64_t s
  * Wait for message @seq from the peer. Returns 0, 1 when the peer sent END over the
  * socket instead (server only), or an error.
  */
-static int lat_wait(struct side *s, struct pingpong *pp, size_t size, uint64_t seq,
-		    struct wire_msg *end)
+static int lat_wait(struct side *s, size_t size, uint64_t seq, struct wire_msg *end)
 {
 	struct watch w = { .last_progress = now_ns() };
 	const uint8_t *p;
@@ -1325,8 +1346,11 @@ static int lat_wait(struct side *s, struct pingpong *pp, size_t size, uint64_t s
 			return fail(s, -EIO, "polling the receive queue failed");
 		if (wc.status != IBV_WC_SUCCESS)
 			return wc_error(s, &wc);
-		p = in_area(s, 0) + (size_t)wc.wr_id * size;
-		if (lat_post_recvs(s, pp, size, 1) < 0)
+		if ((unsigned)wc.wr_id >= s->rx_slots)
+			return fail(s, -EPROTO, "completion of an unknown receive");
+		p = rx_buf(s, 0, (unsigned)wc.wr_id);
+		/* Safe before the check: the peer sends again only after our answer. */
+		if (post_recv_slot(s, 0, (unsigned)wc.wr_id) < 0)
 			return -EIO;
 		if (s->o->verify && p[size - 1] != (uint8_t)seq)
 			return fail(s, -EBADMSG,
@@ -1337,45 +1361,46 @@ static int lat_wait(struct side *s, struct pingpong *pp, size_t size, uint64_t s
 	return 0;
 }
 
-static int lat_setup(struct side *s, struct pingpong *pp, size_t size)
+static int lat_setup(struct side *s, size_t size)
 {
-	*pp = (struct pingpong){ .nslots = slots_for(s, size, LAT_RQ_DEPTH) };
 	memset(in_area(s, 0), 0, s->region);
 	memset(out_area(s, 0), 0, s->region);
 	if (s->o->test == IBUP_BENCH_SEND_LAT)
-		return lat_post_recvs(s, pp, size,
-				      pp->nslots < LAT_RQ_DEPTH ? pp->nslots
-								: LAT_RQ_DEPTH - 1);
+		return rx_ring(s, LAT_RQ_DEPTH - 1);
 	return 0;
 }
 
 static int client_lat(struct side *s, struct run *rn)
 {
-	struct pingpong pp;
 	int r;
 
-	r = lat_setup(s, &pp, rn->size);
+	r = lat_setup(s, rn->size);
 	if (r < 0)
 		return r;
-	rn->t_first = now_ns();
+	/*
+	 * One clock read per round trip: a sample is the time from one read to the next,
+	 * so it spans the post, the answer and the read itself, as perftest's does.
+	 */
+	rn->t_first = rn->t_last = now_ns();
 	for (uint64_t i = 0; i < rn->iters; i++) {
-		uint64_t t0 = now_ns(), t1, seq = i + 1;
+		uint64_t t, seq = i + 1;
 
-		if (rn->deadline_ns && t0 >= rn->deadline_ns)
+		if (rn->deadline_ns && rn->t_last >= rn->deadline_ns)
 			break;
-		r = lat_send(s, &pp, rn->size, seq);
+		r = lat_send(s, rn->size, seq);
 		if (r < 0)
 			return r;
-		r = lat_wait(s, &pp, rn->size, seq, NULL);
+		r = lat_wait(s, rn->size, seq, NULL);
 		if (r < 0)
 			return r;
-		t1 = now_ns();
+		t = now_ns();
 		if (grow((void **)&rn->samples, &rn->cap_samples, rn->n_samples,
 			 sizeof(*rn->samples)))
 			return fail(s, -ENOMEM, "out of memory");
-		rn->samples[rn->n_samples++] =
-			t1 - t0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(t1 - t0);
-		rn->t_last = t1;
+		rn->samples[rn->n_samples++] = t - rn->t_last > UINT32_MAX
+						       ? UINT32_MAX
+						       : (uint32_t)(t - rn->t_last);
+		rn->t_last = t;
 	}
 	rn->counts[0] = rn->n_samples;
 	rn->verified = s->o->verify;
@@ -1385,22 +1410,21 @@ static int client_lat(struct side *s, struct run *rn)
 /* Server of the latency tests: echo every ping until END. */
 static int server_lat(struct side *s, struct run *rn, struct wire_msg *end)
 {
-	struct pingpong pp;
 	struct wire_msg ready = { .type = MSG_READY };
 	int r;
 
-	r = lat_setup(s, &pp, rn->size);
+	r = lat_setup(s, rn->size);
 	if (r < 0)
 		return r;
 	if (send_msg(s, &ready) < 0)
 		return -EIO;
 	for (uint64_t seq = 1;; seq++) {
-		r = lat_wait(s, &pp, rn->size, seq, end);
+		r = lat_wait(s, rn->size, seq, end);
 		if (r < 0)
 			return r;
 		if (r == 1)
 			break;
-		r = lat_send(s, &pp, rn->size, seq);
+		r = lat_send(s, rn->size, seq);
 		if (r < 0)
 			return r;
 		rn->counts[0]++;
@@ -1599,7 +1623,7 @@ static int check_opts(const struct ibup_bench_opts *o, char *err, size_t err_siz
 	if (!o->all_sizes && (o->size < 1 || o->size > IBUP_BENCH_MAX_SIZE ||
 			      (o->size < 2 && ibup_bench_test_is_latency(o->test))))
 		return snprintf(err, err_size, "message size must be %u B to 8 MiB",
-				ibup_bench_test_is_latency(o->test) ? 2 : 1),
+				ibup_bench_test_is_latency(o->test) ? 2u : 1u),
 		       -EINVAL;
 	if (o->qps < 1 || o->qps > MAX_QPS)
 		return snprintf(err, err_size, "queue pairs must be 1 to %u", MAX_QPS),
@@ -1648,16 +1672,6 @@ static void params_from_opts(struct wire_params *p, const struct ibup_bench_opts
 	};
 	memcpy(p->magic, WIRE_MAGIC, sizeof(p->magic));
 	memcpy(p->sizes, sizes, n * sizeof(*sizes));
-}
-
-static size_t max_of(const uint64_t *sizes, unsigned n)
-{
-	uint64_t m = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		if (sizes[i] > m)
-			m = sizes[i];
-	return (size_t)m;
 }
 
 /*

@@ -5,7 +5,8 @@
 # `ibup bench` on real kernel RDMA: every test in every mode, with real assertions.
 #  - loopback on rxe0: the five tests with --verify: exit 0, bandwidth > 0, finite
 #    latencies in order (min <= median <= p99 <= max), every payload verified;
-#  - --all: the 23 sizes 2 B .. 8 MiB, each with bandwidth > 0;
+#  - --all: the 23 sizes 2 B .. 8 MiB, each with bandwidth > 0, and for the tests
+#    whose receives stay posted across sizes (send_bw, send_lat) each verified;
 #  - --duration: runs as long as asked;
 #  - two devices of this host (rxe1 -> rxe0): the link-local GIDs are chosen by
 #    themselves, and the bytes crossed the wire (rxe1's sent_pkts grew);
@@ -65,6 +66,12 @@ vm_test -t 240 all-sizes ibup bench --json -t write_bw -d "$srv" --all -n 8
 assert_json "23 sizes" "$VM_OUT" '.results | length' 23
 assert_json "sizes 2 B .. 8 MiB" "$VM_OUT" '[.results[].size] == [range(1;24) | pow(2;.)]' true
 assert_json "every size moved data" "$VM_OUT" '[.results[].bw_avg_gbps > 0] | all' true
+# Receives stay posted from one size to the next: they must fit every size of the run.
+vm_test -t 240 all-sizes-send ibup bench --json -t send_bw -d "$srv" --all -n 8 --verify
+assert_json "send_bw: 23 sizes verified" "$VM_OUT" '[.results[] | select(.verified)] | length' 23
+vm_test -t 240 all-sizes-send-lat ibup bench --json -t send_lat -d "$srv" --all -n 5 --verify
+assert_json "send_lat: 23 sizes verified" "$VM_OUT" '[.results[] | select(.verified)] | length' 23
+assert_true "send_lat: every size's latencies" lat_ok "$VM_OUT"
 
 # --- duration ------------------------------------------------------------------------------
 vm_test -t 60 duration-bw ibup bench --json -t write_bw -d "$srv" -D 2
