@@ -3,6 +3,7 @@
 #ifndef IBUP_INTERNAL_H
 #define IBUP_INTERNAL_H
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -96,6 +97,8 @@ void ibup_format_guid(uint64_t guid, char buf[20]);
 int ibup_parse_gid(const char *s, uint8_t ret[16]);
 void ibup_format_gid(const uint8_t gid[16], char buf[40]);
 int ibup_parse_gid_type(const char *s, enum ibup_link_layer ll, enum ibup_gid_type *ret);
+/* A kernel CPU list, "0-3,8-11" (a NUMA node's cpulist); -ERANGE past CPU_SETSIZE. */
+int ibup_parse_cpulist(const char *s, cpu_set_t *ret);
 /* "0x800b" (a 16-bit hex key, as sysfs prints pkeys). */
 int ibup_parse_pkey(const char *s, uint16_t *ret);
 /* One os-release value: unquotes '...' and "..." with backslash escapes. */

@@ -4,6 +4,8 @@
  * os-release. Pure functions: no I/O, so every one is unit-tested and fuzzed.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -388,4 +390,36 @@ int ibup_os_release_value(const char *text, const char *key, char **ret_value)
 		line = eol ? eol + 1 : NULL;
 	}
 	return -ENOENT;
+}
+
+int ibup_parse_cpulist(const char *s, cpu_set_t *ret)
+{
+	CPU_ZERO(ret);
+	if (!*s)
+		return -EINVAL;
+	for (const char *p = s; *p;) {
+		char *end;
+		unsigned long a, b;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		a = b = strtoul(p, &end, 10);
+		if (*end == '-') {
+			if (end[1] < '0' || end[1] > '9')
+				return -EINVAL;
+			b = strtoul(end + 1, &end, 10);
+		}
+		if (errno || b < a || b >= CPU_SETSIZE)
+			return -ERANGE;
+		for (unsigned long c = a; c <= b; c++)
+			CPU_SET(c, ret);
+		if (*end == ',' && end[1])
+			p = end + 1;
+		else if (*end)
+			return -EINVAL;
+		else
+			p = end;
+	}
+	return 0;
 }

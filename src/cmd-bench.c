@@ -156,13 +156,15 @@ static void print_header(const struct ibup_bench_report *r)
 	printf("ibup bench %s (%s)\n", ibup_bench_test_name(r->test), r->mode);
 	print_side("local", &r->local);
 	print_side("remote", &r->remote);
-	if (lat)
-		printf("inline up to %u B, clock %s\n", r->inline_size, r->clock);
-	else
-		printf("%u QP%s, depth %u, one completion per %u, %u per post, inline up to "
-		       "%u B, clock %s\n",
-		       r->qps, r->qps == 1 ? "" : "s", r->depth, r->cq_mod, r->post_list,
-		       r->inline_size, r->clock);
+	if (!lat)
+		printf("%u QP%s, depth %u, one completion per %u, ", r->qps,
+		       r->qps == 1 ? "" : "s", r->depth, r->cq_mod);
+	if (!lat && r->post_list)
+		printf("%u per post, ", r->post_list);
+	else if (!lat)
+		printf("chains of up to 16 to 8 KiB, ");
+	printf("inline up to %u B, clock %s (%.0f ns a read)\n", r->inline_size, r->clock,
+	       r->clock_read_ns);
 	if (lat)
 		printf("%8s %10s %9s %9s %9s %9s %9s %9s %9s%s\n", "bytes", "iterations",
 		       "min[us]", "med[us]", "mean[us]", "stdev[us]", "p99[us]",
@@ -210,6 +212,7 @@ static json_t *result_json(const struct ibup_bench_result *r, bool verify)
 
 	if (!o || ibup_json_set(o, "size", json_integer((json_int_t)r->size)) ||
 	    ibup_json_set(o, "iterations", json_integer((json_int_t)r->iterations)) ||
+	    ibup_json_set(o, "post_list", json_integer(r->post_list)) ||
 	    ibup_json_set(o, "seconds", ibup_json_real(r->seconds)) ||
 	    ibup_json_set(o, "bw_avg_gbps", ibup_json_real(r->bw_avg_gbps)) ||
 	    ibup_json_set(o, "bw_peak_gbps", ibup_json_real(r->bw_peak_gbps)) ||
@@ -297,10 +300,12 @@ static json_t *report_json(const struct ibup_bench_report *r, const struct bench
 	    ibup_json_set(o, "depth", json_integer(r->depth)) ||
 	    ibup_json_set(o, "cq_mod", ran ? json_integer(r->cq_mod) : json_null()) ||
 	    ibup_json_set(o, "post_list",
-			  ran ? json_integer(r->post_list) : json_null()) ||
+			  ran && r->post_list ? json_integer(r->post_list)
+					      : json_null()) ||
 	    ibup_json_set(o, "inline_size",
 			  ran ? json_integer(r->inline_size) : json_null()) ||
 	    ibup_json_set(o, "clock", json_string(r->clock)) ||
+	    ibup_json_set(o, "clock_read_ns", ibup_json_real(r->clock_read_ns)) ||
 	    ibup_json_set(o, "results", json_incref(b->results)) ||
 	    ibup_json_set(o, "expect", expect) ||
 	    ibup_json_set(o, "error", rc < 0 ? json_string(r->error) : json_null())) {

@@ -87,6 +87,7 @@ struct ibup_lat_stats {
 struct ibup_bench_result {
 	size_t size;
 	uint64_t iterations; /* completed messages or round trips */
+	unsigned post_list; /* work requests chained per post at this size */
 	double seconds; /* from the first post to the last completion */
 	/* Bandwidth tests; 10^9 bit/s. MiB/s = gbps * 1e9 / 8 / 2^20. */
 	double bw_avg_gbps, bw_peak_gbps, msg_rate_mpps;
@@ -99,10 +100,12 @@ struct ibup_bench_report {
 	enum ibup_bench_test test;
 	char mode[16]; /* "loopback", "local", "client", "server" */
 	struct ibup_bench_side local, remote;
-	unsigned qps, depth, cq_mod, post_list, inline_size;
+	unsigned qps, depth, cq_mod, inline_size;
+	unsigned post_list; /* as asked; 0: automatic (each result says what was used) */
 	struct ibup_bench_result *results; /* one per size, in the order run */
 	unsigned n_results;
 	char clock[32]; /* the timing source */
+	double clock_read_ns; /* what one read of it costs here (median of 1000); NAN unknown */
 	char error[256]; /* why it stopped, when a call returned an error */
 };
 

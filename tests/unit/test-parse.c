@@ -274,6 +274,31 @@ static void test_os_release(void **state)
 	assert_int_equal(ibup_os_release_value("", "ID", &v), -ENOENT);
 }
 
+static void test_cpulist(void **state)
+{
+	cpu_set_t set;
+
+	assert_int_equal(ibup_parse_cpulist("0-3,8-11", &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 8);
+	assert_true(CPU_ISSET(0, &set) && CPU_ISSET(3, &set) && CPU_ISSET(8, &set) &&
+		    CPU_ISSET(11, &set));
+	assert_false(CPU_ISSET(4, &set) || CPU_ISSET(7, &set) || CPU_ISSET(12, &set));
+	assert_int_equal(ibup_parse_cpulist("5", &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 1);
+	assert_true(CPU_ISSET(5, &set));
+	assert_int_equal(ibup_parse_cpulist("0,2,4-5", &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 4);
+	/* Malformed: each refused, never half-applied. */
+	assert_int_equal(ibup_parse_cpulist("", &set), -EINVAL);
+	assert_int_equal(ibup_parse_cpulist("a", &set), -EINVAL);
+	assert_int_equal(ibup_parse_cpulist("1-", &set), -EINVAL);
+	assert_int_equal(ibup_parse_cpulist("1,", &set), -EINVAL);
+	assert_int_equal(ibup_parse_cpulist("-1", &set), -EINVAL);
+	assert_int_equal(ibup_parse_cpulist("3-1", &set), -ERANGE);
+	assert_int_equal(ibup_parse_cpulist("0-99999", &set), -ERANGE);
+	assert_int_equal(ibup_parse_cpulist("1 2", &set), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,7 +308,7 @@ int main(void)
 		cmocka_unit_test(test_rate),	   cmocka_unit_test(test_guid),
 		cmocka_unit_test(test_gid),	   cmocka_unit_test(test_gid_type),
 		cmocka_unit_test(test_pkey),	   cmocka_unit_test(test_tenant_pkey),
-		cmocka_unit_test(test_os_release),
+		cmocka_unit_test(test_os_release), cmocka_unit_test(test_cpulist),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
