@@ -127,7 +127,7 @@ struct wire_side {
 	char link_layer[16];
 	char gid_text[40];
 	uint32_t port, lid, mtu_enum, max_rd_atom, use_grh, n_qps, pkey, inline_max;
-	int32_t gid_index, pkey_index, numa_node;
+	int32_t gid_index, pkey_index, numa_node, cpu;
 	uint8_t gid[16];
 	uint32_t rkey;
 	uint64_t vaddr, region;
@@ -221,7 +221,7 @@ static void params_order(struct wire_params *w, bool out)
 
 static void side_order(struct wire_side *w, bool out)
 {
-	swap32(&w->port, 11, out);
+	swap32(&w->port, 12, out);
 	swap32(&w->rkey, 1, out);
 	swap64(&w->vaddr, 2, out);
 	swap32(w->qpn, 2 * MAX_QPS, out);
@@ -345,33 +345,55 @@ static int peer_poll(struct side *s)
 
 /* Placement on the HCA's NUMA node: the node's CPUs and memory. */
 
-static int numa_place(struct side *s, const struct ibup_device *dev, bool no_numa)
+/* The @n-th CPU of @set (0-based), or -1. */
+static int nth_cpu(const cpu_set_t *set, int n)
+{
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, set) && n-- == 0)
+			return c;
+	return -1;
+}
+
+/*
+ * Placement: the thread on the CPUs of the HCA's NUMA node and its memory preferred
+ * there, within whatever affinity the user set (taskset, numactl, a cgroup), which wins
+ * when it excludes the node. When both sides run in this process (@slot 0 for the
+ * client, 1 for the server), each spinning thread gets a CPU of its own, as two
+ * pinned processes would: they never preempt each other.
+ */
+static void place(struct side *s, const struct ibup_device *dev, bool no_numa, int slot)
 {
 	char buf[512];
-	cpu_set_t want, have, both;
+	cpu_set_t set, node_cpus;
 	unsigned long mask[16] = { 0 };
 	int node = dev ? dev->numa_node : -1;
 
 	s->info->numa_node = -1;
-	if (node < 0 || no_numa || node >= (int)(sizeof(mask) * 8))
-		return 0;
-	if (ibup_read_attr(s->ictx, buf, sizeof(buf),
-			   "sys/devices/system/node/node%d/cpulist", node) < 0)
-		return 0;
-	if (ibup_parse_cpulist(buf, &want) < 0)
-		return 0; /* malformed: leave placement to the scheduler */
-	/* An affinity the user set (taskset, numactl, a cgroup) wins when it excludes the node. */
-	if (sched_getaffinity(0, sizeof(have), &have) == 0) {
-		CPU_AND(&both, &want, &have);
-		if (CPU_COUNT(&both) == 0)
-			return 0;
-		(void)sched_setaffinity(0, sizeof(both), &both);
+	s->info->cpu = -1;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return;
+	if (node >= 0 && !no_numa && node < (int)(sizeof(mask) * 8) &&
+	    ibup_read_attr(s->ictx, buf, sizeof(buf),
+			   "sys/devices/system/node/node%d/cpulist", node) >= 0 &&
+	    ibup_parse_cpulist(buf, &node_cpus) == 0) {
+		CPU_AND(&node_cpus, &node_cpus, &set);
+		if (CPU_COUNT(&node_cpus) > 0) {
+			set = node_cpus;
+			mask[node / (8 * sizeof(long))] = 1ul
+							  << (node % (8 * sizeof(long)));
+			/* MPOL_PREFERRED (1): memory on the node while it has some. */
+			(void)syscall(SYS_set_mempolicy, 1, mask, sizeof(mask) * 8);
+			s->info->numa_node = node;
+		}
 	}
-	mask[node / (8 * sizeof(long))] = 1ul << (node % (8 * sizeof(long)));
-	/* MPOL_PREFERRED (1): memory on the node while it has some; no libnuma needed. */
-	(void)syscall(SYS_set_mempolicy, 1, mask, sizeof(mask) * 8);
-	s->info->numa_node = node;
-	return 0;
+	if (slot >= 0 && !no_numa && CPU_COUNT(&set) >= 2) {
+		int cpu = nth_cpu(&set, slot);
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		s->info->cpu = cpu;
+	}
+	(void)sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* Device, port, GID and P_Key. */
@@ -485,7 +507,7 @@ static unsigned mtu_bytes(enum ibv_mtu m)
 
 static int open_side(struct side *s, const struct ibup_status *st,
 		     const struct ibup_bench_where *w, bool prefer_link_local,
-		     bool peer_grh)
+		     bool peer_grh, int cpu_slot)
 {
 	const struct ibup_device *dev = pick_device(s, st, w);
 	const struct ibup_port *p;
@@ -505,7 +527,7 @@ static int open_side(struct side *s, const struct ibup_status *st,
 	snprintf(s->me.device, sizeof(s->me.device), "%s", dev->name);
 	snprintf(s->info->device, sizeof(s->info->device), "%s", dev->name);
 	s->port = (uint8_t)p->num;
-	numa_place(s, dev, w->no_numa);
+	place(s, dev, w->no_numa, cpu_slot);
 
 	list = s->v->get_device_list(&n);
 	if (!list)
@@ -683,6 +705,7 @@ static void fill_me(struct side *s)
 	m->gid_index = s->gid_index;
 	m->pkey_index = s->info->pkey_index;
 	m->numa_node = s->info->numa_node;
+	m->cpu = s->info->cpu;
 	memcpy(m->gid, s->gid.raw, sizeof(m->gid));
 	m->rkey = s->mr->rkey;
 	m->vaddr = (uintptr_t)s->buf;
@@ -708,6 +731,7 @@ static void peer_info(const struct wire_side *p, struct ibup_bench_side *r)
 	r->pkey = (uint16_t)p->pkey;
 	r->mtu = mtu_bytes((enum ibv_mtu)p->mtu_enum);
 	r->numa_node = p->numa_node;
+	r->cpu = p->cpu;
 	r->inline_max = p->inline_max;
 }
 
@@ -1656,6 +1680,7 @@ static void report_init(struct ibup_bench_report *rep, const struct ibup_bench_o
 	rep->clock_read_ns = clock_cost_ns();
 	rep->local.gid_index = rep->remote.gid_index = -1;
 	rep->local.numa_node = rep->remote.numa_node = -1;
+	rep->local.cpu = rep->remote.cpu = -1;
 }
 
 static void params_from_opts(struct wire_params *p, const struct ibup_bench_opts *o,
@@ -1687,8 +1712,8 @@ static void params_from_opts(struct wire_params *p, const struct ibup_bench_opts
  */
 static int client_run(struct ibup_ctx *ctx, const struct ibup_status *st,
 		      const struct ibup_bench_opts *o, const struct ibup_bench_where *w,
-		      bool prefer_ll, int fd, ibup_bench_result_fn *fn, void *userdata,
-		      struct ibup_bench_report *rep)
+		      bool prefer_ll, bool local, int fd, ibup_bench_result_fn *fn,
+		      void *userdata, struct ibup_bench_report *rep)
 {
 	struct side s = { .ictx = ctx,
 			  .o = o,
@@ -1706,7 +1731,7 @@ static int client_run(struct ibup_ctx *ctx, const struct ibup_status *st,
 	r = sizes_of(o, s.sizes, &s.n_sizes);
 	if (r < 0)
 		goto out;
-	r = open_side(&s, st, w, prefer_ll, false);
+	r = open_side(&s, st, w, prefer_ll, false, local ? 0 : -1);
 	if (r < 0)
 		goto out;
 	r = create_resources(&s, max_of(s.sizes, s.n_sizes));
@@ -1767,8 +1792,8 @@ out_noverbs:
 
 /* The server side on connected socket @fd. @rep->local is filled. */
 static int server_run(struct ibup_ctx *ctx, const struct ibup_status *st,
-		      const struct ibup_bench_where *w, unsigned timeout_ms, int fd,
-		      struct ibup_bench_report *rep)
+		      const struct ibup_bench_where *w, unsigned timeout_ms, bool local,
+		      int fd, struct ibup_bench_report *rep)
 {
 	struct side s = { .ictx = ctx,
 			  .fd = fd,
@@ -1828,7 +1853,7 @@ static int server_run(struct ibup_ctx *ctx, const struct ibup_status *st,
 	r = ibup_verbs_load(&s.v, rep->error, sizeof(rep->error));
 	if (r < 0)
 		goto out_err;
-	r = open_side(&s, st, w, p.prefer_link_local, p.use_grh);
+	r = open_side(&s, st, w, p.prefer_link_local, p.use_grh, local ? 1 : -1);
 	if (r < 0)
 		goto out_err;
 	r = create_resources(&s, max_of(s.sizes, s.n_sizes));
@@ -1884,7 +1909,8 @@ static void *local_server_main(void *arg)
 {
 	struct local_server *ls = arg;
 
-	ls->rc = server_run(ls->ctx, ls->st, ls->w, ls->timeout_ms, ls->fd, &ls->rep);
+	ls->rc = server_run(ls->ctx, ls->st, ls->w, ls->timeout_ms, true, ls->fd,
+			    &ls->rep);
 	close(ls->fd);
 	return NULL;
 }
@@ -1958,15 +1984,13 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 			 "cannot start a thread: %s", strerror(r));
 		return -r;
 	}
-	r = client_run(ctx, st, o, &cw, !loopback, sv[0], fn, userdata, report);
+	r = client_run(ctx, st, o, &cw, !loopback, true, sv[0], fn, userdata, report);
 	close(sv[0]); /* a server still waiting sees the hang-up */
 	pthread_join(th, NULL);
 	if (r == 0 && ls.rc < 0) {
 		r = ls.rc;
 		snprintf(report->error, sizeof(report->error), "%s", ls.rep.error);
 	}
-	if (report->remote.numa_node < 0)
-		report->remote.numa_node = ls.rep.local.numa_node;
 	ibup_status_free(st);
 	return r;
 }
@@ -2061,7 +2085,7 @@ int ibup_bench_client(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 		ibup_status_free(st);
 		return fd;
 	}
-	r = client_run(ctx, st, o, where, false, fd, fn, userdata, report);
+	r = client_run(ctx, st, o, where, false, false, fd, fn, userdata, report);
 	close(fd);
 	ibup_status_free(st);
 	return r;
@@ -2131,7 +2155,7 @@ int ibup_bench_server(struct ibup_ctx *ctx, const struct ibup_bench_where *where
 		return r;
 	}
 	tune_socket(fd);
-	r = server_run(ctx, st, where, timeout_ms, fd, report);
+	r = server_run(ctx, st, where, timeout_ms, false, fd, report);
 	close(fd);
 	ibup_status_free(st);
 	return r;

@@ -18,9 +18,12 @@ static int load(void)
 {
 	verbs.handle = dlopen("libibverbs.so.1", RTLD_NOW | RTLD_LOCAL);
 	if (!verbs.handle) {
+		const char *why = dlerror();
+
 		snprintf(verbs_err, sizeof(verbs_err),
-			 "libibverbs.so.1 is not installed (rdma-core: package "
-			 "libibverbs1 or libibverbs)");
+			 "cannot load libibverbs.so.1, rdma-core's verbs library (package "
+			 "libibverbs1 on Debian and Ubuntu, libibverbs on RHEL and SLES): %s",
+			 why ? why : "not found");
 		return -ELIBACC;
 	}
 #define LOAD(f, s, v)                                                                  \

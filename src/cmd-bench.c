@@ -146,6 +146,8 @@ static void print_side(const char *what, const struct ibup_bench_side *s)
 	printf(", P_Key 0x%04x (index %d), MTU %u", s->pkey, s->pkey_index, s->mtu);
 	if (s->numa_node >= 0)
 		printf(", NUMA node %d", s->numa_node);
+	if (s->cpu >= 0)
+		printf(", CPU %d", s->cpu);
 	putchar('\n');
 }
 
@@ -196,6 +198,7 @@ static json_t *side_json(const struct ibup_bench_side *s)
 	    ibup_json_set(o, "pkey_index",
 			  s->device[0] ? json_integer(s->pkey_index) : json_null()) ||
 	    ibup_json_set(o, "mtu", s->mtu ? json_integer(s->mtu) : json_null()) ||
+	    ibup_json_set(o, "cpu", s->cpu >= 0 ? json_integer(s->cpu) : json_null()) ||
 	    ibup_json_set(o, "numa_node",
 			  s->numa_node >= 0 ? json_integer(s->numa_node) : json_null()) ||
 	    ibup_json_set(o, "inline_max",

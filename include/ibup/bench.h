@@ -75,6 +75,7 @@ struct ibup_bench_side {
 	uint16_t pkey;
 	unsigned mtu; /* the path MTU in bytes */
 	int numa_node; /* -1: none or not placed */
+	int cpu; /* the one CPU its thread was pinned to (both sides in one process), or -1 */
 	unsigned inline_max; /* what the QP accepts inline */
 	uint32_t lid;
 };

@@ -14,6 +14,7 @@
 #  - a peer killed mid-run, both ways and in a latency spin: an error (exit 3) with a
 #    reason, within the timeout, never a hang;
 #  - pass/fail: --expect-gbps / --expect-usec give 1 when missed, 0 when met;
+#  - libibverbs missing (an empty file in its place): bench says so, status still works;
 #  - bad choices: a GID index the port lacks, a device that does not exist (also on
 #    the server side: the client says why the server refused).
 
@@ -168,6 +169,19 @@ vm_test -t 60 -e 1 expect-usec-missed ibup bench --json -t send_lat -d "$srv" -n
 assert_json "JSON pass false" "$VM_OUT" .expect.pass false
 vm_test -t 60 -e 0 expect-usec-met ibup bench --json -t send_lat -d "$srv" -n 100 --expect-usec 100000
 assert_json "JSON pass true" "$VM_OUT" .expect.pass true
+
+# --- rdma-core missing --------------------------------------------------------------------
+# libibverbs is loaded with dlopen: without it bench says so (exit 3) and status still works.
+# without_verbs CMD...: run CMD in a mount namespace where libibverbs.so.1 is empty.
+without_verbs() {
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh \
+    "$(readlink -f /usr/lib/x86_64-linux-gnu/libibverbs.so.1)" "$@"
+}
+vm_test -t 30 -e 3 no-libibverbs without_verbs ibup bench -d "$srv" -n 10
+assert_match "missing libibverbs named" "^ibup: bench: cannot load libibverbs.so.1, rdma-core's verbs library" "$(cat "$VM_ERR")"
+vm_test -t 30 status-without-libibverbs without_verbs ibup status --json
+assert_json "status without libibverbs sees the devices" "$VM_OUT" '.devices | length' "${#VM_RXE[@]}"
 
 # --- bad choices ---------------------------------------------------------------------------
 vm_test -t 30 -e 3 bad-gid ibup bench -d "$srv" -x 999 -n 10
