@@ -1936,35 +1936,35 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 	bool loopback;
 	struct ibup_bench_where cw = *client, sw = *server;
 
-	loopback = !client->device || !server->device ||
-		   strcmp(client->device, server->device) == 0;
-	report_init(report, o, loopback ? "loopback" : "local");
+	report_init(report, o, "loopback");
 	r = check_opts(o, report->error, sizeof(report->error));
 	if (r < 0)
 		return r;
 	r = read_status(ctx, &st, report->error, sizeof(report->error));
 	if (r < 0)
 		return r;
-	if (loopback && (!client->device || !server->device)) {
-		/* One device for both: the one named, or the default. */
-		if (!cw.device)
-			cw.device = sw.device;
-		sw.device = cw.device;
-		if (!cw.device) {
-			struct side probe = { .info = &report->local,
-					      .err = report->error,
-					      .err_size = sizeof(report->error) };
-			const struct ibup_device *d = pick_device(&probe, st, &cw);
+	/* The client's device, or the default; the server's, or the client's (loopback). */
+	if (!cw.device) {
+		struct side probe = { .info = &report->local,
+				      .err = report->error,
+				      .err_size = sizeof(report->error) };
+		const struct ibup_device *d = pick_device(&probe, st, &cw);
 
-			if (!d) {
-				ibup_status_free(st);
-				return fail(
-					&probe, -ENODEV,
-					"no InfiniBand or RoCE device with an active port");
-			}
-			cw.device = sw.device = d->name;
+		if (!d) {
+			ibup_status_free(st);
+			return fail(&probe, -ENODEV,
+				    "no InfiniBand or RoCE device with an active port");
 		}
+		cw.device = d->name;
 	}
+	if (!sw.device) {
+		sw.device = cw.device;
+		if (!sw.port)
+			sw.port = cw.port;
+	}
+	loopback = strcmp(cw.device, sw.device) == 0;
+	if (!loopback)
+		snprintf(report->mode, sizeof(report->mode), "local");
 	ls.st = st;
 	ls.w = &sw;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {

@@ -20,10 +20,11 @@ static int load(void)
 	if (!verbs.handle) {
 		const char *why = dlerror();
 
-		snprintf(verbs_err, sizeof(verbs_err),
-			 "cannot load libibverbs.so.1, rdma-core's verbs library (package "
-			 "libibverbs1 on Debian and Ubuntu, libibverbs on RHEL and SLES): %s",
-			 why ? why : "not found");
+		snprintf(
+			verbs_err, sizeof(verbs_err),
+			"cannot load libibverbs.so.1, rdma-core's verbs library (package "
+			"libibverbs1 on Debian and Ubuntu, libibverbs on RHEL and SLES): %s",
+			why ? why : "not found");
 		return -ELIBACC;
 	}
 #define LOAD(f, s, v)                                                                  \

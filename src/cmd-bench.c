@@ -543,8 +543,6 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 	} else if (host) {
 		r = ibup_bench_client(ctx, &o, &w, host, tcp_port, on_result, &b, &rep);
 	} else {
-		if (!to.device)
-			to.device = w.device, to.port = to.port ? to.port : w.port;
 		r = ibup_bench_local(ctx, &o, &w, &to, on_result, &b, &rep);
 	}
 

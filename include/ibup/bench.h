@@ -116,8 +116,8 @@ typedef int ibup_bench_result_fn(void *userdata, const struct ibup_bench_report 
 
 /**
  * ibup_bench_local() - run a test between two QPs of this host
- * @client: the side that posts (writes, reads, sends, pings)
- * @server: the other side; the same device as @client for loopback
+ * @client: the side that posts (writes, reads, sends, pings); no device: the default
+ * @server: the other side; no device: @client's (loopback)
  *
  * Return: 0, or a negative errno with @report->error saying why: -ELIBACC when
  * libibverbs cannot be loaded, -ENODEV when the device or port is not there, -ENETDOWN

@@ -95,6 +95,12 @@ assert_json "local verified" "$VM_OUT" '.results[0].verified' true
 assert_num "packets sent by $cli" "$((pkts_after - pkts_before))" -ge 12800
 vm_test -t 120 local-write-lat ibup bench --json -t write_lat -d "$cli" --to "$srv" -n 200 --verify
 assert_true "local latencies" lat_ok "$VM_OUT"
+assert_json "each side on a CPU of its own" "$VM_OUT" '.local.cpu != null and .remote.cpu != null and .local.cpu != .remote.cpu' true
+# --to alone: the client on the default device (the first: rxe0), the server on rxe1.
+vm_test -t 60 local-default-client ibup bench --json --to "$cli" -n 50
+assert_json "--to alone: local mode" "$VM_OUT" .mode local
+assert_json "--to alone: default client device" "$VM_OUT" .local.device "$srv"
+assert_json "--to alone: server device" "$VM_OUT" .remote.device "$cli"
 
 # --- two hosts: server and client over TCP --------------------------------------------
 # wait_listen: until a server listens on 18515.
