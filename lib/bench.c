@@ -900,7 +900,15 @@ static unsigned slots_for(struct side *s, size_t size, unsigned depth)
 	return (unsigned)(n < depth ? (n ? n : 1) : depth);
 }
 
-/* The progress watchdog of every spinning loop. */
+/*
+ * The progress watchdog of every spinning loop. It reads the clock and polls the
+ * socket only every WATCH_SPINS spins: a latency loop that did so once per round
+ * trip would add a clock read and a system call to every sample (microseconds where
+ * the clock source is emulated). 2^16 spins are well under a millisecond on
+ * hardware, a few under emulation. last_progress 0: not started, the first check
+ * starts it.
+ */
+#define WATCH_SPINS (1u << 16)
 struct watch {
 	uint64_t last_progress;
 	unsigned spins;
@@ -911,10 +919,12 @@ static int watch_check(struct side *s, struct watch *w, const char *what)
 	uint64_t t;
 	int r;
 
-	if (++w->spins < 4096)
+	if (++w->spins < WATCH_SPINS)
 		return 0;
 	w->spins = 0;
 	t = now_ns();
+	if (!w->last_progress)
+		w->last_progress = t;
 	if (t - w->last_progress > (uint64_t)s->o->timeout_ms * 1000000u)
 		return fail(s, -ETIMEDOUT, "no %s for %u ms: the peer stopped", what,
 			    s->o->timeout_ms);
@@ -1225,7 +1235,7 @@ static int server_send_bw(struct side *s, struct run *rn, struct wire_msg *end)
 					w.last_progress = now_ns();
 				}
 			}
-		} else if (++w.spins >= 4096) {
+		} else if (++w.spins >= WATCH_SPINS) {
 			w.spins = 0;
 			if (now_ns() - w.last_progress >
 			    (uint64_t)s->o->timeout_ms * 1000000u)
@@ -1266,7 +1276,7 @@ static int lat_send(struct side *s, size_t size, uint64_t seq)
 	struct ibv_send_wr *bad;
 	struct ibv_wc wc[LAT_SQ_DEPTH];
 
-	struct watch w = { .last_progress = now_ns() };
+	struct watch w = { 0 };
 
 	/* Reap send completions; wait only when the queue is full. */
 	while (true) {
@@ -1281,7 +1291,7 @@ static int lat_send(struct side *s, size_t size, uint64_t seq)
 		if (s->lat_posted - s->lat_reaped < LAT_SQ_DEPTH - 1)
 			break;
 		if (n > 0)
-			w.last_progress = now_ns();
+			w = (struct watch){ 0 };
 		else if ((r = watch_check(s, &w, "send completion")) < 0)
 			return r;
 	}
@@ -1301,7 +1311,7 @@ static int lat_send(struct side *s, size_t size, uint64_t seq)
 }
 
 /*
- * A quiet spin of lat_wait: every 4096 spins the server looks for the client's END
+ * A quiet spin of lat_wait: every WATCH_SPINS spins the server looks for the client's END
  * (1) and the client for a peer that stopped (an error). 0: keep spinning.
  */
 static int lat_idle(struct side *s, struct watch *w, struct wire_msg *end)
@@ -1310,7 +1320,7 @@ static int lat_idle(struct side *s, struct watch *w, struct wire_msg *end)
 
 	if (s->is_client)
 		return watch_check(s, w, "answer");
-	if (++w->spins < 4096)
+	if (++w->spins < WATCH_SPINS)
 		return 0;
 	w->spins = 0;
 	r = peer_poll(s);
@@ -1325,7 +1335,7 @@ static int lat_idle(struct side *s, struct watch *w, struct wire_msg *end)
  */
 static int lat_wait(struct side *s, size_t size, uint64_t seq, struct wire_msg *end)
 {
-	struct watch w = { .last_progress = now_ns() };
+	struct watch w = { 0 };
 	const uint8_t *p;
 
 	if (s->o->test == IBUP_BENCH_WRITE_LAT) {
