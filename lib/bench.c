@@ -1925,12 +1925,20 @@ static void *local_server_main(void *arg)
 	return NULL;
 }
 
-static int read_status(struct ibup_ctx *ctx, struct ibup_status **st, char *err, size_t n)
+/* Every mode starts here: the report, the options checked, the devices read. */
+static int begin(struct ibup_ctx *ctx, const struct ibup_bench_opts *o, const char *mode,
+		 struct ibup_bench_report *report, struct ibup_status **st)
 {
-	int r = ibup_status_read(ctx, 0, st);
+	int r;
 
+	report_init(report, o, mode);
+	r = check_opts(o, report->error, sizeof(report->error));
 	if (r < 0)
-		snprintf(err, n, "cannot read the RDMA devices: %s", strerror(-r));
+		return r;
+	r = ibup_status_read(ctx, 0, st);
+	if (r < 0)
+		snprintf(report->error, sizeof(report->error),
+			 "cannot read the RDMA devices: %s", strerror(-r));
 	return r;
 }
 
@@ -1946,11 +1954,7 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 	bool loopback;
 	struct ibup_bench_where cw = *client, sw = *server;
 
-	report_init(report, o, "loopback");
-	r = check_opts(o, report->error, sizeof(report->error));
-	if (r < 0)
-		return r;
-	r = read_status(ctx, &st, report->error, sizeof(report->error));
+	r = begin(ctx, o, "loopback", report, &st);
 	if (r < 0)
 		return r;
 	/* The client's device, or the default; the server's, or the client's (loopback). */
@@ -2082,11 +2086,7 @@ int ibup_bench_client(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 	struct ibup_status *st = NULL;
 	int fd, r;
 
-	report_init(report, o, "client");
-	r = check_opts(o, report->error, sizeof(report->error));
-	if (r < 0)
-		return r;
-	r = read_status(ctx, &st, report->error, sizeof(report->error));
+	r = begin(ctx, o, "client", report, &st);
 	if (r < 0)
 		return r;
 	fd = tcp_connect(host, port ? port : IBUP_BENCH_DEFAULT_PORT, o->timeout_ms,
@@ -2116,8 +2116,8 @@ int ibup_bench_server(struct ibup_ctx *ctx, const struct ibup_bench_where *where
 	int lfd = -1, fd, r, one = 1, zero = 0;
 
 	ibup_bench_opts_init(&o, IBUP_BENCH_WRITE_BW);
-	report_init(report, &o, "server");
-	r = read_status(ctx, &st, report->error, sizeof(report->error));
+	o.timeout_ms = timeout_ms;
+	r = begin(ctx, &o, "server", report, &st);
 	if (r < 0)
 		return r;
 	snprintf(service, sizeof(service), "%u", port ? port : IBUP_BENCH_DEFAULT_PORT);

@@ -127,33 +127,24 @@ for t in write_bw read_bw send_bw write_lat send_lat; do
 done
 
 # --- a peer killed mid-run ---------------------------------------------------------------
-# The server dies during a bandwidth run: the client stops with a reason, in time.
-kill_server_after() { # SECONDS PID
-  sleep "$1"
-  kill -9 "$2"
+# server_killed TEST PATTERN: a server SIGKILLed 3 s into a 30 s TEST run; the client
+# stops with exit 3 and a reason matching PATTERN, long before the run would end.
+server_killed() {
+  local t=$1 pattern=$2 start elapsed spid
+  ibup bench --server -d "$srv" -x 0 >/dev/null 2>&1 &
+  spid=$!
+  assert_true "server listens ($t, to be killed)" wait_listen
+  (sleep 3 && kill -9 "$spid") &
+  start=$(date +%s)
+  vm_test -t 60 -e 3 "server-killed-$t" ibup bench -t "$t" -d "$cli" -x 0 -D 30 --timeout 5 "$srv_ip"
+  elapsed=$(($(date +%s) - start))
+  wait
+  assert_match "client says why ($t)" "$pattern" "$(cat "$VM_ERR")"
+  assert_num "client stopped long before the 30 s run ($t)" "$elapsed" -lt 20
 }
-ibup bench --server -d "$srv" -x 0 >/dev/null 2>&1 &
-spid=$!
-assert_true "server listens (kill)" wait_listen
-kill_server_after 3 "$spid" &
-start=$(date +%s)
-vm_test -t 60 -e 3 server-killed-bw ibup bench -t write_bw -d "$cli" -x 0 -D 30 --timeout 5 "$srv_ip"
-elapsed=$(($(date +%s) - start))
-wait
-assert_match "client says why" "^ibup: bench: " "$(cat "$VM_ERR")"
-assert_num "client stopped long before the 30 s run" "$elapsed" -lt 20
-
-# The server dies while the client spins on memory (write_lat).
-ibup bench --server -d "$srv" -x 0 >/dev/null 2>&1 &
-spid=$!
-assert_true "server listens (kill lat)" wait_listen
-kill_server_after 3 "$spid" &
-start=$(date +%s)
-vm_test -t 60 -e 3 server-killed-lat ibup bench -t write_lat -d "$cli" -x 0 -D 30 --timeout 5 "$srv_ip"
-elapsed=$(($(date +%s) - start))
-wait
-assert_match "client says why (lat)" "(closed the connection|stopped|does not answer)" "$(cat "$VM_ERR")"
-assert_num "client stopped long before the 30 s run (lat)" "$elapsed" -lt 20
+# During a bandwidth run, and while the client spins on memory (write_lat).
+server_killed write_bw "^ibup: bench: "
+server_killed write_lat "(closed the connection|stopped|does not answer)"
 
 # The client dies: the server does not wait forever.
 timeout -k 5 60 ibup bench --server -d "$srv" -x 0 >/dev/null 2>server-orphan.err &
