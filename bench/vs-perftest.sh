@@ -22,7 +22,8 @@
 # (depth 128, CQ moderation 32, inline up to 236 bytes): the defaults are compared.
 # Each perftest process is pinned to one vCPU (server 0, client 1): perftest times with
 # rdtsc and the guest's TSCs are not synchronized across vCPUs (unpinned, it sometimes
-# prints 0.00 MB/sec); ibup's threads are not pinned (it times with clock_gettime).
+# prints 0.00 MB/sec). ibup is not pinned from outside: it times with clock_gettime and
+# pins its own two threads, one CPU each (client first, server second).
 # Not a test: it fails (exit 1, one line) only when a tool fails or prints no figure.
 # The guest half is bench/vs-perftest.guest.sh.
 set -euo pipefail
@@ -251,7 +252,8 @@ print(f"{datetime.date.today().isoformat()}; guest kernel {info.get('kernel', '?
 print()
 print(f"Guest clocksource {info.get('clocksource', '?')}; rxe max_qp_rd_atom {info.get('max_qp_rd_atom', '?')} "
       "(perftest's default number of outstanding reads, -o); perftest server pinned to vCPU 0, "
-      "client to vCPU 1 (rdtsc, unsynchronized TSCs); ibup not pinned.")
+      "client to vCPU 1 (rdtsc, unsynchronized TSCs); ibup pins its own threads "
+      "(client vCPU 0, server vCPU 1).")
 print()
 print("Ratio > 1 means ibup did better: bandwidth ibup/perftest, latency perftest/ibup. "
       "Soft-RoCE under emulation: compare the ratios, not the absolute figures.")
