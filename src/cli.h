@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ibup/ibup.h"
@@ -94,6 +95,8 @@ int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st);
 int cli_error(int r, const char *fmt, ...) _printf_(2, 3);
 /* "ibup: <message>" plus "Try 'ibup <command> --help'." on stderr; returns 2. */
 int cli_usage_error(const struct ibup_cli *cli, const char *fmt, ...) _printf_(2, 3);
+/* A decimal whole number in [0, @max]; -EINVAL otherwise (the caller says why). */
+int cli_parse_uint(const char *s, uint32_t max, uint32_t *ret);
 /* A number in (0, @max] for option @opt, or a usage error (returns 2). */
 int cli_parse_number(struct ibup_cli *cli, const char *opt, const char *arg, double max,
 		     double *ret);

@@ -86,18 +86,17 @@ void help_bench(FILE *out)
 	      out);
 }
 
-static int parse_count(struct ibup_cli *cli, const char *opt, const char *arg, double max,
-		       unsigned *ret)
+/* A whole number in [@min, @max] for option @opt, or a usage error (2). */
+static int parse_count(struct ibup_cli *cli, const char *opt, const char *arg,
+		       unsigned min, unsigned max, unsigned *ret)
 {
-	double v;
-	int r = cli_parse_number(cli, opt, arg, max, &v);
+	uint32_t v;
 
-	if (r)
-		return r;
-	if (v != (unsigned)v)
-		return cli_usage_error(cli, "%s needs a whole number, not '%s'", opt,
-				       arg);
-	*ret = (unsigned)v;
+	if (cli_parse_uint(arg, max, &v) < 0 || v < min)
+		return cli_usage_error(cli,
+				       "%s needs a whole number from %u to %u, not '%s'",
+				       opt, min, max, arg);
+	*ret = v;
 	return 0;
 }
 
@@ -386,26 +385,20 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 			w.device = optarg;
 			continue;
 		case 'i':
-			r = parse_count(cli, "--port", optarg, 255, &w.port);
+			r = parse_count(cli, "--port", optarg, 1, 255, &w.port);
 			break;
 		case OPT_TO:
 			to.device = optarg;
 			continue;
 		case OPT_TO_PORT:
-			r = parse_count(cli, "--to-port", optarg, 255, &to.port);
+			r = parse_count(cli, "--to-port", optarg, 1, 255, &to.port);
 			break;
 		case 'x':
-			if (strcmp(optarg, "0") == 0)
-				w.gid_index = 0;
-			else if (!(r = parse_count(cli, "--gid-index", optarg, 65535,
-						   &u)))
+			if (!(r = parse_count(cli, "--gid-index", optarg, 0, 65535, &u)))
 				w.gid_index = (int)u;
 			break;
 		case OPT_PKEY_INDEX:
-			if (strcmp(optarg, "0") == 0)
-				w.pkey_index = 0;
-			else if (!(r = parse_count(cli, "--pkey-index", optarg, 65535,
-						   &u)))
+			if (!(r = parse_count(cli, "--pkey-index", optarg, 0, 65535, &u)))
 				w.pkey_index = (int)u;
 			break;
 		case 's':
@@ -428,23 +421,21 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 					     &o.duration_s);
 			break;
 		case OPT_DEPTH:
-			r = parse_count(cli, "--depth", optarg, 16384, &o.depth);
+			r = parse_count(cli, "--depth", optarg, 1, 16384, &o.depth);
 			depth_set = true;
 			break;
 		case 'q':
-			r = parse_count(cli, "--qps", optarg, 64, &o.qps);
+			r = parse_count(cli, "--qps", optarg, 1, 64, &o.qps);
 			break;
 		case OPT_INLINE:
-			if (strcmp(optarg, "0") == 0)
-				o.inline_size = 0;
-			else if (!(r = parse_count(cli, "--inline", optarg, 4096, &u)))
+			if (!(r = parse_count(cli, "--inline", optarg, 0, 4096, &u)))
 				o.inline_size = (int)u;
 			break;
 		case OPT_CQ_MOD:
-			r = parse_count(cli, "--cq-mod", optarg, 16384, &o.cq_mod);
+			r = parse_count(cli, "--cq-mod", optarg, 1, 16384, &o.cq_mod);
 			break;
 		case OPT_POST_LIST:
-			r = parse_count(cli, "--post-list", optarg, 64, &o.post_list);
+			r = parse_count(cli, "--post-list", optarg, 1, 64, &o.post_list);
 			break;
 		case OPT_VERIFY:
 			o.verify = true;
@@ -467,10 +458,10 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 			bind_addr = optarg;
 			continue;
 		case 'p':
-			r = parse_count(cli, "--tcp-port", optarg, 65535, &tcp_port);
+			r = parse_count(cli, "--tcp-port", optarg, 1, 65535, &tcp_port);
 			break;
 		case OPT_TIMEOUT:
-			r = parse_count(cli, "--timeout", optarg, 3600, &timeout_s);
+			r = parse_count(cli, "--timeout", optarg, 1, 3600, &timeout_s);
 			break;
 		default:
 			r = cli_common_option(cli, opt, argv, help_bench);

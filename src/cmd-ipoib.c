@@ -266,19 +266,6 @@ static void run_tool(const char *const argv[], bool dry_run)
 	ibup_spawn_result_release(&res);
 }
 
-static int parse_uint(const char *s, uint32_t max, uint32_t *ret)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v > max)
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
-}
-
 static int write_file(struct ibup_ctx *ctx, const char *path, const char *text,
 		      bool dry_run)
 {
@@ -504,14 +491,14 @@ int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv)
 				  NULL)) != -1) {
 		switch (opt) {
 		case OPT_WAIT:
-			if (parse_uint(optarg, 3600, &v) < 0)
+			if (cli_parse_uint(optarg, 3600, &v) < 0)
 				return cli_usage_error(cli,
 						       "--wait needs seconds, 0 to 3600");
 			wait_s = v;
 			wait_given = true;
 			continue;
 		case OPT_PREFIX_LEN:
-			if (parse_uint(optarg, 32, &v) < 0 || v < 1)
+			if (cli_parse_uint(optarg, 32, &v) < 0 || v < 1)
 				return cli_usage_error(cli, "--prefix-len needs 1 to 32");
 			prefix_len = v;
 			continue;

@@ -206,6 +206,19 @@ int cli_error(int r, const char *fmt, ...)
 	return IBUP_EXIT_FAILURE;
 }
 
+int cli_parse_uint(const char *s, uint32_t max, uint32_t *ret)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > max)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
 int cli_parse_number(struct ibup_cli *cli, const char *opt, const char *arg, double max,
 		     double *ret)
 {
