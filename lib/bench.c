@@ -117,7 +117,7 @@ struct wire_params {
 	uint32_t version, test, qps, depth, cq_mod, post_list, verify, n_sizes;
 	int32_t inline_size;
 	uint32_t use_grh, prefer_link_local;
-	uint64_t iterations, duration_ns, region;
+	uint64_t iterations, duration_ns;
 	uint64_t sizes[MAX_SIZES];
 };
 
@@ -216,7 +216,7 @@ static void swap64(uint64_t *p, size_t n, bool out)
 static void params_order(struct wire_params *w, bool out)
 {
 	swap32(&w->version, 11, out);
-	swap64(&w->iterations, 3 + MAX_SIZES, out);
+	swap64(&w->iterations, 2 + MAX_SIZES, out);
 }
 
 static void side_order(struct wire_side *w, bool out)
@@ -414,7 +414,7 @@ static const struct ibup_port *active_port(const struct ibup_device *d, unsigned
 }
 
 /* The device asked for, or the first one with an active port that can run RC verbs. */
-static const struct ibup_device *pick_device(struct side *s, const struct ibup_status *st,
+static const struct ibup_device *pick_device(const struct ibup_status *st,
 					     const struct ibup_bench_where *w)
 {
 	for (unsigned i = 0; i < st->n_devices; i++) {
@@ -509,7 +509,7 @@ static int open_side(struct side *s, const struct ibup_status *st,
 		     const struct ibup_bench_where *w, bool prefer_link_local,
 		     bool peer_grh, int cpu_slot)
 {
-	const struct ibup_device *dev = pick_device(s, st, w);
+	const struct ibup_device *dev = pick_device(st, w);
 	const struct ibup_port *p;
 	struct ibv_device **list;
 	int n = 0;
@@ -593,7 +593,8 @@ static int create_resources(struct side *s, size_t max_size)
 	bool lat = ibup_bench_test_is_latency(o->test);
 	bool send = o->test == IBUP_BENCH_SEND_BW || o->test == IBUP_BENCH_SEND_LAT;
 	unsigned max_wr = s->dattr.max_qp_wr > 0 ? (unsigned)s->dattr.max_qp_wr : 1024;
-	int inl[] = { o->inline_size, 0 };
+	/* What the user asked for; else perftest's latency default, retried without inline. */
+	const int inl[] = { o->inline_size >= 0 ? o->inline_size : 236, 0 };
 	int access =
 		IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
 
@@ -638,9 +639,6 @@ static int create_resources(struct side *s, size_t max_size)
 		return fail(s, -ENOMEM, "cannot create completion queues on %s",
 			    s->me.device);
 
-	if (o->inline_size < 0) {
-		inl[0] = 236; /* perftest's latency default; retried without inline */
-	}
 	for (unsigned q = 0; q < s->nqp; q++) {
 		struct ibv_qp_attr a = {
 			.qp_state = IBV_QPS_INIT,
@@ -914,18 +912,32 @@ struct watch {
 	unsigned spins;
 };
 
-static int watch_check(struct side *s, struct watch *w, const char *what)
+/* Count a spin: true every WATCH_SPINS-th, when the watch looks. */
+static bool watch_due(struct watch *w)
 {
-	uint64_t t;
-	int r;
-
 	if (++w->spins < WATCH_SPINS)
-		return 0;
+		return false;
 	w->spins = 0;
-	t = now_ns();
+	return true;
+}
+
+/* Nothing progressed for the timeout (the first look starts the watch). */
+static bool watch_expired(const struct side *s, struct watch *w)
+{
+	uint64_t t = now_ns();
+
 	if (!w->last_progress)
 		w->last_progress = t;
-	if (t - w->last_progress > (uint64_t)s->o->timeout_ms * 1000000u)
+	return t - w->last_progress > (uint64_t)s->o->timeout_ms * 1000000u;
+}
+
+static int watch_check(struct side *s, struct watch *w, const char *what)
+{
+	int r;
+
+	if (!watch_due(w))
+		return 0;
+	if (watch_expired(s, w))
 		return fail(s, -ETIMEDOUT, "no %s for %u ms: the peer stopped", what,
 			    s->o->timeout_ms);
 	r = peer_poll(s);
@@ -937,6 +949,23 @@ static int watch_check(struct side *s, struct watch *w, const char *what)
 		return r < 0 ? r : fail(s, -EPROTO, "unexpected message from the peer");
 	}
 	return r;
+}
+
+/*
+ * A server's quiet spin: every @every spins, has the client sent its END (1, into
+ * @end)? 0: not yet; or an error (a hang-up, an ERROR, anything else).
+ */
+static int poll_end(struct side *s, struct watch *w, unsigned every, struct wire_msg *end)
+{
+	int r;
+
+	if (++w->spins < every)
+		return 0;
+	w->spins = 0;
+	r = peer_poll(s);
+	if (r <= 0)
+		return r;
+	return recv_msg(s, end, MSG_END, (int)s->o->timeout_ms) < 0 ? -EPROTO : 1;
 }
 
 /*
@@ -989,6 +1018,8 @@ static int client_bw(struct side *s, struct run *rn)
 	w.last_progress = rn->t_first;
 	while (true) {
 		bool all_done = true;
+		uint64_t t_now =
+			0; /* read when something completed, or at a watchdog check */
 		int n;
 
 		for (unsigned q = 0; q < s->nqp; q++) {
@@ -1078,8 +1109,7 @@ static int client_bw(struct side *s, struct run *rn)
 			rn->counts[q] = k;
 		}
 		if (n > 0) {
-			uint64_t t_now = now_ns();
-
+			t_now = now_ns();
 			rn->t_last = t_now;
 			w.last_progress = t_now;
 			if (t_now - last_trace >= 100000 ||
@@ -1097,9 +1127,10 @@ static int client_bw(struct side *s, struct run *rn)
 
 			if (r < 0)
 				return r;
+			if (w.spins == 0 && rn->deadline_ns)
+				t_now = now_ns();
 		}
-		if (rn->deadline_ns && !stopping && (n == 0 ? w.spins == 0 : true) &&
-		    now_ns() >= rn->deadline_ns) {
+		if (rn->deadline_ns && !stopping && t_now >= rn->deadline_ns) {
 			stopping = true;
 			/* Finish on a signalled WR: round each QP up to the next signal. */
 			for (unsigned q = 0; q < s->nqp; q++)
@@ -1177,7 +1208,7 @@ static int server_send_bw(struct side *s, struct run *rn, struct wire_msg *end)
 {
 	size_t size = rn->size;
 	struct ibv_wc wc[64];
-	struct watch w = { .last_progress = now_ns() };
+	struct watch w = { 0 };
 	bool have_end = false;
 
 	if (rx_ring(s, s->rq_depth) < 0)
@@ -1217,30 +1248,21 @@ static int server_send_bw(struct side *s, struct run *rn, struct wire_msg *end)
 				return -EIO;
 		}
 		if (n > 0) {
-			w.last_progress = now_ns();
+			w = (struct watch){ 0 };
 		} else if (!have_end) {
 			/* Quiet: is the END there? (No watchdog: the client may take its time.) */
-			if (++w.spins >= 1024) {
-				int r;
+			int r = poll_end(s, &w, 1024, end);
 
-				w.spins = 0;
-				r = peer_poll(s);
-				if (r < 0)
-					return r;
-				if (r == 1) {
-					if (recv_msg(s, end, MSG_END,
-						     (int)s->o->timeout_ms) < 0)
-						return -EPROTO;
-					have_end = true;
-					w.last_progress = now_ns();
-				}
+			if (r < 0)
+				return r;
+			if (r == 1) {
+				have_end = true;
+				w = (struct watch){ 0 };
 			}
-		} else if (++w.spins >= WATCH_SPINS) {
-			w.spins = 0;
-			if (now_ns() - w.last_progress >
-			    (uint64_t)s->o->timeout_ms * 1000000u)
-				return fail(s, -ETIMEDOUT,
-					    "messages the client sent never arrived");
+		} else if (watch_due(&w) && watch_expired(s, &w)) {
+			/* Everything the client sent was acknowledged: it must arrive. */
+			return fail(s, -ETIMEDOUT,
+				    "messages the client sent never arrived");
 		}
 		if (have_end) {
 			bool all = true;
@@ -1316,17 +1338,8 @@ static int lat_send(struct side *s, size_t size, uint64_t seq)
  */
 static int lat_idle(struct side *s, struct watch *w, struct wire_msg *end)
 {
-	int r;
-
-	if (s->is_client)
-		return watch_check(s, w, "answer");
-	if (++w->spins < WATCH_SPINS)
-		return 0;
-	w->spins = 0;
-	r = peer_poll(s);
-	if (r <= 0)
-		return r;
-	return recv_msg(s, end, MSG_END, (int)s->o->timeout_ms) < 0 ? -EPROTO : 1;
+	return s->is_client ? watch_check(s, w, "answer")
+			    : poll_end(s, w, WATCH_SPINS, end);
 }
 
 /*
@@ -1455,7 +1468,7 @@ static int server_passive(struct side *s, struct run *rn, struct wire_msg *end)
 {
 	const struct ibup_bench_opts *o = s->o;
 	struct wire_msg ready = { .type = MSG_READY };
-	unsigned depth = s->sq_depth, nslots = slots_for(s, rn->size, depth);
+	unsigned nslots = slots_for(s, rn->size, s->sq_depth);
 	int timeout =
 		o->duration_s > 0 ? (int)(o->duration_s * 1000) + (int)o->timeout_ms : -1;
 
@@ -1470,8 +1483,6 @@ static int server_passive(struct side *s, struct run *rn, struct wire_msg *end)
 		return -EPROTO;
 	if (o->test != IBUP_BENCH_WRITE_BW || !o->verify)
 		return 0;
-	if (o->verify && nslots < depth)
-		depth = nslots;
 	for (unsigned q = 0; q < s->nqp; q++) {
 		uint64_t c = end->counts[q];
 
@@ -1619,29 +1630,30 @@ static int server_loop(struct side *s)
 	}
 }
 
-static int sizes_of(const struct ibup_bench_opts *o, uint64_t *sizes, unsigned *n)
+/* The sizes of a run (check_opts() has judged them). */
+static void sizes_of(const struct ibup_bench_opts *o, uint64_t *sizes, unsigned *n)
 {
 	*n = 0;
-	if (o->all_sizes) {
-		for (uint64_t sz = IBUP_BENCH_MIN_SIZE; sz <= IBUP_BENCH_MAX_SIZE;
-		     sz *= 2)
-			sizes[(*n)++] = sz;
-		return 0;
+	if (!o->all_sizes) {
+		sizes[(*n)++] = o->size;
+		return;
 	}
-	if (o->size < 1 || o->size > IBUP_BENCH_MAX_SIZE)
-		return -EINVAL;
-	if (o->size < 2 && ibup_bench_test_is_latency(o->test))
-		return -EINVAL;
-	sizes[(*n)++] = o->size;
-	return 0;
+	for (uint64_t sz = IBUP_BENCH_MIN_SIZE; sz <= IBUP_BENCH_MAX_SIZE; sz *= 2)
+		sizes[(*n)++] = sz;
+}
+
+/* A latency message needs 2 bytes: the sequence byte and a payload. */
+static bool size_ok(enum ibup_bench_test t, uint64_t size)
+{
+	return size >= (ibup_bench_test_is_latency(t) ? 2u : 1u) &&
+	       size <= IBUP_BENCH_MAX_SIZE;
 }
 
 static int check_opts(const struct ibup_bench_opts *o, char *err, size_t err_size)
 {
 	if ((unsigned)o->test >= IBUP_BENCH_N_TESTS)
 		return snprintf(err, err_size, "unknown test"), -EINVAL;
-	if (!o->all_sizes && (o->size < 1 || o->size > IBUP_BENCH_MAX_SIZE ||
-			      (o->size < 2 && ibup_bench_test_is_latency(o->test))))
+	if (!o->all_sizes && !size_ok(o->test, o->size))
 		return snprintf(err, err_size, "message size must be %u B to 8 MiB",
 				ibup_bench_test_is_latency(o->test) ? 2u : 1u),
 		       -EINVAL;
@@ -1694,8 +1706,7 @@ static void report_init(struct ibup_bench_report *rep, const struct ibup_bench_o
 }
 
 static void params_from_opts(struct wire_params *p, const struct ibup_bench_opts *o,
-			     const uint64_t *sizes, unsigned n, size_t region, bool grh,
-			     bool prefer_ll)
+			     const uint64_t *sizes, unsigned n, bool grh, bool prefer_ll)
 {
 	*p = (struct wire_params){
 		.version = WIRE_VERSION,
@@ -1711,7 +1722,6 @@ static void params_from_opts(struct wire_params *p, const struct ibup_bench_opts
 		.prefer_link_local = prefer_ll,
 		.iterations = o->iterations,
 		.duration_ns = (uint64_t)(o->duration_s * 1e9),
-		.region = region,
 	};
 	memcpy(p->magic, WIRE_MAGIC, sizeof(p->magic));
 	memcpy(p->sizes, sizes, n * sizeof(*sizes));
@@ -1738,9 +1748,7 @@ static int client_run(struct ibup_ctx *ctx, const struct ibup_status *st,
 	r = ibup_verbs_load(&s.v, rep->error, sizeof(rep->error));
 	if (r < 0)
 		goto out_noverbs;
-	r = sizes_of(o, s.sizes, &s.n_sizes);
-	if (r < 0)
-		goto out;
+	sizes_of(o, s.sizes, &s.n_sizes);
 	r = open_side(&s, st, w, prefer_ll, false, local ? 0 : -1);
 	if (r < 0)
 		goto out;
@@ -1748,7 +1756,7 @@ static int client_run(struct ibup_ctx *ctx, const struct ibup_status *st,
 	if (r < 0)
 		goto out;
 	fill_me(&s);
-	params_from_opts(&p, o, s.sizes, s.n_sizes, s.region, s.use_grh, prefer_ll);
+	params_from_opts(&p, o, s.sizes, s.n_sizes, s.use_grh, prefer_ll);
 	params_order(&p, true);
 	side_order(&s.me, true);
 	r = xfer(fd, &p, sizeof(p), true, (int)o->timeout_ms);
@@ -1843,20 +1851,22 @@ static int server_run(struct ibup_ctx *ctx, const struct ibup_status *st,
 	o->inline_size = p.inline_size;
 	o->iterations = p.iterations;
 	o->duration_s = (double)p.duration_ns / 1e9;
-	o->all_sizes = false;
-	o->size = 2;
 	rep->test = o->test;
 	rep->qps = o->qps;
 	rep->depth = o->depth;
-	if (check_opts(o, rep->error, sizeof(rep->error)) < 0 || p.n_sizes < 1 ||
-	    p.n_sizes > MAX_SIZES) {
+	if (p.n_sizes < 1 || p.n_sizes > MAX_SIZES) {
 		r = fail(&s, -EPROTO, "the client asked for an impossible test");
 		goto out_err;
 	}
 	s.n_sizes = p.n_sizes;
 	memcpy(s.sizes, p.sizes, sizeof(s.sizes));
+	o->size = s.sizes[0];
+	if (check_opts(o, rep->error, sizeof(rep->error)) < 0) {
+		r = fail(&s, -EPROTO, "the client asked for an impossible test");
+		goto out_err;
+	}
 	for (unsigned i = 0; i < s.n_sizes; i++)
-		if (s.sizes[i] < 1 || s.sizes[i] > IBUP_BENCH_MAX_SIZE) {
+		if (!size_ok(o->test, s.sizes[i])) {
 			r = fail(&s, -EPROTO, "the client asked for an impossible size");
 			goto out_err;
 		}
@@ -1959,15 +1969,13 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 		return r;
 	/* The client's device, or the default; the server's, or the client's (loopback). */
 	if (!cw.device) {
-		struct side probe = { .info = &report->local,
-				      .err = report->error,
-				      .err_size = sizeof(report->error) };
-		const struct ibup_device *d = pick_device(&probe, st, &cw);
+		const struct ibup_device *d = pick_device(st, &cw);
 
 		if (!d) {
 			ibup_status_free(st);
-			return fail(&probe, -ENODEV,
-				    "no InfiniBand or RoCE device with an active port");
+			snprintf(report->error, sizeof(report->error),
+				 "no InfiniBand or RoCE device with an active port");
+			return -ENODEV;
 		}
 		cw.device = d->name;
 	}
