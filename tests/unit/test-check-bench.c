@@ -41,6 +41,16 @@ static int fake_bench(void *data, const char *device, unsigned port, double *ret
 	return 0;
 }
 
+/* Check options with nothing expected but the loopback threshold (NAN: the size's). */
+static struct ibup_check_opts bench_opts(struct measured *m, double threshold)
+{
+	return (struct ibup_check_opts){ .expect_rate_gbps = NAN,
+					 .expect_hcas = IBUP_UNKNOWN,
+					 .bench = m ? fake_bench : NULL,
+					 .bench_data = m,
+					 .bench_threshold_gbps = threshold };
+}
+
 static struct ibup_check_report *run_check(struct ibup_check_opts *opts, const char *size)
 {
 	struct ibup_ctx *ctx;
@@ -82,11 +92,7 @@ static unsigned count(const struct ibup_check_report *rep)
 static void test_against_size_threshold(void **state)
 {
 	struct measured m = { 0 };
-	struct ibup_check_opts opts = { .expect_rate_gbps = NAN,
-					.expect_hcas = IBUP_UNKNOWN,
-					.bench = fake_bench,
-					.bench_data = &m,
-					.bench_threshold_gbps = NAN };
+	struct ibup_check_opts opts = bench_opts(&m, NAN);
 	struct ibup_check_report *rep = run_check(&opts, "Standard_ND96isr_H100_v5");
 	const struct ibup_check *c;
 
@@ -124,11 +130,7 @@ static void test_against_size_threshold(void **state)
 static void test_threshold_override(void **state)
 {
 	struct measured m = { 0 };
-	struct ibup_check_opts opts = { .expect_rate_gbps = NAN,
-					.expect_hcas = IBUP_UNKNOWN,
-					.bench = fake_bench,
-					.bench_data = &m,
-					.bench_threshold_gbps = 150 };
+	struct ibup_check_opts opts = bench_opts(&m, 150);
 	struct ibup_check_report *rep = run_check(&opts, "Standard_ND96isr_H100_v5");
 	const struct ibup_check *c = find(rep, "mlx5_3/1");
 
@@ -141,11 +143,7 @@ static void test_threshold_override(void **state)
 static void test_no_threshold(void **state)
 {
 	struct measured m = { 0 };
-	struct ibup_check_opts opts = { .expect_rate_gbps = NAN,
-					.expect_hcas = IBUP_UNKNOWN,
-					.bench = fake_bench,
-					.bench_data = &m,
-					.bench_threshold_gbps = NAN };
+	struct ibup_check_opts opts = bench_opts(&m, NAN);
 	struct ibup_check_report *rep = run_check(&opts, NULL);
 	const struct ibup_check *c = find(rep, "mlx5_3/1");
 
@@ -159,9 +157,7 @@ static void test_no_threshold(void **state)
 
 static void test_not_asked(void **state)
 {
-	struct ibup_check_opts opts = { .expect_rate_gbps = NAN,
-					.expect_hcas = IBUP_UNKNOWN,
-					.bench_threshold_gbps = NAN };
+	struct ibup_check_opts opts = bench_opts(NULL, NAN);
 	struct ibup_check_report *rep = run_check(&opts, "Standard_ND96isr_H100_v5");
 
 	assert_int_equal(count(rep), 0);
