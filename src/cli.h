@@ -10,7 +10,7 @@
 
 #include "ibup/ibup.h"
 #include "ibup/ibup-json.h"
-#include "../lib/macro.h"
+#include "macro.h"
 
 enum ibup_exit {
 	IBUP_EXIT_OK = 0, /* done; for check: healthy */

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "ibup/bench.h"
-#include "../lib/banned.h"
+#include "banned.h"
 
 enum {
 	OPT_DEPTH = OPT_COMMAND_BASE,

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "ibup/bench.h"
-#include "../lib/banned.h"
+#include "banned.h"
 
 /* The counter baseline on the running system (documented in ibup-check(8)). */
 #define STATE_DIR "/var/lib/ibup"

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "../lib/banned.h"
+#include "banned.h"
 
 #define UNIT "ibup-ipoib.service"
 #define UNIT_PATH "etc/systemd/system/" UNIT

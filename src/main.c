@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "../lib/banned.h"
+#include "banned.h"
 
 #ifndef IBUP_VERSION
 #define IBUP_VERSION "0.0.0"

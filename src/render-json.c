@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "../lib/banned.h"
+#include "banned.h"
 
 static json_t *gid_json(const struct ibup_gid *g)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "../lib/banned.h"
+#include "banned.h"
 
 #define CELL 64
 

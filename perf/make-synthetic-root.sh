@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make-synthetic-root.sh - build a large fixture-like root for benchmarks.
 #
-# usage: bench/make-synthetic-root.sh N DIR
+# usage: perf/make-synthetic-root.sh N DIR
 #
 # Creates DIR (only DIR/{sys,proc,etc,usr,lib,lib64} are replaced) modelled on
 # an Azure HPC VM (Hyper-V, Ubuntu 22.04, Azure DMI, synthetic eth0, inbox RDMA

@@ -16,7 +16,7 @@ if [ ! -x "$ibup" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-bench/make-synthetic-root.sh 64 "$tmp/syn64" >/dev/null
+perf/make-synthetic-root.sh 64 "$tmp/syn64" >/dev/null
 
 /usr/bin/env python3 - "$ibup" "$runs" tests/fixtures/nd-h100-v5 "$tmp/syn64" <<'PY'
 import statistics, subprocess, sys, time

@@ -25,7 +25,7 @@
 # prints 0.00 MB/sec). ibup is not pinned from outside: it times with clock_gettime and
 # pins its own two threads, one CPU each (client first, server second).
 # Not a test: it fails (exit 1, one line) only when a tool fails or prints no figure.
-# The guest half is bench/vs-perftest.guest.sh.
+# The guest half is perf/vs-perftest.guest.sh.
 set -euo pipefail
 {
 
@@ -142,7 +142,7 @@ printf '%s: %d rows x %d reps x 2 tools = %d runs in the Soft-RoCE guest (ibup %
 
 t0=$(date +%s)
 set +e
-tests/vm/run-guest.sh --ibup "$ibup" --test bench/vs-perftest.guest.sh \
+tests/vm/run-guest.sh --ibup "$ibup" --test perf/vs-perftest.guest.sh \
   --add "$tmp/vs-perftest.conf:/etc/vs-perftest.conf" \
   --test-timeout "$budget" --timeout "$((budget + 300))" --log "$log" "${verbose[@]}" \
   >"$tmp/runner.out" 2>&1

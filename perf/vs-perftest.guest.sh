@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The guest half of bench/vs-perftest.sh: run by tests/vm/run-guest.sh as a test
+# The guest half of perf/vs-perftest.sh: run by tests/vm/run-guest.sh as a test
 # script, sourced by tests/vm/guest/harness.sh in the Soft-RoCE guest (see its API).
-# Not a test of its own: it only runs the plan bench/vs-perftest.sh put into the guest
+# Not a test of its own: it only runs the plan perf/vs-perftest.sh put into the guest
 # as /etc/vs-perftest.conf and prints one line per run on the console.
 #
 # The plan (bash, sourced): VSP_REPS=N and VSP_PLAN=("TEST SIZE ITERS TIMEOUT" ...).
@@ -15,7 +15,7 @@
 # where two busy-polling processes on two vCPUs end up anyway. ibup times with
 # clock_gettime(CLOCK_MONOTONIC) (hpet in the guest), which needs no pinning.
 #
-# Console lines (column 0), read by bench/vs-perftest.sh:
+# Console lines (column 0), read by perf/vs-perftest.sh:
 #   VSP-INFO KEY VALUE...
 #   VSP-ROW TOOL TEST SIZE REP wall=S bw=GBPS peak=GBPS mpps=MPPS   bandwidth tests
 #   VSP-ROW TOOL TEST SIZE REP wall=S med=US p99=US min=US avg=US max=US   latency

@@ -182,7 +182,7 @@ int ibup_dat_conf_set(const char *text, const char *ipv4, char **ret_text);
 int ibup_conf_value(const char *text, const char *key, char **ret_value);
 
 /*
- * IPoIB addressing from the platform (lib/kvp.c, lib/sharedconfig.c, lib/waagent.c).
+ * IPoIB addressing from the platform (lib/azure/).
  */
 /* A Hyper-V KVP pool is a sequence of records: a 512-byte key, a 2048-byte value. */
 #define IBUP_KVP_KEY_SIZE 512
