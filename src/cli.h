@@ -113,6 +113,19 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv);
 void help_bench(FILE *out);
 
 /* Renderers: same model, two forms. */
+struct ibup_plan;
+struct ibup_exec_result;
+void render_text_plan(FILE *out, const struct ibup_plan *plan);
+void render_text_step_done(FILE *out, const struct ibup_plan *plan, unsigned i,
+			   const char *detail);
+json_t *render_json_plan(const struct ibup_plan *plan, const struct ibup_exec_result *res,
+			 bool dry_run);
+/*
+ * Show or carry out a plan, as every command that changes the host does: --dry-run
+ * prints it, otherwise the executor runs it (each finished step said on stdout, or one
+ * JSON object at the end). Returns the exit code.
+ */
+int cli_run_plan(struct ibup_cli *cli, struct ibup_plan *plan, bool dry_run, bool resume);
 json_t *render_json_status(const struct ibup_status *st);
 void render_text_status(FILE *out, const struct ibup_status *st, bool verbose);
 

@@ -5,28 +5,23 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ibup/plan.h"
 #include "banned.h"
-
-#define UNIT "ibup-ipoib.service"
-#define UNIT_PATH "etc/systemd/system/" UNIT
-#define UDEV_RULE "etc/udev/rules.d/90-ibup-ipoib.rules"
-#define NM_CONF "etc/NetworkManager/conf.d/90-ibup-ipoib.conf"
-#define NETWORKD_CONF "etc/systemd/network/05-ibup-ipoib.network"
-#define WAAGENT_CONF "etc/waagent.conf"
 
 enum {
 	OPT_WAIT = OPT_COMMAND_BASE,
 	OPT_PREFIX_LEN,
 	OPT_DRY_RUN,
 	OPT_VIA,
+	OPT_RESUME,
 };
 
 void help_ipoib(FILE *out)
 {
 	fputs("Usage: ibup ipoib [show] [OPTIONS]\n"
 	      "       ibup ipoib apply [--wait SECONDS] [--prefix-len N] [--dry-run]\n"
-	      "       ibup ipoib enable [--via systemd|waagent] [--dry-run]\n"
-	      "       ibup ipoib disable [--dry-run]\n"
+	      "       ibup ipoib enable [--via systemd|waagent] [--dry-run | --resume]\n"
+	      "       ibup ipoib disable [--dry-run | --resume]\n"
 	      "\n"
 	      "IPoIB addresses from the platform: Hyper-V KVP pool 0's IPoIB_Data (the\n"
 	      "legacy SharedConfig.xml when the pool has none), matched to interfaces by\n"
@@ -44,8 +39,10 @@ void help_ipoib(FILE *out)
 	      "      --wait SECONDS     wait for interfaces that are not there yet (default 0)\n"
 	      "      --prefix-len N     prefix length of the addresses (default 16)\n"
 	      "      --via WAY          systemd or waagent (enable)\n"
-	      "  -n, --dry-run          print what would change, change nothing\n"
-	      "  -j, --json             print one JSON object (show, apply)\n"
+	      "  -n, --dry-run          print the plan (commands, and file changes as unified\n"
+	      "                         diffs), change nothing\n"
+	      "      --resume           finish an enable or disable that stopped part way\n"
+	      "  -j, --json             print one JSON object\n"
 	      "      --root DIR         read the platform data and sysfs under DIR; enable and\n"
 	      "                         disable write there too. apply always configures the\n"
 	      "                         running kernel's interfaces of the names found\n"
@@ -217,10 +214,25 @@ static int ipoib_apply(struct ibup_cli *cli, unsigned prefix_len, unsigned wait_
 			return cli_error(r, "cannot apply the IPoIB addresses");
 		}
 	}
-	if (cli->json)
+	if (cli->json) {
 		r = cli_print_json(plan_json(plan));
-	else
+	} else {
 		plan_text(stdout, plan, !dry_run);
+		if (dry_run) {
+			struct ibup_plan *steps = NULL;
+
+			r = ibup_ipoib_apply_plan(cli->ctx, plan, true, &steps, NULL);
+			if (r < 0) {
+				ibup_ipoib_plan_free(plan);
+				return cli_error(r, "cannot plan 'ipoib apply'");
+			}
+			if (steps->n) {
+				fputc('\n', stdout);
+				render_text_plan(stdout, steps);
+			}
+			ibup_plan_free(steps);
+		}
+	}
 	for (unsigned i = 0; i < plan->n; i++) {
 		const struct ibup_ipoib_target *t = &plan->targets[i];
 
@@ -241,227 +253,39 @@ static int ipoib_apply(struct ibup_cli *cli, unsigned prefix_len, unsigned wait_
 	return r;
 }
 
-/* Run a helper program; on the live system only, unless it can act on a root itself. */
-static void run_tool(const char *const argv[], bool dry_run)
+static int ipoib_enable(struct ibup_cli *cli, const char *via, bool dry_run, bool resume)
 {
-	struct ibup_spawn_result res;
-	int r;
-
-	if (dry_run) {
-		fputs("would run:", stdout);
-		for (const char *const *a = argv; *a; a++)
-			printf(" %s", *a);
-		fputc('\n', stdout);
-		return;
-	}
-	r = ibup_spawn(argv, 60000, 0, &res);
-	if (r < 0) {
-		fprintf(stderr, "ibup: warning: cannot run '%s': %s\n", argv[0],
-			strerror(-r));
-		return;
-	}
-	if (res.exit_code != 0)
-		fprintf(stderr, "ibup: warning: '%s %s' failed (exit %d): %.200s\n",
-			argv[0], argv[1] ? argv[1] : "", res.exit_code, res.err);
-	ibup_spawn_result_release(&res);
-}
-
-static int write_file(struct ibup_ctx *ctx, const char *path, const char *text,
-		      bool dry_run)
-{
-	_cleanup_free_ char *dir = strndup(path, (size_t)(strrchr(path, '/') - path));
-	int r;
-
-	if (dry_run) {
-		printf("would write /%s:\n%s", path, text);
-		return 0;
-	}
-	if (!dir)
-		return -ENOMEM;
-	r = ibup_mkdir_p(ctx, dir, 0755);
-	if (r >= 0)
-		r = ibup_file_replace(ctx, path, text, strlen(text), 0644);
-	if (r < 0)
-		return cli_error(r, "cannot write '/%s'", path);
-	printf("%s /%s\n", r ? "wrote" : "unchanged", path);
-	return 0;
-}
-
-static int enable_systemd(struct ibup_cli *cli, bool dry_run)
-{
-	char exe[PATH_MAX], unit[PATH_MAX + 1024];
+	struct ibup_plan *plan = NULL;
+	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	bool live = ibup_ctx_is_live(cli->ctx);
 	int r;
 
-	/* The unit runs this very binary, wherever it is installed. */
-	if (n <= 0 || !live)
+	/* The unit runs this very binary, wherever it is installed; an image, the packaged
+	 * one. */
+	if (n <= 0 || !ibup_ctx_is_live(cli->ctx))
 		snprintf(exe, sizeof(exe), "/usr/sbin/ibup");
 	else
 		exe[n] = '\0';
-	snprintf(unit, sizeof(unit),
-		 "# Written by 'ibup ipoib enable'; removed by 'ibup ipoib disable'.\n"
-		 "[Unit]\n"
-		 "Description=IPoIB addresses from the platform (ibup)\n"
-		 "Documentation=man:ibup-ipoib(8)\n"
-		 "After=systemd-udevd.service network-pre.target\n"
-		 "Wants=network-pre.target\n"
-		 "Before=network.target\n"
-		 "\n"
-		 "[Service]\n"
-		 "Type=oneshot\n"
-		 "ExecStart=%s ipoib apply --wait 120\n"
-		 "\n"
-		 "[Install]\n"
-		 "WantedBy=multi-user.target\n",
-		 exe);
-	r = write_file(cli->ctx, UNIT_PATH, unit, dry_run);
-	/* A VF that arrives later (hot-added, or after a host repair) gets its address too. */
-	if (!r)
-		r = write_file(
-			cli->ctx, UDEV_RULE,
-			"# Written by 'ibup ipoib enable': address IPoIB interfaces as "
-			"they appear.\n"
-			"ACTION==\"add\", SUBSYSTEM==\"net\", ATTR{type}==\"32\", "
-			"TAG+=\"systemd\", ENV{SYSTEMD_WANTS}+=\"" UNIT "\"\n",
-			dry_run);
-	/* Network managers leave IPoIB alone, so nobody fights over its addresses. */
-	if (!r && ibup_path_exists(cli->ctx, "etc/NetworkManager") > 0)
-		r = write_file(cli->ctx, NM_CONF,
-			       "# Written by 'ibup ipoib enable': ibup addresses IPoIB.\n"
-			       "[keyfile]\n"
-			       "unmanaged-devices=type:infiniband\n",
-			       dry_run);
-	if (!r && ibup_path_exists(cli->ctx, "etc/systemd/network") > 0)
-		r = write_file(cli->ctx, NETWORKD_CONF,
-			       "# Written by 'ibup ipoib enable': ibup addresses IPoIB.\n"
-			       "[Match]\n"
-			       "Type=infiniband\n"
-			       "\n"
-			       "[Link]\n"
-			       "Unmanaged=yes\n",
-			       dry_run);
-	if (r)
-		return r;
-	if (live) {
-		const char *reload[] = { "systemctl", "daemon-reload", NULL };
-		const char *enable[] = { "systemctl", "enable", UNIT, NULL };
-		const char *udev[] = { "udevadm", "control", "--reload", NULL };
-
-		run_tool(reload, dry_run);
-		run_tool(enable, dry_run);
-		run_tool(udev, dry_run);
-	} else {
-		char rootopt[PATH_MAX + 8];
-		const char *enable[] = { "systemctl", rootopt, "enable", UNIT, NULL };
-
-		snprintf(rootopt, sizeof(rootopt), "--root=%s",
-			 ibup_ctx_get_root(cli->ctx));
-		run_tool(enable, dry_run);
-	}
-	return IBUP_EXIT_OK;
-}
-
-/* The agent's unit is called differently per distribution. */
-static const char *agent_unit(struct ibup_ctx *ctx)
-{
-	static const char *const units[] = { "walinuxagent", "waagent" };
-
-	for (size_t i = 0; i < IBUP_ARRAY_SIZE(units); i++)
-		if (ibup_path_exists(ctx, "lib/systemd/system/%s.service", units[i]) >
-			    0 ||
-		    ibup_path_exists(ctx, "usr/lib/systemd/system/%s.service", units[i]) >
-			    0 ||
-		    ibup_path_exists(ctx, "etc/systemd/system/%s.service", units[i]) > 0)
-			return units[i];
-	return NULL;
-}
-
-/* The distribution's agent daemon runs the RDMA code: some of its versions break IPoIB. */
-static void warn_agent_version(void)
-{
-	const char *argv[] = { "waagent", "--version", NULL };
-	struct ibup_spawn_result res;
-	const char *problem = NULL;
-	char version[32];
-
-	if (ibup_spawn(argv, 10000, 64 * 1024, &res) < 0)
-		return;
-	if (ibup_waagent_version_check(res.out, version, sizeof(version), &problem) ==
-		    0 &&
-	    problem)
-		fprintf(stderr, "ibup: warning: the Azure agent is version %s: %s\n",
-			version, problem);
-	ibup_spawn_result_release(&res);
-}
-
-static int set_waagent(struct ibup_cli *cli, const char *value, bool dry_run)
-{
-	const char *unit;
-	int r;
-
-	r = ibup_waagent_conf_set(cli->ctx, "OS.EnableRDMA", value, dry_run);
+	r = ibup_ipoib_enable_plan(cli->ctx, via, exe, &plan);
+	if (r == -EBADMSG)
+		return cli_error(
+			r, "cannot change '/etc/waagent.conf': it holds a NUL byte");
 	if (r < 0)
-		return cli_error(r, "cannot set OS.EnableRDMA in '/" WAAGENT_CONF "'");
-	if (r == 0) {
-		printf("unchanged /%s (OS.EnableRDMA=%s)\n", WAAGENT_CONF, value);
-		return IBUP_EXIT_OK;
-	}
-	printf("%s OS.EnableRDMA=%s in /%s\n", dry_run ? "would set" : "set", value,
-	       WAAGENT_CONF);
-	if (ibup_ctx_is_live(cli->ctx))
-		warn_agent_version();
-	unit = agent_unit(cli->ctx);
-	if (unit && ibup_ctx_is_live(cli->ctx)) {
-		const char *restart[] = { "systemctl", "restart", unit, NULL };
-
-		run_tool(restart, dry_run);
-	} else if (!unit) {
-		fputs("ibup: warning: no walinuxagent or waagent unit found: restart the agent "
-		      "yourself\n",
-		      stderr);
-	}
-	return IBUP_EXIT_OK;
+		return cli_error(r, "cannot plan 'ipoib enable'");
+	return cli_run_plan(cli, plan, dry_run, resume);
 }
 
-static int ipoib_disable(struct ibup_cli *cli, bool dry_run)
+static int ipoib_disable(struct ibup_cli *cli, bool dry_run, bool resume)
 {
-	static const char *const ours[] = { UNIT_PATH, UDEV_RULE, NM_CONF,
-					    NETWORKD_CONF };
-	bool live = ibup_ctx_is_live(cli->ctx);
+	struct ibup_plan *plan = NULL;
+	int r = ibup_ipoib_disable_plan(cli->ctx, &plan);
 
-	if (live && ibup_path_exists(cli->ctx, UNIT_PATH) > 0) {
-		const char *disable[] = { "systemctl", "disable", UNIT, NULL };
-
-		run_tool(disable, dry_run);
-	}
-	for (size_t i = 0; i < IBUP_ARRAY_SIZE(ours); i++) {
-		int r;
-
-		if (ibup_path_exists(cli->ctx, "%s", ours[i]) <= 0)
-			continue;
-		if (dry_run) {
-			printf("would remove /%s\n", ours[i]);
-			continue;
-		}
-		r = ibup_file_remove(cli->ctx, ours[i]);
-		if (r < 0)
-			return cli_error(r, "cannot remove '/%s'", ours[i]);
-		printf("removed /%s\n", ours[i]);
-	}
-	/* waagent: back to what it was before ibup set it, if ibup did. */
-	if (ibup_path_exists(cli->ctx, WAAGENT_CONF ".ibup-orig") > 0) {
-		_cleanup_free_ char *was = NULL;
-		int r = ibup_conf_file_value(cli->ctx, WAAGENT_CONF ".ibup-orig",
-					     "OS.EnableRDMA", &was);
-
-		if (r < 0 && r != -ENOENT)
-			return cli_error(r, "cannot read '/" WAAGENT_CONF ".ibup-orig'");
-		/* Absent means waagent's default, which is off. */
-		return set_waagent(cli, was && strcmp(was, "y") == 0 ? "y" : "n",
-				   dry_run);
-	}
-	return IBUP_EXIT_OK;
+	if (r == -EBADMSG)
+		return cli_error(
+			r, "cannot change '/etc/waagent.conf': it holds a NUL byte");
+	if (r < 0)
+		return cli_error(r, "cannot plan 'ipoib disable'");
+	return cli_run_plan(cli, plan, dry_run, resume);
 }
 
 int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv)
@@ -471,12 +295,13 @@ int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv)
 		{ "prefix-len", required_argument, NULL, OPT_PREFIX_LEN },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "via", required_argument, NULL, OPT_VIA },
+		{ "resume", no_argument, NULL, OPT_RESUME },
 		IBUP_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
 	unsigned wait_s = 0, prefix_len = 16;
 	const char *sub = "show", *via = "systemd";
-	bool dry_run = false, via_given = false, wait_given = false;
+	bool dry_run = false, via_given = false, wait_given = false, resume = false;
 	uint32_t v;
 	int opt, r;
 
@@ -509,6 +334,9 @@ int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv)
 			via = optarg;
 			via_given = true;
 			continue;
+		case OPT_RESUME:
+			resume = true;
+			continue;
 		default:
 			break;
 		}
@@ -522,6 +350,10 @@ int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--via goes with 'enable'");
 	if (wait_given && strcmp(sub, "apply") != 0)
 		return cli_usage_error(cli, "--wait goes with 'apply'");
+	if (resume && strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0)
+		return cli_usage_error(cli, "--resume goes with 'enable' and 'disable'");
+	if (resume && dry_run)
+		return cli_usage_error(cli, "--resume and --dry-run do not go together");
 	if (strcmp(sub, "show") == 0)
 		return ipoib_show(cli, prefix_len);
 	if (strcmp(sub, "apply") == 0)
@@ -529,15 +361,13 @@ int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv)
 	if (!cli_ctx(cli))
 		return IBUP_EXIT_FAILURE;
 	if (strcmp(sub, "enable") == 0) {
-		if (strcmp(via, "systemd") == 0)
-			return enable_systemd(cli, dry_run);
-		if (strcmp(via, "waagent") == 0)
-			return set_waagent(cli, "y", dry_run);
-		return cli_usage_error(
-			cli, "--via takes 'systemd' or 'waagent', not '%s'", via);
+		if (strcmp(via, "systemd") != 0 && strcmp(via, "waagent") != 0)
+			return cli_usage_error(
+				cli, "--via takes 'systemd' or 'waagent', not '%s'", via);
+		return ipoib_enable(cli, via, dry_run, resume);
 	}
 	if (strcmp(sub, "disable") == 0)
-		return ipoib_disable(cli, dry_run);
+		return ipoib_disable(cli, dry_run, resume);
 	return cli_usage_error(
 		cli, "unknown subcommand '%s' (show, apply, enable, disable)", sub);
 }

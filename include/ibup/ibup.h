@@ -389,6 +389,15 @@ int32_t ibup_tenant_pkey(const uint16_t *pkeys, unsigned n);
 
 /* Files: the one atomic writer. */
 
+/* What ibup_file_replace() does beyond replacing the content. */
+enum ibup_write_flags {
+	/* The first time an existing file is changed, keep its content as
+	 * "<path>.ibup-orig" (files ibup shares with others). */
+	IBUP_WRITE_BACKUP = 1 << 0,
+	/* Create missing parent directories (0755), resolved inside the root. */
+	IBUP_WRITE_MKDIR = 1 << 1,
+};
+
 /**
  * ibup_file_replace() - replace a file's content atomically, under the root
  * @ctx: library context
@@ -396,17 +405,19 @@ int32_t ibup_tenant_pkey(const uint16_t *pkeys, unsigned n);
  * @data: new content
  * @len: its length
  * @mode: permission bits for a new file; an existing file keeps its mode and owner
+ * @flags: enum ibup_write_flags
  *
- * Writes "<path>.ibup-lock" beside the file (created exclusively, which is also the
- * lock), fsyncs it, renames it over @path and fsyncs the directory. The first time an
- * existing file is changed, its old content is kept as "<path>.ibup-orig". Nothing is
- * written when the content is already @data.
+ * Takes an flock on the file's directory (released with the process, however it
+ * ends), writes "<path>.ibup-new" beside the file, fsyncs it, renames it over @path and
+ * fsyncs the directory. Every path component is resolved inside the root. Nothing is
+ * written when the content is already @data. Only regular files are replaced.
  *
  * Return: 1 if the file changed, 0 if it already had this content, or a negative
- * errno (-EBUSY when another writer holds the lock).
+ * errno (-EBUSY when another writer holds the directory's lock, -EINVAL when @path is
+ * not a regular file).
  */
 int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
-		      size_t len, unsigned mode);
+		      size_t len, unsigned mode, unsigned flags);
 
 /**
  * ibup_path_exists() - whether a path exists under the root
@@ -436,6 +447,18 @@ int ibup_file_remove(struct ibup_ctx *ctx, const char *path);
  * Return: 0, or a negative errno.
  */
 int ibup_mkdir_p(struct ibup_ctx *ctx, const char *path, unsigned mode);
+
+/**
+ * ibup_sanitize_text() - make a multi-line text safe for a terminal, in place
+ * @s: NUL-terminated text (a file's content, a diff)
+ *
+ * Control characters other than newline and tab, and bytes that are not UTF-8,
+ * become '?' (single-line strings get the library's stricter rule, which also
+ * replaces newlines and tabs).
+ *
+ * Return: @s.
+ */
+char *ibup_sanitize_text(char *s);
 
 /* Processes: the one spawner. */
 
@@ -527,20 +550,48 @@ int ibup_ipoib_plan_read(struct ibup_ctx *ctx, unsigned prefix_len,
 int ibup_ipoib_apply(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan, unsigned wait_s);
 struct ibup_ipoib_plan *ibup_ipoib_plan_free(struct ibup_ipoib_plan *plan);
 
+struct ibup_plan;
+
 /**
- * ibup_waagent_conf_set() - set one key of /etc/waagent.conf (under the root)
+ * ibup_ipoib_apply_plan() - the steps that give the interfaces their addresses
  * @ctx: library context
- * @key: e.g. "OS.EnableRDMA"
- * @value: e.g. "y"
- * @dry_run: compute the change, write nothing
+ * @ip: from ibup_ipoib_plan_read(): one IPv4 address step per target to add
+ * @network_direct: add the Network Direct steps (/dev/hvnd_rdma, dat.conf) as well
+ * @ret: the plan (see ibup/plan.h), owned by the caller
+ * @ret_dat_conf: when not NULL, the dat.conf that names the address (set or to set),
+ *	relative to the root, owned by the caller; NULL when none
  *
- * Changes only that line (a commented default is uncommented in place), atomically,
- * keeping a one-time waagent.conf.ibup-orig.
- *
- * Return: 1 when the file changes (or would), 0 when it already says so, or -errno.
+ * Return: 0, or a negative errno.
  */
-int ibup_waagent_conf_set(struct ibup_ctx *ctx, const char *key, const char *value,
-			  bool dry_run);
+int ibup_ipoib_apply_plan(struct ibup_ctx *ctx, const struct ibup_ipoib_plan *ip,
+			  bool network_direct, struct ibup_plan **ret,
+			  char **ret_dat_conf);
+
+/**
+ * ibup_ipoib_enable_plan() - plan `ipoib enable`
+ * @ctx: library context
+ * @via: "systemd" (ibup's unit, udev rule, network-manager exclusions) or "waagent"
+ *	(OS.EnableRDMA=y in waagent.conf, changing only that line)
+ * @exe: the ibup program the unit runs
+ * @ret: the plan, owned by the caller; empty when everything is already in place
+ *
+ * Return: 0, -EINVAL for an unknown @via, -EBADMSG for a waagent.conf holding a NUL,
+ * or another negative errno.
+ */
+int ibup_ipoib_enable_plan(struct ibup_ctx *ctx, const char *via, const char *exe,
+			   struct ibup_plan **ret);
+
+/**
+ * ibup_ipoib_disable_plan() - plan `ipoib disable`: undo either way of enable
+ * @ctx: library context
+ * @ret: the plan, owned by the caller
+ *
+ * waagent.conf gets back the original ibup kept (waagent.conf.ibup-orig) when only
+ * ibup's line differs from it, otherwise the original's OS.EnableRDMA value.
+ *
+ * Return: 0, or a negative errno.
+ */
+int ibup_ipoib_disable_plan(struct ibup_ctx *ctx, struct ibup_plan **ret);
 
 /**
  * ibup_waagent_version_check() - the Azure agent's daemon version and its known IPoIB bugs

@@ -640,14 +640,15 @@ static const struct ibup_counter *counter(const struct ibup_port *p, const char 
 
 static json_t *load_state(struct run *run)
 {
-	struct ibup_ctx *sctx = NULL;
+	struct ibup_state st;
 	char *text = NULL;
 	size_t len;
 	json_t *root = NULL;
 
-	if (!run->opts->state_dir || ibup_ctx_new(run->opts->state_dir, &sctx) < 0)
+	if (!run->opts->state_dir ||
+	    ibup_state_open(run->ctx, run->opts->state_dir, &st) < 0)
 		return NULL;
-	if (ibup_read_file(sctx, COUNTERS_STATE, IBUP_CONF_MAX, &text, &len) == 0) {
+	if (ibup_state_read(&st, COUNTERS_STATE, IBUP_CONF_MAX, &text, &len) == 0) {
 		root = json_loadb(text, len, 0, NULL);
 		if (!json_is_object(root)) {
 			ibup_warn(run->ctx,
@@ -658,13 +659,13 @@ static json_t *load_state(struct run *run)
 		}
 	}
 	free(text);
-	ibup_ctx_free(sctx);
+	ibup_state_close(&st);
 	return root;
 }
 
 static void save_state(struct run *run, json_t *ports)
 {
-	struct ibup_ctx *sctx = NULL;
+	struct ibup_state st;
 	json_t *root = json_pack("{s:i, s:O}", "schema_version", 1, "ports", ports);
 	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	int r;
@@ -674,13 +675,14 @@ static void save_state(struct run *run, json_t *ports)
 		json_decref(root);
 		return;
 	}
-	r = ibup_ctx_new(run->opts->state_dir, &sctx);
-	if (r >= 0)
-		r = ibup_file_replace(sctx, COUNTERS_STATE, text, strlen(text), 0644);
+	r = ibup_state_open(run->ctx, run->opts->state_dir, &st);
+	if (r >= 0) {
+		r = ibup_state_write(&st, COUNTERS_STATE, text, strlen(text));
+		ibup_state_close(&st);
+	}
 	if (r < 0)
 		ibup_warn(run->ctx, "cannot save the counter baseline in '%s': %s",
 			  run->opts->state_dir, strerror(-r));
-	ibup_ctx_free(sctx);
 	free(text);
 	json_decref(root);
 }

@@ -12,7 +12,9 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/syscall.h>
 
 #include "internal.h"
@@ -141,6 +143,11 @@ _printf_(3, 0) static int vpath(char *buf, size_t size, const char *fmt, va_list
 static int open_under_root(struct ibup_ctx *ctx, const char *path, int flags)
 {
 	return open_resolved(ctx->root_fd, path, flags | O_CLOEXEC, true, ctx->live);
+}
+
+int ibup_open_under_root(struct ibup_ctx *ctx, const char *path, int flags)
+{
+	return open_under_root(ctx, path, flags);
 }
 
 /*
@@ -480,52 +487,65 @@ static bool same_content(int fd, const void *data, size_t len)
 	}
 }
 
+/*
+ * Keep the first original of a file ibup changes as "<base>.ibup-orig": written beside
+ * it under a temporary name, synced, read back and compared, then renamed into place
+ * only if no original is kept yet. An interrupted copy leaves no backup at all, never a
+ * short one that would later be restored as the original.
+ */
 static int copy_to_backup(int dirfd, const char *base, int srcfd)
 {
-	_cleanup_free_ char *bak = NULL;
+	_cleanup_free_ char *bak = NULL, *tmp = NULL, *data = NULL;
 	_cleanup_close_ int fd = -1;
-	char buf[8192];
 	struct stat st;
-	off_t off = 0;
+	size_t len = 0;
 	int r;
 
-	if (asprintf(&bak, "%s.ibup-orig", base) < 0)
+	if (asprintf(&bak, "%s.ibup-orig", base) < 0 ||
+	    asprintf(&tmp, "%s.ibup-orig-new", base) < 0)
 		return -ENOMEM;
+	if (faccessat(dirfd, bak, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0; /* the first original is the one kept */
 	if (fstat(srcfd, &st) < 0)
 		return -errno;
-	fd = openat(dirfd, bak, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    st.st_mode & 07777);
-	if (fd < 0)
-		return errno == EEXIST ? 0
-				       : -errno; /* the first original is the one kept */
+	if (st.st_size > IBUP_CONF_MAX * 64)
+		return -EFBIG;
+	data = malloc((size_t)st.st_size + 1);
+	if (!data)
+		return -ENOMEM;
 	for (;;) {
-		ssize_t n = pread(srcfd, buf, sizeof(buf), off);
+		ssize_t n = pread(srcfd, data + len, (size_t)st.st_size + 1 - len,
+				  (off_t)len);
 
-		if (n < 0) {
-			r = -errno;
-			unlinkat(dirfd, bak, 0);
-			return r;
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
 		if (n == 0)
 			break;
-		r = write_all(fd, buf, (size_t)n);
-		if (r < 0) {
-			unlinkat(dirfd, bak, 0);
-			return r;
-		}
-		off += n;
+		len += (size_t)n;
+		if (len > (size_t)st.st_size)
+			return -EAGAIN; /* growing underneath us */
 	}
-	if (fsync(fd) < 0) {
+	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    st.st_mode & 07777);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, data, len);
+	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
-		unlinkat(dirfd, bak, 0);
-		return r;
-	}
-	return 0;
+	if (r >= 0 && !same_content(fd, data, len))
+		r = -EIO;
+	if (r >= 0 && renameat2(dirfd, tmp, dirfd, bak, RENAME_NOREPLACE) < 0 &&
+	    errno != EEXIST)
+		r = -errno;
+	unlinkat(dirfd, tmp, 0); /* gone after the rename; left by EEXIST or an error */
+	return r < 0 ? r : 0;
 }
 
 /* Give the new file its mode, owner, backup and content; the caller publishes it. */
 static int fill_new_file(int fd, int dirfd, const char *base, int oldfd, const void *data,
-			 size_t len, unsigned mode)
+			 size_t len, unsigned mode, unsigned flags)
 {
 	struct stat st;
 	int r;
@@ -538,9 +558,11 @@ static int fill_new_file(int fd, int dirfd, const char *base, int oldfd, const v
 			return -errno;
 		if (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM)
 			return -errno;
-		r = copy_to_backup(dirfd, base, oldfd);
-		if (r < 0)
-			return r;
+		if (flags & IBUP_WRITE_BACKUP) {
+			r = copy_to_backup(dirfd, base, oldfd);
+			if (r < 0)
+				return r;
+		}
 	} else if (fchmod(fd, mode & 07777) < 0) {
 		/* The umask must not narrow the mode the caller asked for. */
 		return -errno;
@@ -553,11 +575,30 @@ static int fill_new_file(int fd, int dirfd, const char *base, int oldfd, const v
 	return 0;
 }
 
+/*
+ * One writer at a time per directory: an flock on the directory itself, so the lock
+ * ends with its holder (a killed run leaves nothing that blocks the next) and no lock
+ * file is left in /etc. Our own concurrent runs wait a little; -EBUSY after that.
+ */
+static int lock_dir(int dirfd)
+{
+	const struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
+
+	for (unsigned i = 0; i < 100; i++) {
+		if (flock(dirfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		nanosleep(&tick, NULL);
+	}
+	return -EBUSY;
+}
+
 int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
-		      size_t len, unsigned mode)
+		      size_t len, unsigned mode, unsigned flags)
 {
 	_cleanup_close_ int dirfd = -1, oldfd = -1, fd = -1;
-	_cleanup_free_ char *dir = NULL, *lock = NULL;
+	_cleanup_free_ char *dir = NULL, *tmp = NULL;
 	const char *base;
 	int r;
 
@@ -573,27 +614,45 @@ int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
 		return -ENOMEM;
 	if (!*base)
 		return -EISDIR;
+	if ((flags & IBUP_WRITE_MKDIR) && base != path) {
+		r = ibup_mkdir_p(ctx, dir, 0755);
+		if (r < 0)
+			return r;
+	}
 	dirfd = open_under_root(ctx, dir, O_RDONLY | O_DIRECTORY);
 	if (dirfd < 0)
 		return dirfd;
+	r = lock_dir(dirfd);
+	if (r < 0)
+		return r;
 
 	oldfd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (oldfd < 0 && errno != ENOENT)
 		return -errno;
-	if (oldfd >= 0 && same_content(oldfd, data, len))
-		return 0;
+	if (oldfd >= 0) {
+		struct stat st;
 
-	if (asprintf(&lock, "%s.ibup-lock", base) < 0)
+		if (fstat(oldfd, &st) < 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode))
+			return -EINVAL; /* a device, FIFO or directory is not replaced */
+		if (same_content(oldfd, data, len))
+			return 0;
+	}
+
+	/* Under the lock the temporary name is ours; one left by a killed run is reused. */
+	if (asprintf(&tmp, "%s.ibup-new", base) < 0)
 		return -ENOMEM;
-	fd = openat(dirfd, lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    mode & 07777);
 	if (fd < 0)
-		return errno == EEXIST ? -EBUSY : -errno;
+		return -errno;
 
-	r = fill_new_file(fd, dirfd, base, oldfd, data, len, mode);
-	if (r >= 0 && renameat(dirfd, lock, dirfd, base) < 0)
+	r = fill_new_file(fd, dirfd, base, oldfd, data, len, mode, flags);
+	if (r >= 0 && renameat(dirfd, tmp, dirfd, base) < 0)
 		r = -errno;
 	if (r < 0) {
-		unlinkat(dirfd, lock, 0);
+		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
 	/* The rename is durable only once the directory is. */
@@ -642,24 +701,44 @@ int ibup_file_remove(struct ibup_ctx *ctx, const char *path)
 	return 1;
 }
 
+/*
+ * Each missing component is created with mkdirat() in its parent as resolved inside
+ * the root, so a symlinked parent (etc/udev -> /elsewhere) is followed as a chroot
+ * would, never out of the root.
+ */
 int ibup_mkdir_p(struct ibup_ctx *ctx, const char *path, unsigned mode)
 {
 	char buf[PATH_MAX];
-	int r;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
 		return -ENAMETOOLONG;
 	for (char *p = buf;; p++) {
-		char c = *p;
+		_cleanup_close_ int fd = -1, parent = -1;
+		char c = *p, *slash;
 
 		if (c != '/' && c != '\0')
 			continue;
 		*p = '\0';
-		r = ibup_path_exists(ctx, "%s", buf);
-		if (r < 0)
-			return r;
-		if (r == 0 && mkdirat(ctx->root_fd, buf, mode) < 0 && errno != EEXIST)
-			return -errno;
+		if (*buf) {
+			fd = open_under_root(ctx, buf, O_RDONLY | O_DIRECTORY);
+			if (fd == -ENOENT) {
+				slash = strrchr(buf, '/');
+				if (slash)
+					*slash = '\0';
+				parent = open_under_root(ctx, slash ? buf : ".",
+							 O_RDONLY | O_DIRECTORY);
+				if (slash)
+					*slash = '/';
+				if (parent < 0)
+					return parent;
+				if (mkdirat(parent, slash ? slash + 1 : buf, mode) < 0 &&
+				    errno != EEXIST)
+					return -errno;
+				fd = open_under_root(ctx, buf, O_RDONLY | O_DIRECTORY);
+			}
+			if (fd < 0)
+				return fd;
+		}
 		*p = c;
 		if (!c)
 			return 0;

@@ -256,4 +256,54 @@ int ibup_parse_systemd_memlock(const char *text, int64_t *soft,
 			       struct ibup_diag *reterr_diag);
 int ibup_limits_read(struct ibup_ctx *ctx, struct ibup_limits *ret);
 
+/* SHA-256 (libcrypto through dlopen, lib/core/sha256.c). -ELIBACC without libcrypto. */
+struct ibup_sha256 {
+	void *md;
+};
+int ibup_sha256_init(struct ibup_sha256 *s);
+void ibup_sha256_update(struct ibup_sha256 *s, const void *data, size_t len);
+int ibup_sha256_final(struct ibup_sha256 *s, char ret_hex[65]);
+void ibup_sha256_release(struct ibup_sha256 *s);
+int ibup_sha256_hex(const void *data, size_t len, char ret_hex[65]);
+
+/*
+ * ibup's state directory (lib/core/state.c): the error-counter baseline of `check` and
+ * the plan journal. By default var/lib/ibup under the context's root (a run on an image
+ * keeps its journal inside it); `check --state-dir DIR` names a directory of the host.
+ * Names are plain file names inside it.
+ */
+#define IBUP_STATE_DIR "var/lib/ibup"
+struct ibup_state {
+	struct ibup_ctx *ctx; /* borrowed, or @owned */
+	struct ibup_ctx *owned;
+	char dir[256]; /* relative to ctx's root */
+	int lock_fd;
+};
+/* @host_dir: NULL for IBUP_STATE_DIR under @ctx's root. Opens nothing yet. */
+int ibup_state_open(struct ibup_ctx *ctx, const char *host_dir, struct ibup_state *ret);
+void ibup_state_close(struct ibup_state *s);
+/* -ENOENT when absent; *ret_data NUL-terminated, owned by the caller. */
+int ibup_state_read(struct ibup_state *s, const char *name, size_t max, char **ret_data,
+		    size_t *ret_len);
+/* Atomic (the one writer), creating the directory (0755) when missing. */
+int ibup_state_write(struct ibup_state *s, const char *name, const void *data,
+		     size_t len);
+int ibup_state_remove(struct ibup_state *s, const char *name);
+/* The one lock of runs that change the host: held until ibup_state_close() or exit.
+ * -EBUSY when another process holds it. */
+int ibup_state_lock(struct ibup_state *s);
+/* "/var/lib/ibup/NAME" as a person would look for it (host path), into @buf. */
+const char *ibup_state_path(const struct ibup_state *s, const char *name, char *buf,
+			    size_t size);
+
+/* The spawner with "NAME=value" entries added to (or replacing in) the environment. */
+int ibup_spawn_env(const char *const argv[], const char *const env[], unsigned timeout_ms,
+		   size_t out_max, struct ibup_spawn_result *ret_result);
+
+/* An open file under the root (O_PATH-free: the same resolution as the readers). */
+int ibup_open_under_root(struct ibup_ctx *ctx, const char *path, int flags);
+
+/* rtnetlink and RDMA netlink changes (lib/core/netlink.c). */
+int ibup_netlink_rdma_rename(const char *device, const char *new_name);
+
 #endif

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
-/* rtnetlink through libmnl (as iproute2 does): the IPv4 addresses of the live system. */
+/*
+ * rtnetlink and RDMA netlink through libmnl (as iproute2 and its `rdma` tool do): the
+ * IPv4 addresses of the live system, and the changes plans make to it.
+ */
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <net/if.h>
 #include <linux/rtnetlink.h>
+#include <rdma/rdma_netlink.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -71,10 +75,10 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 /* An rtnetlink socket with a receive timeout: the kernel answers at once, and a stalled
  * socket must not hang the caller. */
-static int open_socket(struct mnl_socket **ret)
+static int open_socket_of(int bus, struct mnl_socket **ret)
 {
 	struct timeval tv = { .tv_sec = 2 };
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	struct mnl_socket *nl = mnl_socket_open(bus);
 	int r;
 
 	if (!nl)
@@ -88,6 +92,11 @@ static int open_socket(struct mnl_socket **ret)
 	}
 	*ret = nl;
 	return 0;
+}
+
+static int open_socket(struct mnl_socket **ret)
+{
+	return open_socket_of(NETLINK_ROUTE, ret);
 }
 
 int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
@@ -138,7 +147,7 @@ int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
 }
 
 /* Send one request and wait for its acknowledgement; -errno from the kernel's answer. */
-static int request(struct nlmsghdr *nlh)
+static int request_on(int bus, struct nlmsghdr *nlh)
 {
 	char buf[8192];
 	struct mnl_socket *nl;
@@ -146,7 +155,7 @@ static int request(struct nlmsghdr *nlh)
 	ssize_t n;
 	int r;
 
-	r = open_socket(&nl);
+	r = open_socket_of(bus, &nl);
 	if (r < 0)
 		return r;
 	portid = mnl_socket_get_portid(nl);
@@ -164,6 +173,98 @@ static int request(struct nlmsghdr *nlh)
 		r = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL) < 0 ? -errno : 0;
 	mnl_socket_close(nl);
 	return r;
+}
+
+static int request(struct nlmsghdr *nlh)
+{
+	return request_on(NETLINK_ROUTE, nlh);
+}
+
+/* The RDMA device's index, as `rdma dev` finds it: RDMA_NLDEV_CMD_GET by name. */
+struct dev_index {
+	const char *name;
+	int64_t index;
+};
+
+static int dev_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, RDMA_NLDEV_ATTR_MAX - 1) < 0)
+		return MNL_CB_OK;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int dev_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[RDMA_NLDEV_ATTR_MAX] = { 0 };
+	struct dev_index *d = data;
+
+	mnl_attr_parse(nlh, 0, dev_attr_cb, tb);
+	if (tb[RDMA_NLDEV_ATTR_DEV_INDEX] && tb[RDMA_NLDEV_ATTR_DEV_NAME] &&
+	    mnl_attr_validate(tb[RDMA_NLDEV_ATTR_DEV_NAME], MNL_TYPE_NUL_STRING) == 0 &&
+	    strcmp(mnl_attr_get_str(tb[RDMA_NLDEV_ATTR_DEV_NAME]), d->name) == 0)
+		d->index = mnl_attr_get_u32(tb[RDMA_NLDEV_ATTR_DEV_INDEX]);
+	return MNL_CB_OK;
+}
+
+static int rdma_dev_index(const char *name, uint32_t *ret)
+{
+	char buf[32768];
+	struct dev_index d = { .name = name, .index = -1 };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	unsigned seq, portid;
+	ssize_t n;
+	int r;
+
+	r = open_socket_of(NETLINK_RDMA, &nl);
+	if (r < 0)
+		return r;
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, RDMA_NLDEV_CMD_GET);
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = (unsigned)time(NULL);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, dev_cb, &d);
+		if (r <= MNL_CB_STOP)
+			break;
+	}
+	r = n < 0 || r == MNL_CB_ERROR ? -errno : 0;
+	mnl_socket_close(nl);
+	if (r < 0)
+		return r;
+	if (d.index < 0)
+		return -ENODEV;
+	*ret = (uint32_t)d.index;
+	return 0;
+}
+
+int ibup_netlink_rdma_rename(const char *device, const char *new_name)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	uint32_t index;
+	int r;
+
+	if (strlen(new_name) >= 64 /* IB_DEVICE_NAME_MAX */)
+		return -ENAMETOOLONG;
+	r = rdma_dev_index(device, &index);
+	if (r < 0)
+		return r;
+	/* As `rdma dev set DEV name NEW`: RDMA_NLDEV_CMD_SET with the index and the name. */
+	nlh->nlmsg_type = RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, RDMA_NLDEV_CMD_SET);
+	mnl_attr_put_u32(nlh, RDMA_NLDEV_ATTR_DEV_INDEX, index);
+	mnl_attr_put_strz(nlh, RDMA_NLDEV_ATTR_DEV_NAME, new_name);
+	return request_on(NETLINK_RDMA, nlh);
 }
 
 int ibup_netlink_link_up(unsigned ifindex)

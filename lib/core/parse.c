@@ -50,6 +50,22 @@ char *ibup_sanitize(char *s)
 	return s;
 }
 
+char *ibup_sanitize_text(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (p && *p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0 || (*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+	return s;
+}
+
 char *ibup_strdup_clean(const char *s)
 {
 	char *d = strdup(s);

@@ -75,7 +75,8 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int start_child(const char *const argv[], int out[2], int err[2], pid_t *ret_pid)
+static int start_child(const char *const argv[], char *const envp[], int out[2],
+		       int err[2], pid_t *ret_pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -109,7 +110,7 @@ static int start_child(const char *const argv[], int out[2], int err[2], pid_t *
 	if (!r)
 		/* POSIX's prototype predates const; the strings are not modified. */
 		r = posix_spawnp(ret_pid, argv[0], &fa, &attr,
-				 (char *const *)(uintptr_t)argv, environ);
+				 (char *const *)(uintptr_t)argv, envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return -r;
@@ -186,9 +187,49 @@ static int reap(pid_t pid, int64_t deadline, bool kill_now, int *status)
 	}
 }
 
+/* environ with @env's "NAME=value" entries replacing or added to it; NULL: environ. */
+static char **merge_env(const char *const env[])
+{
+	size_t n = 0, m = 0, k = 0;
+	char **v;
+
+	if (!env || !env[0])
+		return NULL;
+	while (environ[n])
+		n++;
+	while (env[m])
+		m++;
+	v = calloc(n + m + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		bool replaced = false;
+
+		for (size_t j = 0; j < m && !replaced; j++) {
+			const char *eq = strchr(env[j], '=');
+			size_t len = eq ? (size_t)(eq - env[j]) : strlen(env[j]);
+
+			replaced = strncmp(environ[i], env[j], len) == 0 &&
+				   environ[i][len] == '=';
+		}
+		if (!replaced)
+			v[k++] = environ[i];
+	}
+	for (size_t j = 0; j < m; j++)
+		v[k++] = (char *)(uintptr_t)env[j];
+	return v;
+}
+
 int ibup_spawn(const char *const argv[], unsigned timeout_ms, size_t out_max,
 	       struct ibup_spawn_result *ret_result)
 {
+	return ibup_spawn_env(argv, NULL, timeout_ms, out_max, ret_result);
+}
+
+int ibup_spawn_env(const char *const argv[], const char *const env[], unsigned timeout_ms,
+		   size_t out_max, struct ibup_spawn_result *ret_result)
+{
+	_cleanup_free_ char **envp = merge_env(env);
 	struct capture out = { 0 }, err = { 0 };
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
@@ -197,6 +238,8 @@ int ibup_spawn(const char *const argv[], unsigned timeout_ms, size_t out_max,
 
 	if (!argv || !argv[0])
 		return -EINVAL;
+	if (env && env[0] && !envp)
+		return -ENOMEM;
 	if (!out_max)
 		out_max = SPAWN_OUT_DEFAULT;
 	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
@@ -209,7 +252,7 @@ int ibup_spawn(const char *const argv[], unsigned timeout_ms, size_t out_max,
 	if (!r)
 		r = capture_init(&err, out_max);
 	if (!r)
-		r = start_child(argv, outp, errp, &pid);
+		r = start_child(argv, envp ? envp : environ, outp, errp, &pid);
 	close(outp[1]);
 	close(errp[1]);
 	if (r < 0) {

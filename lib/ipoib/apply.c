@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ibup/plan.h"
 #include "internal.h"
 #include "banned.h"
 
@@ -338,87 +339,160 @@ int ibup_dat_conf_set(const char *text, const char *ipv4, char **ret_text)
 	return 0;
 }
 
+static int dat_conf_editor(const char *text, void *data, char **ret_text)
+{
+	return ibup_dat_conf_set(text, data, ret_text);
+}
+
 /*
  * Network Direct sizes (retired, not SR-IOV): the hv_network_direct driver takes the
- * address through /dev/hvnd_rdma, and DAPL's dat.conf names it.
+ * address through /dev/hvnd_rdma (a device: it keeps nothing to read back, so the
+ * line is given at every apply), and DAPL's dat.conf names it.
  */
-static void apply_network_direct(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan)
+static int plan_network_direct(struct ibup_ctx *ctx, const struct ibup_ipoib_plan *ip,
+			       struct ibup_plan *plan, char **ret_dat_conf)
 {
 	static const char *const dat_confs[] = { "etc/dat.conf", "etc/rdma/dat.conf",
 						 "usr/local/etc/dat.conf" };
-	const struct ibup_ipoib_target *t = &plan->targets[0];
+	const struct ibup_ipoib_target *t = &ip->targets[0];
 	char line[128], mac[18];
+	int r;
 
 	for (unsigned i = 0; i < sizeof(mac); i++)
 		mac[i] = (char)toupper((unsigned char)t->mac[i]);
 	snprintf(line, sizeof(line), "rdmaMacAddress=\"%s\" rdmaIPv4Address=\"%s\"\n",
 		 mac, t->ipv4);
 	if (ibup_path_exists(ctx, "dev/hvnd_rdma") > 0) {
-		int r = ibup_write_device(ctx, "dev/hvnd_rdma", line, strlen(line));
-
-		plan->nd_device = r < 0 ? -r : 0;
-		plan->nd_device_written = r >= 0;
+		r = ibup_plan_write_device(plan, "dev/hvnd_rdma", line, strlen(line),
+					   "the Network Direct driver's address");
+		if (r < 0)
+			return r;
+		plan->steps[plan->n - 1].may_fail = true;
 	}
 	for (size_t i = 0; i < IBUP_ARRAY_SIZE(dat_confs); i++) {
-		_cleanup_free_ char *text = NULL, *edited = NULL;
-
-		if (ibup_read_file(ctx, dat_confs[i], IBUP_CONF_MAX, &text, NULL) < 0)
-			continue;
 		/* The first file that exists is the one DAPL reads. */
-		if (ibup_dat_conf_set(text, t->ipv4, &edited) == 0 &&
-		    ibup_file_replace(ctx, dat_confs[i], edited, strlen(edited), 0644) >=
-			    0)
-			plan->nd_dat_conf = strdup(dat_confs[i]);
-		break;
+		r = ibup_plan_edit_file(ctx, plan, dat_confs[i], dat_conf_editor,
+					(void *)(uintptr_t)t->ipv4,
+					"DAPL's ofa-v2-ib0 provider names the address",
+					NULL);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0 && r != -ENOMEM) {
+			ibup_warn(ctx, "cannot set the address in '/%s': %s",
+				  dat_confs[i], strerror(-r));
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		if (r > 0)
+			plan->steps[plan->n - 1].may_fail = true;
+		*ret_dat_conf = strdup(dat_confs[i]);
+		return *ret_dat_conf ? 0 : -ENOMEM;
 	}
+	return 0;
 }
 
-static void apply_one(struct ibup_ipoib_target *t, unsigned prefix_len)
+int ibup_ipoib_apply_plan(struct ibup_ctx *ctx, const struct ibup_ipoib_plan *ip,
+			  bool network_direct, struct ibup_plan **ret,
+			  char **ret_dat_conf)
 {
-	unsigned ifindex = if_nametoindex(t->netdev);
+	_cleanup_free_ char *dat_conf = NULL;
+	struct ibup_plan *plan = NULL;
 	int r;
 
-	if (!ifindex)
-		return;
-	r = ibup_netlink_link_up(ifindex);
-	if (r >= 0)
-		r = ibup_netlink_add_ipv4(ifindex, t->ipv4, prefix_len);
-	if (r == -EEXIST) {
-		t->state = IBUP_TARGET_PRESENT;
-	} else if (r < 0) {
-		t->state = IBUP_TARGET_FAILED;
-		t->error = -r;
-	} else {
-		t->state = IBUP_TARGET_APPLIED;
+	r = ibup_plan_new(ctx, "ipoib apply", &plan);
+	for (unsigned i = 0; r >= 0 && i < ip->n; i++) {
+		const struct ibup_ipoib_target *t = &ip->targets[i];
+		char addr[32], why[64];
+
+		if (t->state != IBUP_TARGET_TO_ADD)
+			continue;
+		snprintf(addr, sizeof(addr), "%s/%u", t->ipv4, ip->prefix_len);
+		snprintf(why, sizeof(why), "the platform's address for %s", t->mac);
+		/* Each pair stands alone: one that fails does not hold back the others. */
+		r = ibup_plan_ipv4_address(plan, t->netdev, addr, true, why);
 	}
+	if (r >= 0 && network_direct && ip->network_direct && ip->n)
+		r = plan_network_direct(ctx, ip, plan, &dat_conf);
+	if (r >= 0)
+		r = ibup_plan_finish(plan);
+	if (r < 0) {
+		ibup_plan_free(plan);
+		return r;
+	}
+	*ret = plan;
+	if (ret_dat_conf)
+		*ret_dat_conf = TAKE_PTR(dat_conf);
+	return 0;
 }
 
-int ibup_ipoib_apply(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan, unsigned wait_s)
+int ibup_ipoib_apply(struct ibup_ctx *ctx, struct ibup_ipoib_plan *ip, unsigned wait_s)
 {
 	struct timespec start, now, tick = { .tv_nsec = 200 * 1000 * 1000 };
+	const struct ibup_exec_opts opts = { .no_journal = true };
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		bool pending = false;
+		struct ibup_exec_result res;
+		_cleanup_free_ char *dat_conf = NULL;
+		struct ibup_plan *plan = NULL;
+		bool pending = false, last;
+		unsigned k = 0;
 
-		for (unsigned i = 0; i < plan->n; i++) {
-			struct ibup_ipoib_target *t = &plan->targets[i];
-
-			if (t->state == IBUP_TARGET_TO_ADD)
-				apply_one(t, plan->prefix_len);
-			pending |= t->state == IBUP_TARGET_NO_INTERFACE ||
-				   t->state == IBUP_TARGET_NOT_IN_KERNEL;
-		}
+		for (unsigned i = 0; i < ip->n; i++)
+			pending |= ip->targets[i].state == IBUP_TARGET_NO_INTERFACE ||
+				   ip->targets[i].state == IBUP_TARGET_NOT_IN_KERNEL;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!pending || now.tv_sec - start.tv_sec >= (time_t)wait_s) {
-			if (plan->network_direct && plan->n)
-				apply_network_direct(ctx, plan);
-			return 0;
+		last = !pending || now.tv_sec - start.tv_sec >= (time_t)wait_s;
+		/* The interfaces there now are addressed at once; late ones in later rounds. */
+		r = ibup_ipoib_apply_plan(ctx, ip, last, &plan, &dat_conf);
+		if (r < 0)
+			return r;
+		r = ibup_plan_execute(ctx, plan, &opts, &res);
+		if (!res.status) {
+			ibup_plan_free(plan);
+			return r;
 		}
+		for (unsigned i = 0; i < ip->n; i++) {
+			struct ibup_ipoib_target *t = &ip->targets[i];
+
+			if (t->state != IBUP_TARGET_TO_ADD)
+				continue;
+			if (res.status[k] != IBUP_STEP_DONE) {
+				t->state = IBUP_TARGET_FAILED;
+				t->error = -res.errors[k];
+			} else {
+				/* Added by someone else between planning and now: present. */
+				t->state = res.errors[k] == -EEXIST ? IBUP_TARGET_PRESENT
+								    : IBUP_TARGET_APPLIED;
+			}
+			k++;
+		}
+		r = 0;
+		for (unsigned i = k; plan && i < plan->n; i++) {
+			const struct ibup_step *s = &plan->steps[i];
+
+			if (s->kind == IBUP_STEP_WRITE_DEVICE) {
+				ip->nd_device_written = res.status[i] == IBUP_STEP_DONE;
+				ip->nd_device = -res.errors[i];
+			} else if (s->kind == IBUP_STEP_EDIT_FILE &&
+				   res.status[i] != IBUP_STEP_DONE) {
+				ibup_warn(ctx, "cannot set the address in '/%s': %s",
+					  s->path, strerror(-res.errors[i]));
+				free(dat_conf);
+				dat_conf = NULL;
+			}
+		}
+		if (dat_conf)
+			ip->nd_dat_conf = TAKE_PTR(dat_conf);
+		ibup_exec_result_release(&res);
+		ibup_plan_free(plan);
+		if (last)
+			return 0;
 		/* Interfaces appear as their VFs are probed: look again shortly. */
 		nanosleep(&tick, NULL);
-		r = resolve(ctx, plan);
+		r = resolve(ctx, ip);
 		if (r < 0)
 			return r;
 	}
@@ -450,26 +524,6 @@ struct ibup_ipoib_plan *ibup_ipoib_plan_free(struct ibup_ipoib_plan *plan)
 	free(plan->nd_dat_conf);
 	free(plan);
 	return NULL;
-}
-
-int ibup_waagent_conf_set(struct ibup_ctx *ctx, const char *key, const char *value,
-			  bool dry_run)
-{
-	_cleanup_free_ char *text = NULL, *edited = NULL;
-	int r;
-
-	r = ibup_read_file(ctx, "etc/waagent.conf", IBUP_CONF_MAX, &text, NULL);
-	if (r < 0)
-		return r;
-	r = ibup_waagent_set(text, key, value, &edited);
-	if (r < 0)
-		return r;
-	if (strcmp(text, edited) == 0)
-		return 0;
-	if (dry_run)
-		return 1;
-	r = ibup_file_replace(ctx, "etc/waagent.conf", edited, strlen(edited), 0644);
-	return r < 0 ? r : 1;
 }
 
 int ibup_conf_file_value(struct ibup_ctx *ctx, const char *path, const char *key,

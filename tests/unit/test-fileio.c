@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -222,7 +223,9 @@ static void test_file_replace(void **state)
 
 	mkdir_in(f, "etc");
 	/* A new file gets the mode asked for, whatever the umask. */
-	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "one\n", 4, 0644), 1);
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "one\n", 4, 0644,
+					   IBUP_WRITE_BACKUP),
+			 1);
 	umask(old);
 	snprintf(path, sizeof(path), "%s/etc/new.conf", f->root);
 	assert_int_equal(stat(path, &st), 0);
@@ -230,31 +233,85 @@ static void test_file_replace(void **state)
 	slurp(f, "etc/new.conf", buf, sizeof(buf));
 	assert_string_equal(buf, "one");
 	/* The same content again: nothing written, no backup. */
-	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "one\n", 4, 0600), 0);
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "one\n", 4, 0600,
+					   IBUP_WRITE_BACKUP),
+			 0);
 	assert_int_equal(ibup_path_exists(f->ctx, "etc/new.conf.ibup-orig"), 0);
 	/* A change keeps the original's mode and saves its first content once. */
 	assert_int_equal(chmod(path, 0600), 0);
-	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "two\n", 4, 0644), 1);
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "two\n", 4, 0644,
+					   IBUP_WRITE_BACKUP),
+			 1);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	slurp(f, "etc/new.conf", buf, sizeof(buf));
 	assert_string_equal(buf, "two");
 	slurp(f, "etc/new.conf.ibup-orig", buf, sizeof(buf));
 	assert_string_equal(buf, "one");
-	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "three\n", 6, 0644),
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "three\n", 6, 0644,
+					   IBUP_WRITE_BACKUP),
 			 1);
 	slurp(f, "etc/new.conf.ibup-orig", buf, sizeof(buf));
 	assert_string_equal(buf, "one");
-	assert_int_equal(ibup_path_exists(f->ctx, "etc/new.conf.ibup-lock"), 0);
-	/* A held lock: another writer is at work, and nothing is touched. */
+	assert_int_equal(ibup_path_exists(f->ctx, "etc/new.conf.ibup-new"), 0);
+	assert_int_equal(ibup_path_exists(f->ctx, "etc/new.conf.ibup-orig-new"), 0);
+	/* What a killed writer leaves behind blocks nobody: the lock is an flock. */
 	put(f, "etc/new.conf.ibup-lock", "", 0);
-	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "four\n", 5, 0644),
-			 -EBUSY);
+	put(f, "etc/new.conf.ibup-new", "half", 4);
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/new.conf", "four\n", 5, 0644, 0),
+			 1);
 	slurp(f, "etc/new.conf", buf, sizeof(buf));
-	assert_string_equal(buf, "three");
-	assert_int_equal(ibup_file_replace(f->ctx, "nodir/x.conf", "x", 1, 0644),
+	assert_string_equal(buf, "four");
+	assert_int_equal(ibup_path_exists(f->ctx, "etc/new.conf.ibup-new"), 0);
+	/* A writer at work (its flock on the directory): -EBUSY, nothing touched. */
+	{
+		_cleanup_close_ int dfd = -1;
+
+		snprintf(path, sizeof(path), "%s/etc", f->root);
+		dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(dfd >= 0);
+		assert_int_equal(flock(dfd, LOCK_EX), 0);
+		assert_int_equal(
+			ibup_file_replace(f->ctx, "etc/new.conf", "five\n", 5, 0644, 0),
+			-EBUSY);
+	}
+	slurp(f, "etc/new.conf", buf, sizeof(buf));
+	assert_string_equal(buf, "four");
+	assert_int_equal(ibup_file_replace(f->ctx, "nodir/x.conf", "x", 1, 0644, 0),
 			 -ENOENT);
-	assert_int_equal(ibup_file_replace(f->ctx, "etc/", "x", 1, 0644), -EISDIR);
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/", "x", 1, 0644, 0), -EISDIR);
+	/* Not a regular file: never replaced. */
+	mkdir_in(f, "etc/adir");
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/adir", "x", 1, 0644, 0), -EINVAL);
+}
+
+/* Writes and directories stay inside the root, through any symlinked parent. */
+static void test_writes_stay_in_root(void **state)
+{
+	struct fx *f = *state;
+	char path[1200], out[300], link[400];
+
+	snprintf(out, sizeof(out), "%s.outside", f->root);
+	assert_int_equal(mkdir(out, 0755), 0);
+	mkdir_in(f, "etc");
+	snprintf(link, sizeof(link), "%s/etc/udev", f->root);
+	assert_int_equal(symlink(out, link), 0); /* absolute, as an image may have */
+	assert_true(ibup_mkdir_p(f->ctx, "etc/udev/rules.d", 0755) < 0);
+	assert_true(ibup_file_replace(f->ctx, "etc/udev/rules.d/x.rules", "x", 1, 0644,
+				      IBUP_WRITE_MKDIR) < 0);
+	snprintf(path, sizeof(path), "%s/rules.d", out);
+	assert_int_equal(access(path, F_OK), -1);
+	/* The same link resolved as a chroot would: inside the root it is made. */
+	snprintf(path, sizeof(path), "%s%s", f->root, out);
+	assert_int_equal(ibup_mkdir_p(f->ctx, out + 1, 0755), 0);
+	assert_int_equal(ibup_file_replace(f->ctx, "etc/udev/rules.d/x.rules", "x", 1,
+					   0644, IBUP_WRITE_MKDIR),
+			 1);
+	snprintf(path, sizeof(path), "%s%s/rules.d/x.rules", f->root, out);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/rules.d", out);
+	assert_int_equal(access(path, F_OK), -1);
+	rmdir(out);
 }
 
 int main(void)
@@ -269,6 +326,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_replace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writes_stay_in_root, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
