@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ibup/ibup.h"
+#include "ibup/ctx.h"
 
 #ifdef __cplusplus
 extern "C" {
