@@ -35,6 +35,7 @@
 
 #include "ibup/bench.h"
 #include "internal.h"
+#include "stats.h"
 #include "verbs.h"
 #include "banned.h"
 
