@@ -129,6 +129,22 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 		     const struct ibup_bench_where *server, ibup_bench_result_fn *fn,
 		     void *userdata, struct ibup_bench_report *report);
 
+/**
+ * ibup_bench_local_with_status() - ibup_bench_local() on an inventory already taken
+ * @st: the inventory (ibup_status_read()) to choose the devices and ports from;
+ *      borrowed, and only read, for the length of the call
+ *
+ * For a caller that holds the inventory already, such as `ibup check --bench`
+ * measuring each port it has checked: the devices are not read a second time.
+ * Otherwise as ibup_bench_local(), with the same returns.
+ */
+int ibup_bench_local_with_status(struct ibup_ctx *ctx, const struct ibup_status *st,
+				 const struct ibup_bench_opts *o,
+				 const struct ibup_bench_where *client,
+				 const struct ibup_bench_where *server,
+				 ibup_bench_result_fn *fn, void *userdata,
+				 struct ibup_bench_report *report);
+
 /*
  * The two-host mode. The client connects to @host:@port and tells the server which
  * test to run; the server needs no test options of its own. The server serves one

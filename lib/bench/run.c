@@ -396,14 +396,22 @@ static void *local_server_main(void *arg)
 	return NULL;
 }
 
-/* Every mode starts here: the report, the options checked, the devices read. */
-static int begin(struct ibup_ctx *ctx, const struct ibup_bench_opts *o, const char *mode,
-		 struct ibup_bench_report *report, struct ibup_status **st)
+/* Every mode starts here: the report and the options checked. */
+static int begin(const struct ibup_bench_opts *o, const char *mode,
+		 struct ibup_bench_report *report)
+{
+	report_init(report, o, mode);
+	return bench_check_opts(o, report->error, sizeof(report->error));
+}
+
+/* ... and, unless the caller has them, the devices read. */
+static int begin_read(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
+		      const char *mode, struct ibup_bench_report *report,
+		      struct ibup_status **st)
 {
 	int r;
 
-	report_init(report, o, mode);
-	r = bench_check_opts(o, report->error, sizeof(report->error));
+	r = begin(o, mode, report);
 	if (r < 0)
 		return r;
 	r = ibup_status_read(ctx, 0, st);
@@ -413,27 +421,24 @@ static int begin(struct ibup_ctx *ctx, const struct ibup_bench_opts *o, const ch
 	return r;
 }
 
-int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
+/* Local mode on inventory @st, after begin(). */
+static int local_run(struct ibup_ctx *ctx, const struct ibup_status *st,
+		     const struct ibup_bench_opts *o,
 		     const struct ibup_bench_where *client,
 		     const struct ibup_bench_where *server, ibup_bench_result_fn *fn,
 		     void *userdata, struct ibup_bench_report *report)
 {
-	struct ibup_status *st = NULL;
-	struct local_server ls = { .ctx = ctx, .w = server, .timeout_ms = o->timeout_ms };
+	struct local_server ls = { .ctx = ctx, .st = st, .timeout_ms = o->timeout_ms };
 	pthread_t th;
 	int sv[2], r;
 	bool loopback;
 	struct ibup_bench_where cw = *client, sw = *server;
 
-	r = begin(ctx, o, "loopback", report, &st);
-	if (r < 0)
-		return r;
 	/* The client's device, or the default; the server's, or the client's (loopback). */
 	if (!cw.device) {
 		const struct ibup_device *d = bench_pick_device(st, &cw);
 
 		if (!d) {
-			ibup_status_free(st);
 			snprintf(report->error, sizeof(report->error),
 				 "no InfiniBand or RoCE device with an active port");
 			return -ENODEV;
@@ -448,13 +453,11 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 	loopback = strcmp(cw.device, sw.device) == 0;
 	if (!loopback)
 		snprintf(report->mode, sizeof(report->mode), "local");
-	ls.st = st;
 	ls.w = &sw;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
 		snprintf(report->error, sizeof(report->error), "socketpair: %s",
 			 strerror(errno));
-		ibup_status_free(st);
 		return r;
 	}
 	ls.fd = sv[1];
@@ -462,7 +465,6 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 	if (r) {
 		close(sv[0]);
 		close(sv[1]);
-		ibup_status_free(st);
 		snprintf(report->error, sizeof(report->error),
 			 "cannot start a thread: %s", strerror(r));
 		return -r;
@@ -474,8 +476,37 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 		r = ls.rc;
 		snprintf(report->error, sizeof(report->error), "%s", ls.rep.error);
 	}
+	return r;
+}
+
+int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
+		     const struct ibup_bench_where *client,
+		     const struct ibup_bench_where *server, ibup_bench_result_fn *fn,
+		     void *userdata, struct ibup_bench_report *report)
+{
+	struct ibup_status *st = NULL;
+	int r;
+
+	r = begin_read(ctx, o, "loopback", report, &st);
+	if (r == 0)
+		r = local_run(ctx, st, o, client, server, fn, userdata, report);
 	ibup_status_free(st);
 	return r;
+}
+
+int ibup_bench_local_with_status(struct ibup_ctx *ctx, const struct ibup_status *st,
+				 const struct ibup_bench_opts *o,
+				 const struct ibup_bench_where *client,
+				 const struct ibup_bench_where *server,
+				 ibup_bench_result_fn *fn, void *userdata,
+				 struct ibup_bench_report *report)
+{
+	int r;
+
+	r = begin(o, "loopback", report);
+	if (r < 0)
+		return r;
+	return local_run(ctx, st, o, client, server, fn, userdata, report);
 }
 
 /* TCP: keep-alive probes find a peer host that vanished without closing. */
@@ -555,7 +586,7 @@ int ibup_bench_client(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 	struct ibup_status *st = NULL;
 	int fd, r;
 
-	r = begin(ctx, o, "client", report, &st);
+	r = begin_read(ctx, o, "client", report, &st);
 	if (r < 0)
 		return r;
 	fd = tcp_connect(host, port ? port : IBUP_BENCH_DEFAULT_PORT, o->timeout_ms,
@@ -586,7 +617,7 @@ int ibup_bench_server(struct ibup_ctx *ctx, const struct ibup_bench_where *where
 
 	ibup_bench_opts_init(&o, IBUP_BENCH_WRITE_BW);
 	o.timeout_ms = timeout_ms;
-	r = begin(ctx, &o, "server", report, &st);
+	r = begin_read(ctx, &o, "server", report, &st);
 	if (r < 0)
 		return r;
 	snprintf(service, sizeof(service), "%u", port ? port : IBUP_BENCH_DEFAULT_PORT);
