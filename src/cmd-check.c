@@ -233,10 +233,17 @@ static void print_nhc(FILE *out, const struct ibup_check_report *rep, bool stric
 	}
 }
 
+/* What check --bench measures with: the context, and the inventory the checks read. */
+struct bench_data {
+	struct ibup_ctx *ctx;
+	const struct ibup_status *st;
+};
+
 /* check --bench: one loopback write_bw run, as `ibup bench -d DEV -i PORT -s 8M -D 1`. */
 static int bench_port(void *data, const char *device, unsigned port, double *ret_gbps,
 		      char *err, size_t err_size)
 {
+	const struct bench_data *bd = data;
 	struct ibup_bench_opts o;
 	struct ibup_bench_where w = {
 		.device = device, .port = port, .gid_index = -1, .pkey_index = -1
@@ -247,7 +254,7 @@ static int bench_port(void *data, const char *device, unsigned port, double *ret
 	ibup_bench_opts_init(&o, IBUP_BENCH_WRITE_BW);
 	o.size = IBUP_BENCH_MAX_SIZE;
 	o.duration_s = 1.0;
-	r = ibup_bench_local(data, &o, &w, &w, NULL, NULL, &rep);
+	r = ibup_bench_local_with_status(bd->ctx, bd->st, &o, &w, &w, NULL, NULL, &rep);
 	if (r == 0 && rep.n_results == 1)
 		*ret_gbps = rep.results[0].bw_avg_gbps;
 	else
@@ -281,6 +288,7 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 	     no_state = false, bench = false;
 	const char *state_dir = NULL, *verdict;
 	struct ibup_status *st = NULL;
+	struct bench_data bench_data = { 0 };
 	struct ibup_ctx *ctx;
 	unsigned n[4];
 	double v;
@@ -352,8 +360,9 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		if (!ibup_ctx_is_live(ctx))
 			return cli_usage_error(
 				cli, "--bench measures the running system, not --root");
+		bench_data.ctx = ctx;
 		opts.bench = bench_port;
-		opts.bench_data = ctx;
+		opts.bench_data = &bench_data;
 	}
 	/* The baseline belongs to the running system; another root keeps none by default. */
 	if (!no_state) {
@@ -366,6 +375,7 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 	r = ibup_status_read(ctx, IBUP_STATUS_COUNTERS, &st);
 	if (r < 0)
 		return cli_error(r, "cannot take the inventory");
+	bench_data.st = st; /* --bench chooses its ports from the same inventory */
 	r = cli_fill_vm_size(cli, st);
 	if (r == 0) {
 		r = ibup_check_run(ctx, st, &opts, &rep);

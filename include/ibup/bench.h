@@ -129,6 +129,22 @@ int ibup_bench_local(struct ibup_ctx *ctx, const struct ibup_bench_opts *o,
 		     const struct ibup_bench_where *server, ibup_bench_result_fn *fn,
 		     void *userdata, struct ibup_bench_report *report);
 
+/**
+ * ibup_bench_local_with_status() - ibup_bench_local() on an inventory already taken
+ * @st: the inventory (ibup_status_read()) to choose the devices and ports from;
+ *      borrowed, and only read, for the length of the call
+ *
+ * For a caller that holds the inventory already, such as `ibup check --bench`
+ * measuring each port it has checked: the devices are not read a second time.
+ * Otherwise as ibup_bench_local(), with the same returns.
+ */
+int ibup_bench_local_with_status(struct ibup_ctx *ctx, const struct ibup_status *st,
+				 const struct ibup_bench_opts *o,
+				 const struct ibup_bench_where *client,
+				 const struct ibup_bench_where *server,
+				 ibup_bench_result_fn *fn, void *userdata,
+				 struct ibup_bench_report *report);
+
 /*
  * The two-host mode. The client connects to @host:@port and tells the server which
  * test to run; the server needs no test options of its own. The server serves one
@@ -144,37 +160,6 @@ int ibup_bench_server(struct ibup_ctx *ctx, const struct ibup_bench_where *where
 		      struct ibup_bench_report *report);
 
 void ibup_bench_report_release(struct ibup_bench_report *r);
-
-/*
- * The statistics, on their own for testing. Samples are round-trip times in
- * nanoseconds; @samples is sorted in place. Half the round trip is reported.
- * Percentiles are nearest-rank: the ceil(p * n)-th smallest sample. stdev is the
- * population standard deviation, in floating point. Nothing is dropped.
- */
-void ibup_lat_stats_compute(uint32_t *samples, size_t n, struct ibup_lat_stats *ret);
-
-/*
- * Peak bandwidth from a trace of (time, cumulative completions) points: a sliding
- * window. Each point starts a window that ends at the first later point at least
- * @min_msgs messages on; the peak is the best rate of those windows (in one pass,
- * so that long duration runs cost nothing). 0 when the trace never spans that many.
- */
-struct ibup_bw_point {
-	uint64_t t_ns, msgs;
-};
-double ibup_bw_peak_gbps(const struct ibup_bw_point *pts, size_t n, size_t size,
-			 uint64_t min_msgs);
-
-/* The payload pattern of --verify: byte i of message @seq. */
-static inline uint8_t ibup_bench_pattern(uint64_t seq, size_t i)
-{
-	uint64_t x = (seq + 1) * 0x9e3779b97f4a7c15ULL + i * 0xbf58476d1ce4e5b9ULL;
-
-	return (uint8_t)(x >> 56);
-}
-void ibup_bench_fill(uint8_t *buf, size_t len, uint64_t seq);
-/* The offset of the first byte that differs from the pattern, or -1 when intact. */
-ptrdiff_t ibup_bench_check(const uint8_t *buf, size_t len, uint64_t seq);
 
 #ifdef __cplusplus
 }

@@ -76,6 +76,10 @@ struct ibup_check_opts {
 	 * InfiniBand port to measure RDMA write bandwidth on it; fills *ret_gbps, or
 	 * returns a negative errno with @err saying why. The result is judged against the
 	 * size's bw_threshold_gbps (or bench_threshold_gbps when not NAN). NULL: not run.
+	 * It is called within ibup_check_run(), while the inventory given to that is
+	 * valid: @bench_data may carry that inventory, so that the measurement finds the
+	 * device there instead of reading every device again (see
+	 * ibup_bench_local_with_status()).
 	 */
 	int (*bench)(void *data, const char *device, unsigned port, double *ret_gbps,
 		     char *err, size_t err_size);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ibup/bench.h"
 #include "internal.h"
+#include "stats.h"
 #include "banned.h"
 
 static int cmp_u32(const void *a, const void *b)

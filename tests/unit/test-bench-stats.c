@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ibup/bench.h"
+#include "stats.h"
 
 /*
  * cmocka 1.1.5 has assert_float_equal but no assert_double_equal; this is the double
