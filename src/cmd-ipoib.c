@@ -288,86 +288,130 @@ static int ipoib_disable(struct ibup_cli *cli, bool dry_run, bool resume)
 	return cli_run_plan(cli, plan, dry_run, resume);
 }
 
+/* What the command line asked; each subcommand takes the options its mask allows. */
+struct ipoib_args {
+	unsigned wait_s, prefix_len;
+	const char *via;
+	bool dry_run, resume;
+	unsigned given; /* OPT_BIT() of each option given */
+};
+
+#define OPT_BIT(o) (1u << ((o)-OPT_WAIT))
+
+static int run_show(struct ibup_cli *cli, const struct ipoib_args *a)
+{
+	return ipoib_show(cli, a->prefix_len);
+}
+
+static int run_apply(struct ibup_cli *cli, const struct ipoib_args *a)
+{
+	return ipoib_apply(cli, a->prefix_len, a->wait_s, a->dry_run);
+}
+
+static int run_enable(struct ibup_cli *cli, const struct ipoib_args *a)
+{
+	if (strcmp(a->via, "systemd") != 0 && strcmp(a->via, "waagent") != 0)
+		return cli_usage_error(
+			cli, "--via takes 'systemd' or 'waagent', not '%s'", a->via);
+	if (!cli_ctx(cli))
+		return IBUP_EXIT_FAILURE;
+	return ipoib_enable(cli, a->via, a->dry_run, a->resume);
+}
+
+static int run_disable(struct ibup_cli *cli, const struct ipoib_args *a)
+{
+	if (!cli_ctx(cli))
+		return IBUP_EXIT_FAILURE;
+	return ipoib_disable(cli, a->dry_run, a->resume);
+}
+
+static const struct ipoib_sub {
+	const char *name;
+	int (*run)(struct ibup_cli *cli, const struct ipoib_args *a);
+	unsigned options; /* OPT_BIT()s it takes besides the global ones */
+} subs[] = {
+	{ "show", run_show, OPT_BIT(OPT_PREFIX_LEN) },
+	{ "apply", run_apply,
+	  OPT_BIT(OPT_WAIT) | OPT_BIT(OPT_PREFIX_LEN) | OPT_BIT(OPT_DRY_RUN) },
+	{ "enable", run_enable,
+	  OPT_BIT(OPT_VIA) | OPT_BIT(OPT_DRY_RUN) | OPT_BIT(OPT_RESUME) },
+	{ "disable", run_disable, OPT_BIT(OPT_DRY_RUN) | OPT_BIT(OPT_RESUME) },
+};
+
 int cmd_ipoib(struct ibup_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "prefix-len", required_argument, NULL, OPT_PREFIX_LEN },
-		{ "dry-run", no_argument, NULL, 'n' },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "via", required_argument, NULL, OPT_VIA },
 		{ "resume", no_argument, NULL, OPT_RESUME },
 		IBUP_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
-	unsigned wait_s = 0, prefix_len = 16;
-	const char *sub = "show", *via = "systemd";
-	bool dry_run = false, via_given = false, wait_given = false, resume = false;
+	struct ipoib_args a = { .prefix_len = 16, .via = "systemd" };
+	const struct ipoib_sub *sub = NULL;
+	const char *name = "show";
 	uint32_t v;
 	int opt, r;
 
 	/* "ibup ipoib apply --wait 5": the subcommand comes first, options after it. */
 	if (argc > 1 && argv[1][0] != '-') {
-		sub = argv[1];
+		name = argv[1];
 		argv++;
 		argc--;
 	}
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "n" IBUP_GLOBAL_SHORTOPTS, longopts,
 				  NULL)) != -1) {
+		if (opt == 'n')
+			opt = OPT_DRY_RUN;
 		switch (opt) {
 		case OPT_WAIT:
 			if (cli_parse_uint(optarg, 3600, &v) < 0)
 				return cli_usage_error(cli,
 						       "--wait needs seconds, 0 to 3600");
-			wait_s = v;
-			wait_given = true;
-			continue;
+			a.wait_s = v;
+			break;
 		case OPT_PREFIX_LEN:
 			if (cli_parse_uint(optarg, 32, &v) < 0 || v < 1)
 				return cli_usage_error(cli, "--prefix-len needs 1 to 32");
-			prefix_len = v;
-			continue;
-		case 'n':
-			dry_run = true;
-			continue;
-		case OPT_VIA:
-			via = optarg;
-			via_given = true;
-			continue;
-		case OPT_RESUME:
-			resume = true;
-			continue;
-		default:
+			a.prefix_len = v;
 			break;
+		case OPT_DRY_RUN:
+			a.dry_run = true;
+			break;
+		case OPT_VIA:
+			a.via = optarg;
+			break;
+		case OPT_RESUME:
+			a.resume = true;
+			break;
+		default:
+			r = cli_common_option(cli, opt, argv, help_ipoib);
+			if (r != CLI_CONTINUE)
+				return r;
+			continue;
 		}
-		r = cli_common_option(cli, opt, argv, help_ipoib);
-		if (r != CLI_CONTINUE)
-			return r;
+		a.given |= OPT_BIT(opt);
 	}
 	if (optind < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
-	if (via_given && strcmp(sub, "enable") != 0)
-		return cli_usage_error(cli, "--via goes with 'enable'");
-	if (wait_given && strcmp(sub, "apply") != 0)
-		return cli_usage_error(cli, "--wait goes with 'apply'");
-	if (resume && strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0)
-		return cli_usage_error(cli, "--resume goes with 'enable' and 'disable'");
-	if (resume && dry_run)
-		return cli_usage_error(cli, "--resume and --dry-run do not go together");
-	if (strcmp(sub, "show") == 0)
-		return ipoib_show(cli, prefix_len);
-	if (strcmp(sub, "apply") == 0)
-		return ipoib_apply(cli, prefix_len, wait_s, dry_run);
-	if (!cli_ctx(cli))
-		return IBUP_EXIT_FAILURE;
-	if (strcmp(sub, "enable") == 0) {
-		if (strcmp(via, "systemd") != 0 && strcmp(via, "waagent") != 0)
-			return cli_usage_error(
-				cli, "--via takes 'systemd' or 'waagent', not '%s'", via);
-		return ipoib_enable(cli, via, dry_run, resume);
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(subs); i++)
+		if (strcmp(name, subs[i].name) == 0)
+			sub = &subs[i];
+	if (!sub)
+		return cli_usage_error(
+			cli, "unknown subcommand '%s' (show, apply, enable, disable)",
+			name);
+	for (const struct option *o = longopts; o->name; o++) {
+		if (o->val < OPT_WAIT || o->val > OPT_RESUME ||
+		    !(a.given & OPT_BIT(o->val) & ~sub->options))
+			continue;
+		return cli_usage_error(cli, "--%s does not go with 'ipoib %s'", o->name,
+				       sub->name);
 	}
-	if (strcmp(sub, "disable") == 0)
-		return ipoib_disable(cli, dry_run, resume);
-	return cli_usage_error(
-		cli, "unknown subcommand '%s' (show, apply, enable, disable)", sub);
+	if (a.resume && a.dry_run)
+		return cli_usage_error(cli, "--resume and --dry-run do not go together");
+	return sub->run(cli, &a);
 }
