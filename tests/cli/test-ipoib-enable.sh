@@ -31,8 +31,7 @@ journal=var/lib/ibup/journal.json
 ib enable --dry-run >"$tmp/out" || { echo "FAIL: enable --dry-run failed"; fail=1; }
 for f in "${files[@]}"; do
   [ ! -e "$root/$f" ] || { echo "FAIL: --dry-run wrote /$f"; fail=1; }
-  grep -qx -- "--- /dev/null" "$tmp/out" && grep -qx -- "+++ b/$f" "$tmp/out" ||
-    { echo "FAIL: --dry-run does not show /$f as a diff"; fail=1; }
+  if ! grep -qx -- "+++ b/$f" "$tmp/out"; then echo "FAIL: --dry-run does not show /$f as a diff"; fail=1; fi
 done
 grep -qx '+ExecStart=/usr/sbin/ibup ipoib apply --wait 120' "$tmp/out" || { echo "FAIL: the unit's diff"; fail=1; }
 grep -qx "systemctl --root=$root enable ibup-ipoib.service" "$tmp/out" ||
@@ -80,7 +79,7 @@ grep -q '^unchanged /etc/waagent.conf (OS.EnableRDMA=y)$' "$tmp/out4" || { echo 
 # byte for byte (its commented default stays a comment).
 ib disable >"$tmp/out5" || { echo "FAIL: disable failed"; cat "$tmp/out5"; fail=1; }
 for f in "${files[@]}" "$wants"; do
-  [ ! -e "$root/$f" ] && [ ! -L "$root/$f" ] || { echo "FAIL: /$f left behind"; fail=1; }
+  if [ -e "$root/$f" ] || [ -L "$root/$f" ]; then echo "FAIL: /$f left behind"; fail=1; fi
 done
 cmp -s "$tmp/waagent.conf.orig" "$root/etc/waagent.conf" ||
   { echo "FAIL: disable did not give waagent.conf back:"; diff "$tmp/waagent.conf.orig" "$root/etc/waagent.conf"; fail=1; }
@@ -99,7 +98,7 @@ grep -q "^ibup: step 2 of 5 (write_file /etc/udev/rules.d/90-ibup-ipoib.rules) f
 [ -f "$root/${files[0]}" ] || { echo "FAIL: step 1 was not done"; fail=1; }
 [ "$(jq .done "$root/$journal" 2>/dev/null)" = 1 ] || { echo "FAIL: the journal does not say 1 step done"; fail=1; }
 rc=0; ib enable >/dev/null 2>"$tmp/err8" || rc=$?
-[ "$rc" = 3 ] && grep -q -- "--resume" "$tmp/err8" || { echo "FAIL: a plain rerun was not refused ($rc):"; cat "$tmp/err8"; fail=1; }
+if [ "$rc" != 3 ] || ! grep -q -- "--resume" "$tmp/err8"; then echo "FAIL: a plain rerun was not refused ($rc):"; cat "$tmp/err8"; fail=1; fi
 rm "$root/etc/udev"
 rc=0; ib enable --resume >"$tmp/out9" 2>"$tmp/err9" || rc=$?
 [ "$rc" = 0 ] || { echo "FAIL: --resume gave exit $rc:"; cat "$tmp/err9"; fail=1; }
@@ -115,8 +114,9 @@ ib enable >/dev/null 2>&1
 rm "$root/etc/udev"
 echo "# an admin's edit" >>"$root/${files[0]}"
 rc=0; ib enable --resume >/dev/null 2>"$tmp/err10" || rc=$?
-[ "$rc" = 3 ] && grep -q 'the host changed since the run stopped' "$tmp/err10" ||
-  { echo "FAIL: a changed plan was resumed ($rc):"; cat "$tmp/err10"; fail=1; }
+if [ "$rc" != 3 ] || ! grep -q 'the host changed since the run stopped' "$tmp/err10"; then
+  echo "FAIL: a changed plan was resumed ($rc):"; cat "$tmp/err10"; fail=1
+fi
 rm "$root/$journal"
 ib disable >/dev/null
 
