@@ -69,8 +69,15 @@ static int open_emulated(int dirfd, const char *path, int flags, bool in_root)
 		if (snprintf(cand, sizeof(cand), "%s%s%s", resolved, *resolved ? "/" : "",
 			     comp) >= (int)sizeof(cand))
 			return -ENAMETOOLONG;
-		if (fstatat(dirfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dirfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			/* The last component, to be created: in the directory walked to. */
+			if (errno == ENOENT && (flags & O_CREAT) && !*rest) {
+				int fd = openat(dirfd, cand, flags | O_NOFOLLOW, 0644);
+
+				return fd < 0 ? -errno : fd;
+			}
 			return -errno;
+		}
 		if (!S_ISLNK(st.st_mode)) {
 			memcpy(resolved, cand, strlen(cand) + 1);
 			continue;
@@ -103,8 +110,11 @@ static int open_emulated(int dirfd, const char *path, int flags, bool in_root)
 static int open_resolved(int dirfd, const char *path, int flags, bool in_root, bool exact)
 {
 	static bool no_openat2;
+	/* Files created this way (the state directory's lock) are 0644 before the umask. */
+	mode_t mode = (flags & O_CREAT) ? 0644 : 0;
 	struct open_how how = {
 		.flags = (uint64_t)flags,
+		.mode = mode,
 		.resolve = (in_root ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) |
 			   RESOLVE_NO_MAGICLINKS,
 	};
@@ -120,12 +130,12 @@ static int open_resolved(int dirfd, const char *path, int flags, bool in_root, b
 		no_openat2 = true;
 	}
 	if (exact) {
-		fd = openat(dirfd, path, flags);
+		fd = openat(dirfd, path, flags, mode);
 		return fd < 0 ? -errno : fd;
 	}
 	/* One plain name needs no walk: O_NOFOLLOW keeps it from being a link out. */
 	if (!strchr(path, '/') && strcmp(path, "..") != 0) {
-		fd = openat(dirfd, path, flags | O_NOFOLLOW);
+		fd = openat(dirfd, path, flags | O_NOFOLLOW, mode);
 		return fd < 0 ? -errno : fd;
 	}
 	return open_emulated(dirfd, path, flags, in_root);
