@@ -121,7 +121,17 @@ static int open_resolved(int dirfd, const char *path, int flags, bool in_root, b
 	int fd;
 
 	if (!no_openat2) {
-		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		/*
+		 * RESOLVE_IN_ROOT fails with EAGAIN when any rename or mount anywhere on the
+		 * system raced with a walk through ".." (openat2(2)); the lookup is sound,
+		 * only unlucky: try again (as systemd's chase() does), a bounded number of
+		 * times.
+		 */
+		for (unsigned i = 0; i < 64; i++) {
+			fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+			if (fd >= 0 || errno != EAGAIN)
+				break;
+		}
 		if (fd >= 0)
 			return fd;
 		if (errno != ENOSYS && errno != EPERM)
