@@ -111,6 +111,8 @@ void help_ipoib(FILE *out);
 void help_check(FILE *out);
 int cmd_bench(struct ibup_cli *cli, int argc, char **argv);
 void help_bench(FILE *out);
+int cmd_rename(struct ibup_cli *cli, int argc, char **argv);
+void help_rename(FILE *out);
 
 /* Renderers: same model, two forms. */
 struct ibup_plan;
@@ -126,6 +128,9 @@ json_t *render_json_plan(const struct ibup_plan *plan, const struct ibup_exec_re
  * JSON object at the end). Returns the exit code.
  */
 int cli_run_plan(struct ibup_cli *cli, struct ibup_plan *plan, bool dry_run, bool resume);
+/* The ibup program that units and udev rules run: this one on the running system,
+ * /usr/sbin/ibup (where the packages put it) for an image under --root. */
+void cli_exe_path(const struct ibup_cli *cli, char *buf, size_t size);
 json_t *render_json_status(const struct ibup_status *st);
 void render_text_status(FILE *out, const struct ibup_status *st, bool verbose);
 

@@ -257,15 +257,10 @@ static int ipoib_enable(struct ibup_cli *cli, const char *via, bool dry_run, boo
 {
 	struct ibup_plan *plan = NULL;
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	int r;
 
-	/* The unit runs this very binary, wherever it is installed; an image, the packaged
-	 * one. */
-	if (n <= 0 || !ibup_ctx_is_live(cli->ctx))
-		snprintf(exe, sizeof(exe), "/usr/sbin/ibup");
-	else
-		exe[n] = '\0';
+	/* The unit runs this very binary, wherever it is installed. */
+	cli_exe_path(cli, exe, sizeof(exe));
 	r = ibup_ipoib_enable_plan(cli->ctx, via, exe, &plan);
 	if (r == -EBADMSG)
 		return cli_error(

@@ -24,6 +24,8 @@ static const struct ibup_cmd commands[] = {
 	  "show or apply IPoIB addresses from the platform" },
 	{ "bench", cmd_bench, help_bench,
 	  "measure RDMA bandwidth and latency (loopback, two devices, two hosts)" },
+	{ "rename", cmd_rename, help_rename,
+	  "give RDMA devices persistent names (mlx5_ib<N>, mlx5_an<N>)" },
 	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The one way a command that changes the host shows or carries out its plan. */
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ibup/plan.h"
@@ -63,4 +64,14 @@ int cli_run_plan(struct ibup_cli *cli, struct ibup_plan *plan, bool dry_run, boo
 	ibup_exec_result_release(&res);
 	ibup_plan_free(plan);
 	return code;
+}
+
+void cli_exe_path(const struct ibup_cli *cli, char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+
+	if (n <= 0 || !ibup_ctx_is_live(cli->ctx))
+		snprintf(buf, size, "/usr/sbin/ibup");
+	else
+		buf[n] = '\0';
 }
