@@ -91,8 +91,19 @@ struct ibup_ctx *cli_ctx(struct ibup_cli *cli);
  */
 int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st);
 
-/* "ibup: <message>: <strerror(-r)>" on stderr; returns the exit code for @r. */
+/*
+ * The exit code of a command that ran to the end with result @r: 4 for -ENODEV
+ * (nothing to do it on), 3 for another negative errno, else 1 when it found
+ * problems (@findings) and 0 when not.
+ */
+int cli_exit_code(int r, bool findings);
+/*
+ * "ibup: <message>: <strerror(-r)>" on stderr (no strerror when @r >= 0); returns
+ * cli_exit_code(@r), or 3 when @r >= 0.
+ */
 int cli_error(int r, const char *fmt, ...) _printf_(2, 3);
+/* "ibup: warning: <message>" on stderr; the command goes on. */
+void cli_warn(const char *fmt, ...) _printf_(1, 2);
 /* "ibup: <message>" plus "Try 'ibup <command> --help'." on stderr; returns 2. */
 int cli_usage_error(const struct ibup_cli *cli, const char *fmt, ...) _printf_(2, 3);
 /* A decimal whole number in [0, @max]; -EINVAL otherwise (the caller says why). */
@@ -100,8 +111,17 @@ int cli_parse_uint(const char *s, uint32_t max, uint32_t *ret);
 /* A number in (0, @max] for option @opt, or a usage error (returns 2). */
 int cli_parse_number(struct ibup_cli *cli, const char *opt, const char *arg, double max,
 		     double *ret);
-/* Print @root as JSON on stdout (one object, indented, newline-terminated). */
+/*
+ * Print @root (taken; NULL after an allocation failure) as JSON on stdout: one object,
+ * indented, newline-terminated, "schema_version" first unless @root has it already.
+ */
 int cli_print_json(json_t *root);
+/*
+ * Append @value (taken; NULL after an allocation failure) to @array. Returns @array,
+ * or NULL after releasing it when @value could not be added, so that a loop can build
+ * an array for json_pack()'s "o", which fails on NULL.
+ */
+json_t *cli_json_append(json_t *array, json_t *value);
 
 int cmd_status(struct ibup_cli *cli, int argc, char **argv);
 void help_status(FILE *out);
@@ -113,6 +133,16 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv);
 void help_bench(FILE *out);
 int cmd_rename(struct ibup_cli *cli, int argc, char **argv);
 void help_rename(FILE *out);
+
+/* Text formatting (format.c). */
+/* @s, or "-" when it is NULL or empty. */
+const char *or_dash(const char *s);
+/* "1234"; "-" when negative (IBUP_UNKNOWN). */
+void cli_format_int(int64_t v, char *buf, size_t size);
+/* "0x8001"; "-" when negative (IBUP_UNKNOWN). */
+void cli_format_pkey(int32_t pkey, char *buf, size_t size);
+/* "200 Gb/s (4X HDR)"; "53.125 Gb/s (1X HDR)"; "-" when unknown. */
+void cli_format_rate(const struct ibup_port *p, char *buf, size_t size);
 
 /* Renderers: same model, two forms. */
 struct ibup_plan;

@@ -129,11 +129,6 @@ struct bench_out {
 	json_t *results;
 };
 
-static const char *or_dash(const char *s)
-{
-	return s && *s ? s : "-";
-}
-
 static void print_side(const char *what, const struct ibup_bench_side *s)
 {
 	printf("%-7s %s port %u, %s", what, or_dash(s->device), s->port,
@@ -180,60 +175,59 @@ static double mibps(double gbps)
 	return gbps * 1e9 / 8 / (1 << 20);
 }
 
+/* An empty string field of the report is unknown: NULL (null in JSON). */
+static const char *or_null(const char *s)
+{
+	return *s ? s : NULL;
+}
+
+/* Fields of a side that was never set up (device empty) are null. */
 static json_t *side_json(const struct ibup_bench_side *s)
 {
-	json_t *o = json_object();
+	bool dev = s->device[0];
 
-	if (!o ||
-	    ibup_json_set(o, "device", ibup_json_str(s->device[0] ? s->device : NULL)) ||
-	    ibup_json_set(o, "port", s->port ? json_integer(s->port) : json_null()) ||
-	    ibup_json_set(o, "link_layer",
-			  ibup_json_str(s->link_layer[0] ? s->link_layer : NULL)) ||
-	    ibup_json_set(o, "gid_index",
-			  s->gid_index >= 0 ? json_integer(s->gid_index) : json_null()) ||
-	    ibup_json_set(o, "gid", ibup_json_str(s->gid[0] ? s->gid : NULL)) ||
-	    ibup_json_set(o, "lid", s->device[0] ? json_integer(s->lid) : json_null()) ||
-	    ibup_json_set(o, "pkey", ibup_json_hex16(s->device[0] ? s->pkey : -1)) ||
-	    ibup_json_set(o, "pkey_index",
-			  s->device[0] ? json_integer(s->pkey_index) : json_null()) ||
-	    ibup_json_set(o, "mtu", s->mtu ? json_integer(s->mtu) : json_null()) ||
-	    ibup_json_set(o, "cpu", s->cpu >= 0 ? json_integer(s->cpu) : json_null()) ||
-	    ibup_json_set(o, "numa_node",
-			  s->numa_node >= 0 ? json_integer(s->numa_node) : json_null()) ||
-	    ibup_json_set(o, "inline_max",
-			  s->device[0] ? json_integer(s->inline_max) : json_null())) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	/* clang-format off */
+	return json_pack("{s:s?, s:o, s:s?, s:o, s:s?, s:o, s:o, s:o,"
+			 " s:o, s:o, s:o, s:o}",
+			 "device", or_null(s->device),
+			 "port", s->port ? json_integer(s->port) : json_null(),
+			 "link_layer", or_null(s->link_layer),
+			 "gid_index", ibup_json_int(s->gid_index),
+			 "gid", or_null(s->gid),
+			 "lid", dev ? json_integer(s->lid) : json_null(),
+			 "pkey", ibup_json_hex16(dev ? s->pkey : -1),
+			 "pkey_index", dev ? json_integer(s->pkey_index) : json_null(),
+			 "mtu", s->mtu ? json_integer(s->mtu) : json_null(),
+			 "cpu", ibup_json_int(s->cpu),
+			 "numa_node", ibup_json_int(s->numa_node),
+			 "inline_max", dev ? json_integer(s->inline_max) : json_null());
+	/* clang-format on */
 }
 
 static json_t *result_json(const struct ibup_bench_result *r, bool verify)
 {
-	json_t *o = json_object();
-
-	if (!o || ibup_json_set(o, "size", json_integer((json_int_t)r->size)) ||
-	    ibup_json_set(o, "iterations", json_integer((json_int_t)r->iterations)) ||
-	    ibup_json_set(o, "post_list", json_integer(r->post_list)) ||
-	    ibup_json_set(o, "seconds", ibup_json_real(r->seconds)) ||
-	    ibup_json_set(o, "bw_avg_gbps", ibup_json_real(r->bw_avg_gbps)) ||
-	    ibup_json_set(o, "bw_peak_gbps", ibup_json_real(r->bw_peak_gbps)) ||
-	    ibup_json_set(o, "bw_avg_mibps", ibup_json_real(mibps(r->bw_avg_gbps))) ||
-	    ibup_json_set(o, "bw_peak_mibps", ibup_json_real(mibps(r->bw_peak_gbps))) ||
-	    ibup_json_set(o, "msg_rate_mpps", ibup_json_real(r->msg_rate_mpps)) ||
-	    ibup_json_set(o, "lat_min_us", ibup_json_real(r->lat.min_us)) ||
-	    ibup_json_set(o, "lat_median_us", ibup_json_real(r->lat.median_us)) ||
-	    ibup_json_set(o, "lat_mean_us", ibup_json_real(r->lat.mean_us)) ||
-	    ibup_json_set(o, "lat_stdev_us", ibup_json_real(r->lat.stdev_us)) ||
-	    ibup_json_set(o, "lat_p99_us", ibup_json_real(r->lat.p99_us)) ||
-	    ibup_json_set(o, "lat_p999_us", ibup_json_real(r->lat.p999_us)) ||
-	    ibup_json_set(o, "lat_max_us", ibup_json_real(r->lat.max_us)) ||
-	    ibup_json_set(o, "verified",
-			  verify ? json_boolean(r->verified) : json_null())) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	/* clang-format off */
+	return json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o,"
+			 " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+			 " s:o}",
+			 "size", (json_int_t)r->size,
+			 "iterations", (json_int_t)r->iterations,
+			 "post_list", (json_int_t)r->post_list,
+			 "seconds", ibup_json_real(r->seconds),
+			 "bw_avg_gbps", ibup_json_real(r->bw_avg_gbps),
+			 "bw_peak_gbps", ibup_json_real(r->bw_peak_gbps),
+			 "bw_avg_mibps", ibup_json_real(mibps(r->bw_avg_gbps)),
+			 "bw_peak_mibps", ibup_json_real(mibps(r->bw_peak_gbps)),
+			 "msg_rate_mpps", ibup_json_real(r->msg_rate_mpps),
+			 "lat_min_us", ibup_json_real(r->lat.min_us),
+			 "lat_median_us", ibup_json_real(r->lat.median_us),
+			 "lat_mean_us", ibup_json_real(r->lat.mean_us),
+			 "lat_stdev_us", ibup_json_real(r->lat.stdev_us),
+			 "lat_p99_us", ibup_json_real(r->lat.p99_us),
+			 "lat_p999_us", ibup_json_real(r->lat.p999_us),
+			 "lat_max_us", ibup_json_real(r->lat.max_us),
+			 "verified", verify ? json_boolean(r->verified) : json_null());
+	/* clang-format on */
 }
 
 /* Is @r within the expectations? */
@@ -282,44 +276,32 @@ static int on_result(void *userdata, const struct ibup_bench_report *rep,
 static json_t *report_json(const struct ibup_bench_report *r, const struct bench_out *b,
 			   int rc)
 {
-	json_t *o = json_object(), *expect = json_object();
 	/* The knobs are known once the queue pairs exist (the client's, after connecting). */
-	bool ran = r->cq_mod > 0;
+	bool ran = r->cq_mod > 0, list = ran && r->post_list;
+	bool expect = !isnan(b->expect_gbps) || !isnan(b->expect_usec);
+	bool pass = rc == 0 && !b->below;
 
-	if (!o || !expect ||
-	    ibup_json_set(expect, "gbps", ibup_json_real(b->expect_gbps)) ||
-	    ibup_json_set(expect, "usec", ibup_json_real(b->expect_usec)) ||
-	    ibup_json_set(expect, "pass",
-			  isnan(b->expect_gbps) && isnan(b->expect_usec)
-				  ? json_null()
-				  : json_boolean(rc == 0 && !b->below)) ||
-	    ibup_json_set(o, "schema_version", json_integer(1)) ||
-	    ibup_json_set(o, "test", json_string(ibup_bench_test_name(r->test))) ||
-	    ibup_json_set(o, "mode", json_string(r->mode)) ||
-	    ibup_json_set(o, "local", side_json(&r->local)) ||
-	    ibup_json_set(o, "remote", side_json(&r->remote)) ||
-	    ibup_json_set(o, "qps", json_integer(r->qps)) ||
-	    ibup_json_set(o, "depth", json_integer(r->depth)) ||
-	    ibup_json_set(o, "cq_mod", ran ? json_integer(r->cq_mod) : json_null()) ||
-	    ibup_json_set(o, "post_list",
-			  ran && r->post_list ? json_integer(r->post_list)
-					      : json_null()) ||
-	    ibup_json_set(o, "inline_size",
-			  ran ? json_integer(r->inline_size) : json_null()) ||
-	    ibup_json_set(o, "clock", json_string(r->clock)) ||
-	    ibup_json_set(o, "clock_read_ns", ibup_json_real(r->clock_read_ns)) ||
-	    ibup_json_set(o, "results", json_incref(b->results)) ||
-	    ibup_json_set(o, "expect", expect) ||
-	    ibup_json_set(o, "error", rc < 0 ? json_string(r->error) : json_null())) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-static int exit_for(int r)
-{
-	return r == -ENODEV ? IBUP_EXIT_UNSUPPORTED : IBUP_EXIT_FAILURE;
+	/* clang-format off */
+	return json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o,"
+			 " s:o, s:s, s:o, s:O, s:{s:o, s:o, s:o}, s:o}",
+			 "test", ibup_bench_test_name(r->test),
+			 "mode", (const char *)r->mode,
+			 "local", side_json(&r->local),
+			 "remote", side_json(&r->remote),
+			 "qps", (json_int_t)r->qps,
+			 "depth", (json_int_t)r->depth,
+			 "cq_mod", ran ? json_integer(r->cq_mod) : json_null(),
+			 "post_list", list ? json_integer(r->post_list) : json_null(),
+			 "inline_size", ran ? json_integer(r->inline_size) : json_null(),
+			 "clock", (const char *)r->clock,
+			 "clock_read_ns", ibup_json_real(r->clock_read_ns),
+			 "results", b->results,
+			 "expect",
+			 "gbps", ibup_json_real(b->expect_gbps),
+			 "usec", ibup_json_real(b->expect_usec),
+			 "pass", expect ? json_boolean(pass) : json_null(),
+			 "error", rc < 0 ? json_string(r->error) : json_null());
+	/* clang-format on */
 }
 
 int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
@@ -537,7 +519,7 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 		r = ibup_bench_local(ctx, &o, &w, &to, on_result, &b, &rep);
 	}
 
-	rc = r < 0 ? exit_for(r) : b.below ? IBUP_EXIT_FINDINGS : IBUP_EXIT_OK;
+	rc = cli_exit_code(r, b.below);
 	if (cli->json) {
 		json_t *j = report_json(&rep, &b, r);
 

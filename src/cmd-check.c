@@ -92,54 +92,42 @@ static void count(const struct ibup_check_report *rep, unsigned n[4])
 
 static json_t *check_json(const struct ibup_check *c)
 {
-	json_t *o = json_object();
-
-	if (!o || ibup_json_set(o, "id", json_string(c->id)) ||
-	    ibup_json_set(o, "subject", ibup_json_str(c->subject)) ||
-	    ibup_json_set(o, "verdict", json_string(ibup_verdict_name(c->verdict))) ||
-	    ibup_json_set(o, "seen", ibup_json_str(c->seen)) ||
-	    ibup_json_set(o, "expected", ibup_json_str(c->expected)) ||
-	    ibup_json_set(o, "fix", ibup_json_str(c->fix)) ||
-	    ibup_json_set(o, "nhc_code", ibup_json_str(c->nhc_code))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	/* clang-format off */
+	return json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s?}",
+			 "id", c->id,
+			 "subject", (const char *)c->subject,
+			 "verdict", ibup_verdict_name(c->verdict),
+			 "seen", (const char *)c->seen,
+			 "expected", (const char *)c->expected,
+			 "fix", (const char *)c->fix,
+			 "nhc_code", c->nhc_code);
+	/* clang-format on */
 }
 
 static json_t *report_json(const struct ibup_status *st,
 			   const struct ibup_check_report *rep, const char *verdict)
 {
-	json_t *o = json_object(), *checks = json_array(), *sum = json_object();
+	json_t *checks = json_array();
 	unsigned n[4];
 
-	if (!o || !checks || !sum)
-		goto fail;
 	count(rep, n);
-	for (unsigned i = 0; i < rep->n; i++)
-		if (json_array_append_new(checks, check_json(&rep->checks[i])) < 0)
-			goto fail;
-	if (ibup_json_set(sum, "fail", json_integer(n[IBUP_FAIL])) ||
-	    ibup_json_set(sum, "warn", json_integer(n[IBUP_WARN])) ||
-	    ibup_json_set(sum, "pass", json_integer(n[IBUP_PASS])) ||
-	    ibup_json_set(sum, "skip", json_integer(n[IBUP_SKIP])) ||
-	    ibup_json_set(o, "schema_version", json_integer(IBUP_SCHEMA_VERSION)) ||
-	    ibup_json_set(o, "verdict", json_string(verdict)) ||
-	    ibup_json_set(o, "vm_size", ibup_json_str(st->platform.vm_size)) ||
-	    ibup_json_set(o, "family", ibup_json_str(rep->expect.family)) ||
-	    ibup_json_set(o, "expectations", ibup_json_str(rep->expect.source)) ||
-	    ibup_json_set(o, "fabric", json_boolean(rep->fabric)) ||
-	    ibup_json_set(o, "summary", json_incref(sum)) ||
-	    ibup_json_set(o, "checks", json_incref(checks)))
-		goto fail;
-	json_decref(checks);
-	json_decref(sum);
-	return o;
-fail:
-	json_decref(o);
-	json_decref(checks);
-	json_decref(sum);
-	return NULL;
+	for (unsigned i = 0; checks && i < rep->n; i++)
+		checks = cli_json_append(checks, check_json(&rep->checks[i]));
+	/* clang-format off */
+	return json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:{s:I, s:I, s:I, s:I},"
+			 " s:o}",
+			 "verdict", verdict,
+			 "vm_size", (const char *)st->platform.vm_size,
+			 "family", (const char *)rep->expect.family,
+			 "expectations", (const char *)rep->expect.source,
+			 "fabric", (int)rep->fabric,
+			 "summary",
+			 "fail", (json_int_t)n[IBUP_FAIL],
+			 "warn", (json_int_t)n[IBUP_WARN],
+			 "pass", (json_int_t)n[IBUP_PASS],
+			 "skip", (json_int_t)n[IBUP_SKIP],
+			 "checks", checks);
+	/* clang-format on */
 }
 
 static void print_check(FILE *out, const struct ibup_check *c)
@@ -412,10 +400,11 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		print_text(stdout, st, rep, quiet, cli->verbose > 0);
 	}
 	if (r == 0) {
-		if (strcmp(verdict, "none") == 0)
-			r = allow_none ? IBUP_EXIT_OK : IBUP_EXIT_UNSUPPORTED;
-		else if (n[IBUP_FAIL] || (strict && n[IBUP_WARN]))
-			r = IBUP_EXIT_FINDINGS;
+		bool none = strcmp(verdict, "none") == 0;
+
+		/* No fabric: nothing to check it on (4), unless --allow-none. */
+		r = cli_exit_code(none && !allow_none ? -ENODEV : 0,
+				  !none && (n[IBUP_FAIL] || (strict && n[IBUP_WARN])));
 	}
 	ibup_check_report_free(rep);
 	ibup_status_free(st);

@@ -78,8 +78,7 @@ static json_t *plan_json(const struct ibup_ipoib_plan *plan)
 			goto fail;
 		}
 	}
-	if (ibup_json_set(o, "schema_version", json_integer(IBUP_SCHEMA_VERSION)) ||
-	    ibup_json_set(o, "source", ibup_json_str(plan->source)) ||
+	if (ibup_json_set(o, "source", ibup_json_str(plan->source)) ||
 	    ibup_json_set(o, "network_direct", json_boolean(plan->network_direct)) ||
 	    ibup_json_set(o, "nd_driver_version",
 			  ibup_json_str(plan->nd_driver_version)) ||

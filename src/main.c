@@ -140,13 +140,41 @@ int cli_common_option(struct ibup_cli *cli, int opt, char **argv, void (*help)(F
 	return r == 0 ? CLI_CONTINUE : r;
 }
 
+/* Every diagnostic line: "ibup: <prefix><message>[: <strerror(-r)>]". */
+static void vsay(const char *prefix, int r, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "ibup: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	if (r < 0)
+		fprintf(stderr, ": %s", strerror(-r));
+	fputc('\n', stderr);
+}
+
+static void say(const char *prefix, const char *fmt, ...) _printf_(2, 3);
+static void say(const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(prefix, 0, fmt, ap);
+	va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("warning: ", 0, fmt, ap);
+	va_end(ap);
+}
+
 static void log_to_stderr(void *userdata, enum ibup_log_level level, const char *msg)
 {
-	const char *prefix = level <= IBUP_LOG_ERR	 ? "error: "
-			     : level <= IBUP_LOG_WARNING ? "warning: "
-							 : "";
-
-	fprintf(stderr, "ibup: %s%s\n", prefix, msg);
+	say(level <= IBUP_LOG_ERR	? "error: "
+	    : level <= IBUP_LOG_WARNING ? "warning: "
+					: "",
+	    "%s", msg);
 }
 
 struct ibup_ctx *cli_ctx(struct ibup_cli *cli)
@@ -183,9 +211,7 @@ int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st)
 		if (r == -ENOMEM)
 			return cli_error(r, "cannot ask the metadata service");
 		if (r < 0) {
-			fprintf(stderr,
-				"ibup: warning: VM size unknown: the metadata service: %s\n",
-				err);
+			cli_warn("VM size unknown: the metadata service: %s", err);
 			return 0;
 		}
 	}
@@ -194,18 +220,23 @@ int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st)
 	return 0;
 }
 
+int cli_exit_code(int r, bool findings)
+{
+	if (r == -ENODEV)
+		return IBUP_EXIT_UNSUPPORTED;
+	if (r < 0)
+		return IBUP_EXIT_FAILURE;
+	return findings ? IBUP_EXIT_FINDINGS : IBUP_EXIT_OK;
+}
+
 int cli_error(int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ibup: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("", r, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		fprintf(stderr, ": %s", strerror(-r));
-	fputc('\n', stderr);
-	return IBUP_EXIT_FAILURE;
+	return r < 0 ? cli_exit_code(r, false) : IBUP_EXIT_FAILURE;
 }
 
 int cli_parse_uint(const char *s, uint32_t max, uint32_t *ret)
@@ -241,19 +272,45 @@ int cli_usage_error(const struct ibup_cli *cli, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ibup: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("", 0, fmt, ap);
 	va_end(ap);
 	if (cli->command)
-		fprintf(stderr, "\nTry 'ibup %s --help'.\n", cli->command);
+		fprintf(stderr, "Try 'ibup %s --help'.\n", cli->command);
 	else
-		fputs("\nTry 'ibup --help'.\n", stderr);
+		fputs("Try 'ibup --help'.\n", stderr);
 	return IBUP_EXIT_USAGE;
+}
+
+json_t *cli_json_append(json_t *array, json_t *value)
+{
+	if (json_array_append_new(array, value) < 0) {
+		json_decref(array);
+		return NULL;
+	}
+	return array;
+}
+
+/* Every document starts with its schema version, unless its builder set one. */
+static json_t *with_schema_version(json_t *root)
+{
+	json_t *doc;
+
+	if (json_object_get(root, "schema_version"))
+		return root;
+	doc = json_pack("{s:I}", "schema_version", (json_int_t)IBUP_SCHEMA_VERSION);
+	if (doc && json_object_update(doc, root) < 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	json_decref(root);
+	return doc;
 }
 
 int cli_print_json(json_t *root)
 {
+	if (root)
+		root = with_schema_version(root);
 	if (!root)
 		return cli_error(-ENOMEM, "cannot build JSON output");
 	if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0) {
@@ -271,9 +328,8 @@ static int close_stdout(int code)
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (errno == EPIPE)
 			return code;
-		fprintf(stderr, "ibup: cannot write to standard output: %s\n",
-			strerror(errno));
-		return IBUP_EXIT_FAILURE;
+		return cli_error(errno ? -errno : -EIO,
+				 "cannot write to standard output");
 	}
 	return code;
 }

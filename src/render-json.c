@@ -8,16 +8,13 @@
 
 static json_t *gid_json(const struct ibup_gid *g)
 {
-	json_t *o = json_object();
-
-	if (!o || ibup_json_set(o, "index", json_integer(g->index)) ||
-	    ibup_json_set(o, "gid", json_string(g->gid)) ||
-	    ibup_json_set(o, "type", ibup_json_str(ibup_gid_type_name(g->type))) ||
-	    ibup_json_set(o, "netdev", ibup_json_str(g->netdev))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	/* clang-format off */
+	return json_pack("{s:I, s:s, s:s?, s:s?}",
+			 "index", (json_int_t)g->index,
+			 "gid", (const char *)g->gid,
+			 "type", ibup_gid_type_name(g->type),
+			 "netdev", (const char *)g->netdev);
+	/* clang-format on */
 }
 
 /* An object of counter name to value; null when the directory does not exist. */
@@ -54,178 +51,139 @@ static json_t *data_bytes(const struct ibup_port *p, const char *name)
 
 static json_t *port_json(const struct ibup_port *p)
 {
-	json_t *o = json_object(), *pkeys = json_array(), *gids = json_array();
+	json_t *pkeys = json_array(), *gids = json_array(), *counters, *hw_counters;
 
-	if (!o || !pkeys || !gids)
-		goto fail;
-	for (unsigned i = 0; i < p->n_pkeys; i++)
-		if (json_array_append_new(pkeys, ibup_json_hex16(p->pkeys[i])) < 0)
-			goto fail;
-	for (unsigned i = 0; i < p->n_gids; i++)
-		if (json_array_append_new(gids, gid_json(&p->gids[i])) < 0)
-			goto fail;
-	if (ibup_json_set(o, "port", json_integer(p->num)) ||
-	    ibup_json_set(o, "state", ibup_json_str(ibup_port_state_name(p->state))) ||
-	    ibup_json_set(o, "phys_state",
-			  ibup_json_str(ibup_phys_state_name(p->phys_state))) ||
-	    ibup_json_set(o, "rate_gbps", ibup_json_real(p->rate_gbps)) ||
-	    ibup_json_set(o, "width", ibup_json_str(*p->width ? p->width : NULL)) ||
-	    ibup_json_set(o, "speed", ibup_json_str(*p->speed ? p->speed : NULL)) ||
-	    ibup_json_set(o, "link_layer",
-			  ibup_json_str(ibup_link_layer_name(p->link_layer))) ||
-	    ibup_json_set(o, "lid", ibup_json_int(p->lid)) ||
-	    ibup_json_set(o, "sm_lid", ibup_json_int(p->sm_lid)) ||
-	    ibup_json_set(o, "lmc", ibup_json_int(p->lmc)) ||
-	    ibup_json_set(o, "port_guid", ibup_json_str(p->port_guid)) ||
-	    ibup_json_set(o, "pkeys", json_incref(pkeys)) ||
-	    ibup_json_set(o, "tenant_pkey", ibup_json_hex16(p->tenant_pkey)) ||
-	    ibup_json_set(o, "netdev", ibup_json_str(p->netdev)) ||
-	    ibup_json_set(o, "gids", json_incref(gids)) ||
-	    ibup_json_set(o, "xmit_bytes", data_bytes(p, "port_xmit_data")) ||
-	    ibup_json_set(o, "rcv_bytes", data_bytes(p, "port_rcv_data")) ||
-	    ibup_json_set(o, "counters",
-			  counters_json(p->counters, p->n_counters, p->has_counters)) ||
-	    ibup_json_set(
-		    o, "hw_counters",
-		    counters_json(p->hw_counters, p->n_hw_counters, p->has_hw_counters)))
-		goto fail;
-	json_decref(pkeys);
-	json_decref(gids);
-	return o;
-fail:
-	json_decref(o);
-	json_decref(pkeys);
-	json_decref(gids);
-	return NULL;
+	for (unsigned i = 0; pkeys && i < p->n_pkeys; i++)
+		pkeys = cli_json_append(pkeys, ibup_json_hex16(p->pkeys[i]));
+	for (unsigned i = 0; gids && i < p->n_gids; i++)
+		gids = cli_json_append(gids, gid_json(&p->gids[i]));
+	counters = counters_json(p->counters, p->n_counters, p->has_counters);
+	hw_counters = counters_json(p->hw_counters, p->n_hw_counters, p->has_hw_counters);
+	/* clang-format off */
+	return json_pack("{s:I, s:s?, s:s?, s:o, s:s?, s:s?, s:s?, s:o,"
+			 " s:o, s:o, s:s?, s:o, s:o, s:s?, s:o, s:o,"
+			 " s:o, s:o, s:o}",
+			 "port", (json_int_t)p->num,
+			 "state", ibup_port_state_name(p->state),
+			 "phys_state", ibup_phys_state_name(p->phys_state),
+			 "rate_gbps", ibup_json_real(p->rate_gbps),
+			 "width", (const char *)(*p->width ? p->width : NULL),
+			 "speed", (const char *)(*p->speed ? p->speed : NULL),
+			 "link_layer", ibup_link_layer_name(p->link_layer),
+			 "lid", ibup_json_int(p->lid),
+			 "sm_lid", ibup_json_int(p->sm_lid),
+			 "lmc", ibup_json_int(p->lmc),
+			 "port_guid", (const char *)p->port_guid,
+			 "pkeys", pkeys,
+			 "tenant_pkey", ibup_json_hex16(p->tenant_pkey),
+			 "netdev", (const char *)p->netdev,
+			 "gids", gids,
+			 "xmit_bytes", data_bytes(p, "port_xmit_data"),
+			 "rcv_bytes", data_bytes(p, "port_rcv_data"),
+			 "counters", counters,
+			 "hw_counters", hw_counters);
+	/* clang-format on */
 }
 
 static json_t *device_json(const struct ibup_device *d)
 {
-	json_t *o = json_object(), *ports = json_array();
+	json_t *ports = json_array();
 
-	if (!o || !ports)
-		goto fail;
-	for (unsigned i = 0; i < d->n_ports; i++)
-		if (json_array_append_new(ports, port_json(&d->ports[i])) < 0)
-			goto fail;
-	if (ibup_json_set(o, "name", json_string(d->name)) ||
-	    ibup_json_set(o, "kind", json_string(ibup_device_kind_name(d->kind))) ||
-	    ibup_json_set(o, "driver", ibup_json_str(d->driver)) ||
-	    ibup_json_set(o, "node_type",
-			  ibup_json_str(ibup_node_type_name(d->node_type))) ||
-	    ibup_json_set(o, "fw_ver", ibup_json_str(d->fw_ver)) ||
-	    ibup_json_set(o, "node_guid", ibup_json_str(d->node_guid)) ||
-	    ibup_json_set(o, "sys_image_guid", ibup_json_str(d->sys_image_guid)) ||
-	    ibup_json_set(o, "board_id", ibup_json_str(d->board_id)) ||
-	    ibup_json_set(o, "hca_type", ibup_json_str(d->hca_type)) ||
-	    ibup_json_set(o, "hw_rev", ibup_json_str(d->hw_rev)) ||
-	    ibup_json_set(o, "pci_address", ibup_json_str(d->pci_address)) ||
-	    ibup_json_set(o, "pci_vendor_id", ibup_json_hex16(d->pci_vendor_id)) ||
-	    ibup_json_set(o, "pci_device_id", ibup_json_hex16(d->pci_device_id)) ||
-	    ibup_json_set(o, "numa_node", ibup_json_int(d->numa_node)) ||
-	    ibup_json_set(o, "virtual_function",
-			  ibup_json_tristate(d->virtual_function)) ||
-	    ibup_json_set(o, "pci_link_speed_gts",
-			  ibup_json_real(d->pci_link_speed_gts)) ||
-	    ibup_json_set(o, "pci_link_width", ibup_json_int(d->pci_link_width)) ||
-	    ibup_json_set(o, "pci_link_max_speed_gts",
-			  ibup_json_real(d->pci_link_max_speed_gts)) ||
-	    ibup_json_set(o, "pci_link_max_width",
-			  ibup_json_int(d->pci_link_max_width)) ||
-	    ibup_json_set(o, "ports", json_incref(ports)))
-		goto fail;
-	json_decref(ports);
-	return o;
-fail:
-	json_decref(o);
-	json_decref(ports);
-	return NULL;
+	for (unsigned i = 0; ports && i < d->n_ports; i++)
+		ports = cli_json_append(ports, port_json(&d->ports[i]));
+	/* clang-format off */
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
+			 " s:s?, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o,"
+			 " s:o, s:o, s:o, s:o}",
+			 "name", (const char *)d->name,
+			 "kind", ibup_device_kind_name(d->kind),
+			 "driver", (const char *)d->driver,
+			 "node_type", ibup_node_type_name(d->node_type),
+			 "fw_ver", (const char *)d->fw_ver,
+			 "node_guid", (const char *)d->node_guid,
+			 "sys_image_guid", (const char *)d->sys_image_guid,
+			 "board_id", (const char *)d->board_id,
+			 "hca_type", (const char *)d->hca_type,
+			 "hw_rev", (const char *)d->hw_rev,
+			 "pci_address", (const char *)d->pci_address,
+			 "pci_vendor_id", ibup_json_hex16(d->pci_vendor_id),
+			 "pci_device_id", ibup_json_hex16(d->pci_device_id),
+			 "numa_node", ibup_json_int(d->numa_node),
+			 "virtual_function", ibup_json_tristate(d->virtual_function),
+			 "pci_link_speed_gts", ibup_json_real(d->pci_link_speed_gts),
+			 "pci_link_width", ibup_json_int(d->pci_link_width),
+			 "pci_link_max_speed_gts",
+			 	ibup_json_real(d->pci_link_max_speed_gts),
+			 "pci_link_max_width", ibup_json_int(d->pci_link_max_width),
+			 "ports", ports);
+	/* clang-format on */
 }
 
 static json_t *platform_json(const struct ibup_platform *p)
 {
-	json_t *o = json_object();
-
-	if (!o || ibup_json_set(o, "os_id", ibup_json_str(p->os_id)) ||
-	    ibup_json_set(o, "os_version", ibup_json_str(p->os_version)) ||
-	    ibup_json_set(o, "os_name", ibup_json_str(p->os_name)) ||
-	    ibup_json_set(o, "kernel", ibup_json_str(p->kernel)) ||
-	    ibup_json_set(o, "hypervisor", ibup_json_str(p->hypervisor)) ||
-	    ibup_json_set(o, "cloud", ibup_json_str(p->cloud)) ||
-	    ibup_json_set(o, "vm_size", ibup_json_str(p->vm_size))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	/* clang-format off */
+	return json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
+			 "os_id", (const char *)p->os_id,
+			 "os_version", (const char *)p->os_version,
+			 "os_name", (const char *)p->os_name,
+			 "kernel", (const char *)p->kernel,
+			 "hypervisor", (const char *)p->hypervisor,
+			 "cloud", (const char *)p->cloud,
+			 "vm_size", (const char *)p->vm_size);
+	/* clang-format on */
 }
 
 static json_t *module_json(const struct ibup_module *m)
 {
-	json_t *o = json_object();
-
-	if (!o || ibup_json_set(o, "name", json_string(m->name)) ||
-	    ibup_json_set(o, "version", ibup_json_str(m->version)) ||
-	    ibup_json_set(o, "out_of_tree", ibup_json_tristate(m->out_of_tree)) ||
-	    ibup_json_set(o, "unsigned", ibup_json_tristate(m->unsigned_module)) ||
-	    ibup_json_set(o, "path", ibup_json_str(m->path)) ||
-	    ibup_json_set(o, "dkms", ibup_json_tristate(m->dkms))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	/* clang-format off */
+	return json_pack("{s:s, s:s?, s:o, s:o, s:s?, s:o}",
+			 "name", (const char *)m->name,
+			 "version", (const char *)m->version,
+			 "out_of_tree", ibup_json_tristate(m->out_of_tree),
+			 "unsigned", ibup_json_tristate(m->unsigned_module),
+			 "path", (const char *)m->path,
+			 "dkms", ibup_json_tristate(m->dkms));
+	/* clang-format on */
 }
 
 static json_t *drivers_json(const struct ibup_drivers *d)
 {
-	json_t *o = json_object(), *mods = json_array();
+	json_t *mods = json_array();
 
-	if (!o || !mods)
-		goto fail;
-	for (unsigned i = 0; i < d->n_modules; i++)
-		if (json_array_append_new(mods, module_json(&d->modules[i])) < 0)
-			goto fail;
-	if (ibup_json_set(o, "modules", json_incref(mods)) ||
-	    ibup_json_set(o, "uverbs_abi_version",
-			  ibup_json_int(d->uverbs_abi_version)) ||
-	    ibup_json_set(o, "umad_abi_version", ibup_json_int(d->umad_abi_version)) ||
-	    ibup_json_set(o, "ofed_flavor", ibup_json_str(d->ofed_flavor)) ||
-	    ibup_json_set(o, "ofed_version", ibup_json_str(d->ofed_version)) ||
-	    ibup_json_set(o, "rdma_core_version", ibup_json_str(d->rdma_core_version)))
-		goto fail;
-	json_decref(mods);
-	return o;
-fail:
-	json_decref(o);
-	json_decref(mods);
-	return NULL;
+	for (unsigned i = 0; mods && i < d->n_modules; i++)
+		mods = cli_json_append(mods, module_json(&d->modules[i]));
+	/* clang-format off */
+	return json_pack("{s:o, s:o, s:o, s:s?, s:s?, s:s?}",
+			 "modules", mods,
+			 "uverbs_abi_version", ibup_json_int(d->uverbs_abi_version),
+			 "umad_abi_version", ibup_json_int(d->umad_abi_version),
+			 "ofed_flavor", (const char *)d->ofed_flavor,
+			 "ofed_version", (const char *)d->ofed_version,
+			 "rdma_core_version", (const char *)d->rdma_core_version);
+	/* clang-format on */
 }
 
 static json_t *ipoib_json(const struct ibup_ipoib *ib)
 {
-	json_t *o = json_object(), *addrs = ib->ipv4_known ? json_array() : json_null();
+	/* null: the addresses are not known (not the live system). */
+	json_t *addrs = ib->ipv4_known ? json_array() : json_null();
 
-	if (!o || !addrs)
-		goto fail;
-	for (unsigned i = 0; i < ib->n_ipv4; i++)
-		if (json_array_append_new(addrs, json_string(ib->ipv4[i])) < 0)
-			goto fail;
-	if (ibup_json_set(o, "name", json_string(ib->name)) ||
-	    ibup_json_set(o, "device", ibup_json_str(ib->device)) ||
-	    ibup_json_set(o, "port", ib->port ? json_integer(ib->port) : json_null()) ||
-	    ibup_json_set(o, "hw_address", ibup_json_str(ib->hw_address)) ||
-	    ibup_json_set(o, "port_guid", ibup_json_str(ib->port_guid)) ||
-	    ibup_json_set(o, "pkey", ibup_json_hex16(ib->pkey)) ||
-	    ibup_json_set(o, "mtu", ibup_json_int(ib->mtu)) ||
-	    ibup_json_set(o, "mode", ibup_json_str(ib->mode)) ||
-	    ibup_json_set(o, "operstate", ibup_json_str(ib->operstate)) ||
-	    ibup_json_set(o, "ipv4", json_incref(addrs)))
-		goto fail;
-	json_decref(addrs);
-	return o;
-fail:
-	json_decref(o);
-	json_decref(addrs);
-	return NULL;
+	for (unsigned i = 0; addrs && i < ib->n_ipv4; i++)
+		addrs = cli_json_append(addrs, json_string(ib->ipv4[i]));
+	/* clang-format off */
+	return json_pack("{s:s, s:s?, s:o, s:s?, s:s?, s:o, s:o, s:s?,"
+			 " s:s?, s:o}",
+			 "name", (const char *)ib->name,
+			 "device", (const char *)ib->device,
+			 "port", ib->port ? json_integer(ib->port) : json_null(),
+			 "hw_address", (const char *)ib->hw_address,
+			 "port_guid", (const char *)ib->port_guid,
+			 "pkey", ibup_json_hex16(ib->pkey),
+			 "mtu", ibup_json_int(ib->mtu),
+			 "mode", (const char *)ib->mode,
+			 "operstate", (const char *)ib->operstate,
+			 "ipv4", addrs);
+	/* clang-format on */
 }
 
 /* Bytes, the string "unlimited", or null. */
@@ -238,45 +196,31 @@ static json_t *limit_json(int64_t v)
 
 static json_t *limits_json(const struct ibup_limits *l)
 {
-	json_t *o = json_object();
-
-	if (!o || ibup_json_set(o, "memlock_soft", limit_json(l->memlock_soft)) ||
-	    ibup_json_set(o, "memlock_hard", limit_json(l->memlock_hard)) ||
-	    ibup_json_set(o, "memlock_configured", limit_json(l->memlock_configured)) ||
-	    ibup_json_set(o, "memlock_configured_hard",
-			  limit_json(l->memlock_configured_hard)) ||
-	    ibup_json_set(o, "memlock_systemd", limit_json(l->memlock_systemd))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	/* clang-format off */
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}",
+			 "memlock_soft", limit_json(l->memlock_soft),
+			 "memlock_hard", limit_json(l->memlock_hard),
+			 "memlock_configured", limit_json(l->memlock_configured),
+			 "memlock_configured_hard",
+			 	limit_json(l->memlock_configured_hard),
+			 "memlock_systemd", limit_json(l->memlock_systemd));
+	/* clang-format on */
 }
 
 json_t *render_json_status(const struct ibup_status *st)
 {
-	json_t *o = json_object(), *devices = json_array(), *ipoib = json_array();
+	json_t *devices = json_array(), *ipoib = json_array();
 
-	if (!o || !devices || !ipoib)
-		goto fail;
-	for (unsigned i = 0; i < st->n_devices; i++)
-		if (json_array_append_new(devices, device_json(&st->devices[i])) < 0)
-			goto fail;
-	for (unsigned i = 0; i < st->n_ipoib; i++)
-		if (json_array_append_new(ipoib, ipoib_json(&st->ipoib[i])) < 0)
-			goto fail;
-	if (ibup_json_set(o, "schema_version", json_integer(IBUP_SCHEMA_VERSION)) ||
-	    ibup_json_set(o, "platform", platform_json(&st->platform)) ||
-	    ibup_json_set(o, "drivers", drivers_json(&st->drivers)) ||
-	    ibup_json_set(o, "devices", json_incref(devices)) ||
-	    ibup_json_set(o, "ipoib", json_incref(ipoib)) ||
-	    ibup_json_set(o, "limits", limits_json(&st->limits)))
-		goto fail;
-	json_decref(devices);
-	json_decref(ipoib);
-	return o;
-fail:
-	json_decref(o);
-	json_decref(devices);
-	json_decref(ipoib);
-	return NULL;
+	for (unsigned i = 0; devices && i < st->n_devices; i++)
+		devices = cli_json_append(devices, device_json(&st->devices[i]));
+	for (unsigned i = 0; ipoib && i < st->n_ipoib; i++)
+		ipoib = cli_json_append(ipoib, ipoib_json(&st->ipoib[i]));
+	/* clang-format off */
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}",
+			 "platform", platform_json(&st->platform),
+			 "drivers", drivers_json(&st->drivers),
+			 "devices", devices,
+			 "ipoib", ipoib,
+			 "limits", limits_json(&st->limits));
+	/* clang-format on */
 }

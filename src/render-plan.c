@@ -176,10 +176,10 @@ json_t *render_json_plan(const struct ibup_plan *plan, const struct ibup_exec_re
 	}
 	for (unsigned i = 0; notes && i < plan->n_notes; i++)
 		json_array_append_new(notes, ibup_json_str(plan->notes[i].text));
-	o = json_pack("{s:i, s:s, s:o, s:b, s:s, s:o, s:o, s:o, s:o}", "schema_version",
-		      IBUP_SCHEMA_VERSION, "command", plan->command, "root",
-		      ibup_json_str(plan->root), "dry_run", dry_run, "inputs_sha256",
-		      plan->inputs_sha256, "resumed_from",
+	/* schema_version comes first, from cli_print_json(). */
+	o = json_pack("{s:s, s:o, s:b, s:s, s:o, s:o, s:o, s:o}", "command",
+		      plan->command, "root", ibup_json_str(plan->root), "dry_run",
+		      dry_run, "inputs_sha256", plan->inputs_sha256, "resumed_from",
 		      res && res->resumed ? json_integer(res->resumed_from) : json_null(),
 		      "unchanged", notes ? notes : json_null(), "steps",
 		      steps ? steps : json_null(), "error",

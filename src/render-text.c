@@ -40,30 +40,6 @@ static void print_grid(FILE *out, const char *const *headers, size_t cols,
 		}
 }
 
-static const char *or_dash(const char *s)
-{
-	return s && *s ? s : "-";
-}
-
-/* "200 Gb/s (4X HDR)"; "53.125 Gb/s (1X HDR)"; "-" when unknown. */
-static void format_rate(const struct ibup_port *p, char *buf, size_t size)
-{
-	if (isnan(p->rate_gbps)) {
-		snprintf(buf, size, "-");
-		return;
-	}
-	snprintf(buf, size, "%g Gb/s (%s%s%s)", p->rate_gbps, p->width,
-		 *p->speed ? " " : "", p->speed);
-}
-
-static void format_int(int64_t v, char *buf, size_t size)
-{
-	if (v < 0)
-		snprintf(buf, size, "-");
-	else
-		snprintf(buf, size, "%lld", (long long)v);
-}
-
 static void port_row(const struct ibup_device *d, const struct ibup_port *p,
 		     char (*r)[CELL])
 {
@@ -72,15 +48,12 @@ static void port_row(const struct ibup_device *d, const struct ibup_port *p,
 	snprintf(r[2], CELL, "%s", ibup_device_kind_name(d->kind));
 	snprintf(r[3], CELL, "%s", or_dash(ibup_port_state_name(p->state)));
 	snprintf(r[4], CELL, "%s", or_dash(ibup_phys_state_name(p->phys_state)));
-	format_rate(p, r[5], CELL);
-	format_int(p->lid, r[6], CELL);
-	if (p->tenant_pkey >= 0)
-		snprintf(r[7], CELL, "0x%04x", (unsigned)p->tenant_pkey);
-	else
-		snprintf(r[7], CELL, "-");
+	cli_format_rate(p, r[5], CELL);
+	cli_format_int(p->lid, r[6], CELL);
+	cli_format_pkey(p->tenant_pkey, r[7], CELL);
 	snprintf(r[8], CELL, "%s", or_dash(p->netdev));
 	snprintf(r[9], CELL, "%s", or_dash(d->pci_address));
-	format_int(d->numa_node, r[10], CELL);
+	cli_format_int(d->numa_node, r[10], CELL);
 }
 
 static void print_ports(FILE *out, const struct ibup_status *st)
@@ -277,11 +250,8 @@ static void print_ipoib(FILE *out, const struct ibup_status *st)
 			snprintf(r[2], CELL, "-");
 		snprintf(r[3], CELL, "%s", or_dash(ib->operstate));
 		snprintf(r[4], CELL, "%s", or_dash(ib->mode));
-		format_int(ib->mtu, r[5], CELL);
-		if (ib->pkey >= 0)
-			snprintf(r[6], CELL, "0x%04x", (unsigned)ib->pkey);
-		else
-			snprintf(r[6], CELL, "-");
+		cli_format_int(ib->mtu, r[5], CELL);
+		cli_format_pkey(ib->pkey, r[6], CELL);
 		/* Addresses come from rtnetlink: only the live system has them. */
 		snprintf(r[7], CELL, "%s", ib->ipv4_known ? "-" : "n/a");
 		for (unsigned a = 0; a < ib->n_ipv4 && off >= 0 && off < CELL; a++)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * IPoIB addressing from the platform: Hyper-V KVP pools, the IPoIB_Data value, port
- * GUID to MAC, waagent's SharedConfig.xml, and the waagent.conf editor.
+ * Azure (lib/azure): IPoIB addressing from the platform (Hyper-V KVP pools, the
+ * IPoIB_Data value, port GUID to MAC, waagent's SharedConfig.xml), the waagent.conf
+ * editor, and the agent's version check.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -768,14 +769,55 @@ static void test_waagent_set(void **state)
 	assert_ptr_equal(out, untouched);
 }
 
+static void test_waagent_version(void **state)
+{
+	const char *problem = NULL;
+	char v[32];
+
+	assert_int_equal(ibup_waagent_version_check(
+				 "WALinuxAgent-2.9.1.1 running on ubuntu 22.04\n"
+				 "Python: 3.10.12\nGoal state agent: 2.12.0.2\n",
+				 v, sizeof(v), &problem),
+			 0);
+	assert_string_equal(v, "2.9.1.1");
+	assert_non_null(problem);
+	assert_int_equal(
+		ibup_waagent_version_check("WALinuxAgent-2.2.45 running on ubuntu 18.04\n"
+					   "Goal state agent: 2.9.1.1\n",
+					   v, sizeof(v), &problem),
+		0);
+	assert_string_equal(v, "2.2.45");
+	assert_non_null(strstr(problem, "2.4.0.2"));
+	assert_int_equal(
+		ibup_waagent_version_check("WALinuxAgent-2.10.0.8 running on rhel 9.4\n",
+					   v, sizeof(v), &problem),
+		0);
+	assert_null(problem);
+	assert_int_equal(ibup_waagent_version_check("WALinuxAgent-2.4.0.2 running\n", v,
+						    sizeof(v), &problem),
+			 0);
+	assert_null(problem);
+	assert_int_equal(
+		ibup_waagent_version_check("command not found", v, sizeof(v), &problem),
+		-ENOENT);
+	assert_int_equal(
+		ibup_waagent_version_check("WALinuxAgent- x", v, sizeof(v), &problem),
+		-EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kvp_sample),  cmocka_unit_test(test_kvp_parse),
-		cmocka_unit_test(test_kvp_fields),  cmocka_unit_test(test_kvp_limits),
-		cmocka_unit_test(test_kvp_lock),    cmocka_unit_test(test_ipoib_data),
-		cmocka_unit_test(test_guid_to_mac), cmocka_unit_test(test_shared_config),
+		cmocka_unit_test(test_kvp_sample),
+		cmocka_unit_test(test_kvp_parse),
+		cmocka_unit_test(test_kvp_fields),
+		cmocka_unit_test(test_kvp_limits),
+		cmocka_unit_test(test_kvp_lock),
+		cmocka_unit_test(test_ipoib_data),
+		cmocka_unit_test(test_guid_to_mac),
+		cmocka_unit_test(test_shared_config),
 		cmocka_unit_test(test_waagent_set),
+		cmocka_unit_test(test_waagent_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
