@@ -53,30 +53,45 @@ void help_rename(FILE *out)
 	      out);
 }
 
-static int read_scheme(const char *path, struct ibup_rename_scheme *ret)
+/* The whole scheme file, bounded; NULL after saying why. */
+static char *slurp_scheme(const char *path)
 {
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	_cleanup_free_ char *text = NULL;
-	struct ibup_diag diag = { 0 };
+	FILE *f = fopen(path, "re");
+	char *text;
 	size_t len;
-	int r;
+	int err;
 
-	if (!f)
-		return cli_error(-errno, "cannot open the scheme '%s'", path);
+	if (!f) {
+		cli_error(-errno, "cannot open the scheme '%s'", path);
+		return NULL;
+	}
 	text = malloc(SCHEME_MAX + 1);
-	if (!text)
-		return cli_error(-ENOMEM, "cannot read the scheme '%s'", path);
-	len = fread(text, 1, SCHEME_MAX + 1, f);
-	if (ferror(f))
-		return cli_error(-EIO, "cannot read the scheme '%s'", path);
-	if (len > SCHEME_MAX)
-		return cli_error(-EFBIG, "cannot read the scheme '%s'", path);
+	len = text ? fread(text, 1, SCHEME_MAX + 1, f) : 0;
+	err = !text ? -ENOMEM : ferror(f) ? -EIO : len > SCHEME_MAX ? -EFBIG : 0;
+	fclose(f);
+	if (err) {
+		free(text);
+		cli_error(err, "cannot read the scheme '%s'", path);
+		return NULL;
+	}
 	if (memchr(text, '\0', len)) {
+		free(text);
 		fprintf(stderr, "ibup: '%s' is not a scheme: it holds a NUL byte\n",
 			path);
-		return IBUP_EXIT_FAILURE;
+		return NULL;
 	}
 	text[len] = '\0';
+	return text;
+}
+
+static int read_scheme(const char *path, struct ibup_rename_scheme *ret)
+{
+	_cleanup_free_ char *text = slurp_scheme(path);
+	struct ibup_diag diag = { 0 };
+	int r;
+
+	if (!text)
+		return IBUP_EXIT_FAILURE;
 	r = ibup_rename_scheme_parse(text, ret, &diag);
 	if (r == -EBADMSG) {
 		fprintf(stderr, "ibup: '%s' line %u: %s\n", path, diag.line, diag.msg);
