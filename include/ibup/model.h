@@ -198,8 +198,36 @@ struct ibup_limits {
  */
 void ibup_format_limit(int64_t v, char *buf, size_t size);
 
+/* Whether the kernel will refuse unsigned modules, and the facts that decide it. */
+struct ibup_secure_boot {
+	bool efi; /* an EFI system with readable variables (efivarfs) */
+	int enabled; /* the firmware's SecureBoot variable: 1, 0, IBUP_UNKNOWN */
+	int validation_off; /* shim's MokSBStateRT: 1 when MOK validation is disabled */
+	char *lockdown; /* the kernel's lockdown in force: "none", "integrity", ... */
+	int sig_enforce; /* module.sig_enforce: 1, 0, IBUP_UNKNOWN */
+	/* The outcome: unsigned modules are refused at load (the kernel's state when it
+	 * can be read, else Secure Boot on and shim validating). */
+	bool enforcing;
+};
+
+/* A kernel newer than the running one, as the next boot may pick it. */
+struct ibup_next_kernel {
+	char *kernel; /* its release, as named under /lib/modules */
+	char *missing; /* out-of-tree RDMA modules loaded now that it lacks ("" none);
+			  NULL when its modules.dep could not be read */
+};
+
+struct ibup_boot {
+	struct ibup_secure_boot secure_boot;
+	unsigned n_out_of_tree; /* loaded RDMA modules that are not the kernel's own */
+	bool newer_known; /* /lib/modules could be listed */
+	struct ibup_next_kernel *newer; /* in version order */
+	unsigned n_newer;
+};
+
 struct ibup_status {
 	struct ibup_platform platform;
+	struct ibup_boot boot; /* Secure Boot, and the kernels the next boot may pick */
 	struct ibup_drivers drivers;
 	struct ibup_ipoib *ipoib; /* sorted by name */
 	unsigned n_ipoib;

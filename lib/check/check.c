@@ -14,8 +14,6 @@
 
 /* UCX turns its InfiniBand transports off below this (UCX_MEMLOCK_LIMIT's default). */
 #define MEMLOCK_MIN (512LL * 1024 * 1024)
-#define SECURE_BOOT_VAR \
-	"sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 #define COUNTERS_STATE "counters.json"
 
 /* Azure NHC's fault dictionary. */
@@ -894,115 +892,66 @@ static void check_gpudirect(struct run *run)
 		    "and list it in /etc/modules-load.d/nvidia-peermem.conf");
 }
 
-/* Does kernel @k's modules.dep have an out-of-tree build of every module in @need? */
-static int kernel_has(struct run *run, const char *k, const char *const *need, unsigned n,
-		      char *missing, size_t size)
-{
-	_cleanup_free_ char *dep = NULL;
-	char path[PATH_MAX];
-	size_t off = 0;
-	int r;
-
-	snprintf(path, sizeof(path), "lib/modules/%s/modules.dep", k);
-	r = ibup_read_file(run->ctx, path, 32 * 1024 * 1024, &dep, NULL);
-	if (r < 0)
-		return r;
-	for (unsigned i = 0; i < n; i++) {
-		char pat[96];
-		size_t plen = (size_t)snprintf(pat, sizeof(pat), "%s.ko", need[i]);
-		bool found = false;
-
-		for (const char *p = dep; p && *p && !found;) {
-			const char *eol = strchr(p, '\n');
-			size_t len = eol ? (size_t)(eol - p) : strlen(p);
-			const char *colon = memchr(p, ':', len), *base;
-
-			/* Out-of-tree builds live outside kernel/: updates/, extra/. */
-			if (colon && strncmp(p, "kernel/", 7) != 0) {
-				base = memrchr(p, '/', (size_t)(colon - p));
-				base = base ? base + 1 : p;
-				found = (size_t)(colon - base) >= plen &&
-					strncmp(base, pat, plen) == 0;
-			}
-			p = eol ? eol + 1 : NULL;
-		}
-		if (!found && off < size)
-			off += (size_t)snprintf(missing + off, size - off, "%s%s",
-						off ? " " : "", need[i]);
-	}
-	return 0;
-}
-
+/* The newer kernels' modules, from the inventory (lib/inventory/boot.c). */
 static void check_next_boot(struct run *run)
 {
-	const struct ibup_status *st = run->st;
-	const char *running = st->platform.kernel;
-	const char *need[32];
-	_cleanup_close_ int fd = -1;
-	char **names = NULL, seen[512] = "", fix[640];
-	unsigned n = 0, n_need = 0, newer = 0;
+	const struct ibup_boot *b = &run->st->boot;
+	char seen[512] = "";
 	bool bad = false;
 
-	if (!st->drivers.modules_known || !running)
+	if (!run->st->drivers.modules_known || !run->st->platform.kernel)
 		return;
-	for (unsigned i = 0; i < st->drivers.n_modules && n_need < IBUP_ARRAY_SIZE(need);
-	     i++)
-		if (st->drivers.modules[i].out_of_tree == 1)
-			need[n_need++] = st->drivers.modules[i].name;
-	if (!n_need) {
+	if (!b->n_out_of_tree) {
 		add(run, "next_boot_modules", NULL, IBUP_PASS, NULL,
 		    "inbox RDMA modules: every kernel has its own", NULL, NULL);
 		return;
 	}
-	fd = ibup_open_dir(run->ctx, "lib/modules");
-	if (fd < 0 || ibup_list_dir_logged(run->ctx, fd, IBUP_MAX_DEVICES, &names, &n,
-					   "lib/modules") < 0) {
+	if (!b->newer_known) {
 		add(run, "next_boot_modules", NULL, IBUP_SKIP, NULL, "no /lib/modules",
 		    NULL, NULL);
 		return;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		char missing[256] = "";
+	for (unsigned i = 0; i < b->n_newer; i++) {
 		size_t off = strlen(seen);
 
-		if (strverscmp(names[i], running) <= 0)
+		if (!b->newer[i].missing || !*b->newer[i].missing)
 			continue;
-		newer++;
-		if (kernel_has(run, names[i], need, n_need, missing, sizeof(missing)) < 0)
-			continue;
-		if (*missing) {
-			bad = true;
-			snprintf(seen + off, sizeof(seen) - off, "%skernel %s lacks %s",
-				 off ? "; " : "", names[i], missing);
-		}
+		bad = true;
+		snprintf(seen + off, sizeof(seen) - off, "%skernel %s lacks %s",
+			 off ? "; " : "", b->newer[i].kernel, b->newer[i].missing);
 	}
 	if (!bad)
 		snprintf(seen, sizeof(seen),
-			 newer ? "every newer kernel has the out-of-tree RDMA modules"
-			       : "no newer kernel installed");
-	snprintf(
-		fix, sizeof(fix),
-		"after a reboot into that kernel the inbox modules (or none) load: build the "
-		"OFED modules for it before rebooting (dkms autoinstall -k KERNEL, or reinstall "
-		"MLNX_OFED with --add-kernel-support for it)");
+			 b->n_newer
+				 ? "every newer kernel has the out-of-tree RDMA modules"
+				 : "no newer kernel installed");
 	add(run, "next_boot_modules", NULL, bad ? IBUP_WARN : IBUP_PASS, "NHCNA", seen,
-	    "the loaded out-of-tree modules built for every newer kernel", fix);
-	ibup_strv_free(names, n);
+	    "the loaded out-of-tree modules built for every newer kernel",
+	    "after a reboot into that kernel the inbox modules (or none) load: build the "
+	    "OFED modules for it before rebooting (dkms autoinstall -k KERNEL, or reinstall "
+	    "MLNX_OFED with --add-kernel-support for it)");
 }
 
 static void check_secure_boot(struct run *run)
 {
+	const struct ibup_secure_boot *sb = &run->st->boot.secure_boot;
 	const struct ibup_drivers *dr = &run->st->drivers;
-	_cleanup_free_ char *var = NULL;
 	char unsig[256] = "";
-	size_t len = 0, off = 0;
+	size_t off = 0;
 
-	if (ibup_read_file(run->ctx, SECURE_BOOT_VAR, 64, &var, &len) < 0 || len < 5)
+	if (!sb->efi || sb->enabled == IBUP_UNKNOWN)
 		return; /* not an EFI system, or efivarfs not mounted */
-	/* efivarfs: 4 bytes of attributes, then the value. */
-	if (var[4] != 1) {
+	if (sb->enabled != 1) {
 		add(run, "secure_boot", NULL, IBUP_PASS, NULL, "Secure Boot off", NULL,
 		    NULL);
+		return;
+	}
+	if (!sb->enforcing) {
+		add(run, "secure_boot", NULL, IBUP_PASS, NULL,
+		    sb->validation_off == 1
+			    ? "Secure Boot on, shim's validation disabled: unsigned modules load"
+			    : "Secure Boot on, the kernel does not enforce module signatures",
+		    NULL, NULL);
 		return;
 	}
 	for (unsigned i = 0; i < dr->n_modules; i++)

@@ -241,6 +241,8 @@ int ibup_status_read(struct ibup_ctx *ctx, unsigned flags,
 		r = ibup_ipoib_read(ctx, st, &st->ipoib, &st->n_ipoib);
 	if (r >= 0)
 		r = ibup_limits_read(ctx, &st->limits);
+	if (r >= 0)
+		r = ibup_boot_read(ctx, st->platform.kernel, &st->drivers, &st->boot);
 	if (r < 0) {
 		ibup_status_free(st);
 		return r;
@@ -255,6 +257,7 @@ struct ibup_status *ibup_status_free(struct ibup_status *st)
 		return NULL;
 	ibup_platform_release(&st->platform);
 	ibup_drivers_release(&st->drivers);
+	ibup_boot_release(&st->boot);
 	ibup_ipoib_free(st->ipoib, st->n_ipoib);
 	for (unsigned i = 0; i < st->n_devices; i++)
 		ibup_device_release(&st->devices[i]);
