@@ -92,6 +92,28 @@ if command -v promtool >/dev/null; then
 fi
 rm -rf "${hwmon%/hwmon3}"
 
+# Hostile values: quotes, backslashes and control bytes in labels, a counter at 2^64-1
+# (bytes overflow 64 bits), a counter that is not a number, a counter file named with a
+# quote. The text still parses, and nothing raw reaches it.
+ib=$root/sys/class/infiniband/mlx5_ib0
+printf 'fw"1\\2\033[31m\n' >"$ib/fw_ver"
+echo 18446744073709551615 >"$ib/ports/1/counters/port_rcv_data"
+echo "N/A (no PMA)" >"$ib/ports/1/counters/symbol_error"
+echo 7 >"$ib/ports/1/hw_counters/we\"ird"
+"$ibup" --root "$root" metrics >"$tmp/out" 2>"$tmp/err" || bad "metrics on hostile values"
+if grep -qF 'fw_ver="fw\"1\\2?[31m"' "$tmp/out" &&
+  grep -qF 'ibup_port_receive_bytes_total{device="mlx5_ib0",port="1",kind="infiniband"} 7.3786976294838206e+19' "$tmp/out" &&
+  ! grep -q 'ibup_port_symbol_errors_total{device="mlx5_ib0"' "$tmp/out" &&
+  grep -qF 'counter="we\"ird"} 7' "$tmp/out" &&
+  ! LC_ALL=C grep -aqP '[\x00-\x08\x0b-\x1f\x7f]' "$tmp/out"; then
+  ok "hostile label values escaped, a 2^64-1 counter in bytes, garbage left out"
+else
+  bad "hostile values: $(grep -E 'fw_ver|receive_bytes|we' "$tmp/out")"
+fi
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$tmp/out" || bad "promtool on the hostile output"
+fi
+
 # The VM size: asked once, then taken from var/lib/ibup/vm-size while fresh.
 f="$tmp/port"
 "$fake" ok >"$f" &
