@@ -83,12 +83,18 @@ static void sample(struct out *o, struct family *fam)
 	o->labelled = false;
 }
 
+/*
+ * Label values must be UTF-8: names a host controls (counter files, hwmon labels) are
+ * sanitized first (control characters and stray bytes become '?'), then escaped.
+ */
 static void label(struct out *o, const char *name, const char *value)
 {
-	char buf[LABEL_MAX];
+	char clean[LABEL_MAX], buf[2 * LABEL_MAX];
 
+	snprintf(clean, sizeof(clean), "%s", value ? value : "");
+	ibup_sanitize(clean);
 	fprintf(o->f, "%c%s=\"%s\"", o->labelled ? ',' : '{', name,
-		ibup_metrics_escape(value, buf, sizeof(buf)));
+		ibup_metrics_escape(clean, buf, sizeof(buf)));
 	o->labelled = true;
 }
 

@@ -228,15 +228,20 @@ static void conn_answer(struct ibup_ctx *ctx, struct conn *c, int status, bool h
 	c->deadline_ms = now_ms() + IBUP_METRICS_READ_TIMEOUT_MS;
 }
 
-/* Take every waiting connection; a full table drops its oldest client first. */
-static void accept_all(int lfd, struct conn *conns)
+/*
+ * Take every waiting connection; a full table drops its oldest client first. Returns
+ * false when the process is out of file descriptors (the listener stays readable: it
+ * is then left alone for a moment rather than polled in a busy loop).
+ */
+static bool accept_all(int lfd, struct conn *conns)
 {
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *slot = NULL;
 
-		if (fd < 0)
-			return; /* EAGAIN, or an error on one client: not the listener's */
+		if (fd < 0) /* EAGAIN, or an error on one client: not the listener's */
+			return errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+			       errno != ENOMEM;
 		for (unsigned i = 0; i < IBUP_METRICS_MAX_CONNECTIONS; i++) {
 			if (conns[i].fd < 0) {
 				slot = &conns[i];
@@ -292,11 +297,44 @@ static bool conn_io(struct ibup_ctx *ctx, struct conn *c, short revents,
 	return false;
 }
 
+/*
+ * One pollfd per open connection (and the listener), packed: poll() refuses more
+ * entries than RLIMIT_NOFILE, however many of them are unused. Returns how many, and
+ * in *ret_wait the milliseconds until the nearest deadline (-1: none).
+ */
+static nfds_t fill_pollfds(int lfd, bool listen, struct conn *conns, int64_t now,
+			   struct pollfd *pfd, struct conn **owner, int64_t *ret_wait)
+{
+	nfds_t n = 0;
+
+	if (listen) {
+		owner[n] = NULL;
+		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	}
+	for (unsigned i = 0; i < IBUP_METRICS_MAX_CONNECTIONS; i++) {
+		struct conn *c = &conns[i];
+
+		/* Too slow to ask, or to take the answer. */
+		if (c->fd >= 0 && c->deadline_ms <= now)
+			conn_close(c);
+		if (c->fd < 0)
+			continue;
+		owner[n] = c;
+		pfd[n++] = (struct pollfd){ .fd = c->fd,
+					    .events = c->out ? POLLOUT : POLLIN };
+		if (*ret_wait < 0 || c->deadline_ms - now < *ret_wait)
+			*ret_wait = c->deadline_ms - now;
+	}
+	return n;
+}
+
 int ibup_metrics_serve(struct ibup_ctx *ctx, int fd, ibup_metrics_scrape_fn *scrape,
 		       void *data, unsigned max_requests)
 {
 	struct pollfd pfd[IBUP_METRICS_MAX_CONNECTIONS + 1];
+	struct conn *owner[IBUP_METRICS_MAX_CONNECTIONS + 1];
 	struct conn *conns = calloc(IBUP_METRICS_MAX_CONNECTIONS, sizeof(*conns));
+	int64_t paused_until = 0; /* out of descriptors: the listener rests until then */
 	unsigned answered = 0;
 	int r = 0;
 
@@ -305,33 +343,27 @@ int ibup_metrics_serve(struct ibup_ctx *ctx, int fd, ibup_metrics_scrape_fn *scr
 	for (unsigned i = 0; i < IBUP_METRICS_MAX_CONNECTIONS; i++)
 		conns[i].fd = -1;
 	while (max_requests == 0 || answered < max_requests) {
-		int64_t now = now_ms(), wait = -1;
+		int64_t now = now_ms(),
+			wait = now < paused_until ? paused_until - now : -1;
+		bool accepting = false;
+		nfds_t n = fill_pollfds(fd, now >= paused_until, conns, now, pfd, owner,
+					&wait);
 
-		pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
-		for (unsigned i = 0; i < IBUP_METRICS_MAX_CONNECTIONS; i++) {
-			struct conn *c = &conns[i];
-
-			if (c->fd >= 0 && c->deadline_ms <= now)
-				conn_close(
-					c); /* too slow to ask, or to take the answer */
-			pfd[i + 1] =
-				(struct pollfd){ .fd = c->fd,
-						 .events = c->out ? POLLOUT : POLLIN };
-			if (c->fd >= 0 && (wait < 0 || c->deadline_ms - now < wait))
-				wait = c->deadline_ms - now;
-		}
-		if (poll(pfd, IBUP_METRICS_MAX_CONNECTIONS + 1, (int)wait) < 0) {
+		if (poll(pfd, n, (int)wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = -errno;
 			break;
 		}
-		for (unsigned i = 0; i < IBUP_METRICS_MAX_CONNECTIONS; i++)
-			if (conns[i].fd >= 0 && pfd[i + 1].revents &&
-			    conn_io(ctx, &conns[i], pfd[i + 1].revents, scrape, data))
+		for (nfds_t i = 0; i < n; i++) {
+			if (!owner[i])
+				accepting = pfd[i].revents & POLLIN;
+			else if (pfd[i].revents &&
+				 conn_io(ctx, owner[i], pfd[i].revents, scrape, data))
 				answered++;
-		if (pfd[0].revents & POLLIN)
-			accept_all(fd, conns);
+		}
+		if (accepting && !accept_all(fd, conns))
+			paused_until = now_ms() + 100;
 	}
 	for (unsigned i = 0; i < IBUP_METRICS_MAX_CONNECTIONS; i++)
 		conn_close(&conns[i]);

@@ -14,10 +14,14 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed"; exit 77; }
 
-# start ARGS...: the responder on a free loopback port; sets $pid and $port.
+# start [PREFIX...] -- ARGS...: the responder on a free loopback port, its command
+# line prefixed (prlimit); sets $pid and $port.
 start() {
+  local -a prefix=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do prefix+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
   rm -f "$tmp/err"
-  "$ibup" --root "$fixture" metrics --listen 127.0.0.1:0 "$@" 2>"$tmp/err" &
+  "${prefix[@]}" "$ibup" --root "$fixture" metrics --listen 127.0.0.1:0 "$@" 2>"$tmp/err" &
   pid=$!
   port=
   for _ in $(seq 1 100); do
@@ -175,7 +179,7 @@ if grep -v '^ibup: serving /metrics on port' "$tmp/err"; then
 fi
 
 # --max-scrapes: the responder ends by itself, exit 0.
-start --max-scrapes 2
+start -- --max-scrapes 2
 for _ in 1 2; do
   timeout 10 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n"); [None for _ in iter(lambda: s.recv(65536), b"")]' "$port"
 done
@@ -189,6 +193,43 @@ else
   echo "FAIL: --max-scrapes: exit $rc"
   fail=1
 fi
+
+# Out of file descriptors (RLIMIT_NOFILE 20, 60 clients): no busy loop, and the
+# responder serves again once the flood is gone.
+start prlimit --nofile=20 --
+timeout 30 python3 - "$port" "$tmp/expected" <<'PY' || fail=1
+import socket, sys, time
+port = int(sys.argv[1])
+expected = open(sys.argv[2], "rb").read()
+flood = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
+time.sleep(1)
+for s in flood:
+    s.close()
+time.sleep(0.2)
+t0 = time.monotonic()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+buf = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+ok = buf.startswith(b"HTTP/1.1 200 OK") and buf.endswith(expected)
+print(("ok   " if ok else "FAIL ") +
+      "out of descriptors: serves again after the flood (%.2f s)" % (time.monotonic() - t0))
+sys.exit(0 if ok else 1)
+PY
+cpu=$(ps -o cputimes= -p "$pid" 2>/dev/null | tr -d ' ')
+if [ -n "$cpu" ] && [ "$cpu" -le 1 ]; then
+  echo "ok   out of descriptors: no busy loop (${cpu} s of CPU)"
+else
+  echo "FAIL: out of descriptors: ${cpu:-?} s of CPU, or the responder died: $(cat "$tmp/err")"
+  fail=1
+fi
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+pid=
 
 # Another process on the same port: a clear failure, exit 3.
 start

@@ -100,11 +100,13 @@ printf 'fw"1\\2\033[31m\n' >"$ib/fw_ver"
 echo 18446744073709551615 >"$ib/ports/1/counters/port_rcv_data"
 echo "N/A (no PMA)" >"$ib/ports/1/counters/symbol_error"
 echo 7 >"$ib/ports/1/hw_counters/we\"ird"
+echo 8 >"$ib/ports/1/hw_counters/$(printf 'bad\377utf8')"
 "$ibup" --root "$root" metrics >"$tmp/out" 2>"$tmp/err" || bad "metrics on hostile values"
 if grep -qF 'fw_ver="fw\"1\\2?[31m"' "$tmp/out" &&
   grep -qF 'ibup_port_receive_bytes_total{device="mlx5_ib0",port="1",kind="infiniband"} 7.3786976294838206e+19' "$tmp/out" &&
   ! grep -q 'ibup_port_symbol_errors_total{device="mlx5_ib0"' "$tmp/out" &&
   grep -qF 'counter="we\"ird"} 7' "$tmp/out" &&
+  grep -qF 'counter="bad?utf8"} 8' "$tmp/out" &&
   ! LC_ALL=C grep -aqP '[\x00-\x08\x0b-\x1f\x7f]' "$tmp/out"; then
   ok "hostile label values escaped, a 2^64-1 counter in bytes, garbage left out"
 else
