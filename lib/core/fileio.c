@@ -121,7 +121,16 @@ static int open_resolved(int dirfd, const char *path, int flags, bool in_root, b
 	int fd;
 
 	if (!no_openat2) {
-		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		/*
+		 * EAGAIN: a rename or mount anywhere on the system raced a ".." of the walk
+		 * (the fixtures' relative device links have several), and openat2(2) asks
+		 * the caller to retry. Bounded, so a rename storm is an error, not a hang.
+		 */
+		for (unsigned tries = 0; tries < 64; tries++) {
+			fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+			if (fd >= 0 || errno != EAGAIN)
+				break;
+		}
 		if (fd >= 0)
 			return fd;
 		if (errno != ENOSYS && errno != EPERM)
