@@ -119,7 +119,7 @@ int ibup_metrics_serve(struct ibup_ctx *ctx, int fd, ibup_metrics_scrape_fn *scr
  * ibup_metrics_route() - judge one HTTP request's head
  * @req: the bytes received so far
  * @len: their number
- * @ret_head: set when the method is HEAD (the answer has no body)
+ * @ret_head: set when the method is HEAD (the answer, whatever its status, has no body)
  *
  * Pure. Only the request line is judged; the head ends at an empty line.
  *

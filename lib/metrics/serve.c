@@ -80,6 +80,8 @@ int ibup_metrics_route(const char *req, size_t len, bool *ret_head)
 		return len >= IBUP_METRICS_MAX_REQUEST ? 431 : 0;
 	if (target[0] != '/')
 		return 400;
+	/* A HEAD is answered without a body, whatever the status. */
+	*ret_head = method_len == 4 && memcmp(method, "HEAD", 4) == 0;
 	path_len = strcspn(target, "? ");
 	if (path_len > target_len)
 		path_len = target_len;
@@ -87,11 +89,7 @@ int ibup_metrics_route(const char *req, size_t len, bool *ret_head)
 		return 404;
 	if (method_len == 3 && memcmp(method, "GET", 3) == 0)
 		return 200;
-	if (method_len == 4 && memcmp(method, "HEAD", 4) == 0) {
-		*ret_head = true;
-		return 200;
-	}
-	return 405;
+	return *ret_head ? 200 : 405;
 }
 
 int ibup_metrics_listen(const char *addr, int *ret_fd, unsigned *ret_port)
@@ -102,7 +100,7 @@ int ibup_metrics_listen(const char *addr, int *ret_fd, unsigned *ret_port)
 						    AI_PASSIVE };
 	char host[64], port[8];
 	const char *colon = strrchr(addr, ':');
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 	struct addrinfo *ai = NULL;
 	_cleanup_close_ int fd = -1;

@@ -48,6 +48,9 @@ static void test_route(void **state)
 	assert_int_equal(route("GET /x\x7f HTTP/1.1\r\n\r\n", &head), 400);
 	/* Paths, then methods. */
 	assert_int_equal(route("GET / HTTP/1.1\r\n\r\n", &head), 404);
+	assert_false(head);
+	assert_int_equal(route("HEAD /x HTTP/1.1\r\n\r\n", &head), 404);
+	assert_true(head);
 	assert_int_equal(route("GET /metricsx HTTP/1.1\r\n\r\n", &head), 404);
 	assert_int_equal(route("GET /metrics/ HTTP/1.1\r\n\r\n", &head), 404);
 	assert_int_equal(route("POST /metrics HTTP/1.1\r\n\r\n", &head), 405);
