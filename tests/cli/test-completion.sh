@@ -45,5 +45,11 @@ complete_is "--expect-gbps --expect-usec" ibup bench -q 4 --exp
 complete_is "mlx5_an0 mlx5_ib0" ibup --root "$src/tests/fixtures/hbv3" bench -d ""
 complete_is "mlx5_ib0" ibup --root "$src/tests/fixtures/hbv3" bench --to mlx5_i
 complete_is "" ibup bench --size ""
+complete_is "metrics" ibup me
+complete_is "metrics" ibup help me
+complete_is "--textfile" ibup metrics --te
+complete_is "--max-scrapes --metadata-url" ibup metrics --m
+complete_is "" ibup metrics --listen ""
+complete_is "--vm-size --verbose --version" ibup metrics --listen 9315 --v
 [ "$fail" = 0 ] && echo "completion checks passed"
 exit "$fail"
