@@ -278,7 +278,7 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 					.expect_hcas = IBUP_UNKNOWN };
 	struct ibup_check_report *rep = NULL;
 	bool quiet = false, strict = false, allow_none = false, nhc = false,
-	     no_state = false, bench = false;
+	     no_state = false, bench = false, unknown;
 	const char *state_dir = NULL, *verdict;
 	struct ibup_status *st = NULL;
 	struct ibup_ctx *ctx;
@@ -383,7 +383,11 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		return cli_error(r, "cannot order the checks");
 	}
 	count(rep, n);
-	if (!rep->fabric && !rep->fabric_expected)
+	/* Devices that could not be read may be the fabric: that is not "none". */
+	unknown = !rep->fabric && (st->devices_error || st->n_unreadable);
+	if (unknown)
+		verdict = "unknown";
+	else if (!rep->fabric && !rep->fabric_expected)
 		verdict = "none";
 	else
 		verdict = n[IBUP_FAIL] ? "fail" : n[IBUP_WARN] ? "warn" : "pass";
@@ -392,6 +396,8 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		r = cli_print_json(report_json(st, rep, verdict));
 	} else if (nhc) {
 		print_nhc(stdout, rep, strict);
+	} else if (unknown) {
+		printf("Could not check: %s.\n", rep->checks[0].seen);
 	} else if (strcmp(verdict, "none") == 0) {
 		if (!quiet)
 			printf("No InfiniBand fabric on this node: %s. Nothing to check.\n",
@@ -402,7 +408,9 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		print_text(stdout, st, rep, quiet, cli->verbose > 0);
 	}
 	if (r == 0) {
-		if (strcmp(verdict, "none") == 0)
+		if (unknown)
+			r = IBUP_EXIT_FAILURE; /* --allow-none does not cover it */
+		else if (strcmp(verdict, "none") == 0)
 			r = allow_none ? IBUP_EXIT_OK : IBUP_EXIT_UNSUPPORTED;
 		else if (n[IBUP_FAIL] || (strict && n[IBUP_WARN]))
 			r = IBUP_EXIT_FINDINGS;

@@ -127,6 +127,21 @@ static void check_devices(struct run *run)
 
 	run->rep->fabric = ib > 0;
 	run->rep->fabric_expected = want > 0;
+	/* Unreadable is not absent: say so, and claim nothing about what is missing. */
+	if (st->devices_error || st->n_unreadable) {
+		if (st->devices_error)
+			snprintf(seen, sizeof(seen),
+				 "'/sys/class/infiniband' cannot be listed: %s",
+				 strerror(-st->devices_error));
+		else
+			snprintf(seen, sizeof(seen), "%u RDMA device%s cannot be read",
+				 st->n_unreadable, st->n_unreadable == 1 ? "" : "s");
+		add(run, "rdma_readable", NULL, ib ? IBUP_WARN : IBUP_FAIL, "NHCNA", seen,
+		    "every RDMA device readable",
+		    "run ibup check as root; the warnings name what could not be read");
+		if (!ib)
+			return;
+	}
 	if (!st->n_devices)
 		add(run, "rdma_device", NULL, want > 0 ? IBUP_FAIL : IBUP_SKIP,
 		    NHC_MISSING_IB, "no RDMA device",

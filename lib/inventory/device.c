@@ -337,12 +337,24 @@ static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name, unsigne
 	if (portsfd < 0) {
 		ibup_warn(ctx, "cannot open '/sys/class/infiniband/%s/ports': %s", name,
 			  strerror(-portsfd));
+		/* Every device has ports/; without it the device cannot be judged. */
+		d->unreadable = true;
 		return 0;
 	}
-	r = ibup_list_dir_logged(ctx, portsfd, IBUP_MAX_PORTS, &names, &n,
-				 "sys/class/infiniband/%s/ports", name);
-	if (r < 0)
+	r = ibup_list_dir_at(portsfd, IBUP_MAX_PORTS, &names, &n);
+	if (r == -ENOMEM)
 		return r;
+	if (r < 0) {
+		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports': %s", name,
+			  strerror(-r));
+		d->unreadable = true;
+		return 0;
+	}
+	if (r > 0)
+		ibup_warn(ctx,
+			  "more than %u entries in '/sys/class/infiniband/%s/ports'; the "
+			  "rest are left out",
+			  IBUP_MAX_PORTS, name);
 	d->ports = calloc(n ? n : 1, sizeof(*d->ports));
 	if (!d->ports) {
 		ibup_strv_free(names, n);
@@ -434,6 +446,7 @@ int ibup_device_read(struct ibup_ctx *ctx, const char *name, unsigned flags,
 	if (devfd < 0) {
 		ibup_warn(ctx, "cannot open '/sys/class/infiniband/%s': %s", name,
 			  strerror(-devfd));
+		d.unreadable = true;
 		*ret_dev = d;
 		return 0;
 	}

@@ -7,7 +7,8 @@
 # without expected/), breaks something in it, and runs
 #   IBUP --root ROOT status --json   and   IBUP --root ROOT status
 # Each run must: finish within the time limit (timeout 20 s), not crash
-# (exit code < 128; no sanitizer report on stderr), exit 0, print valid JSON
+# (exit code < 128; no sanitizer report on stderr), exit 0 (or the case's RC:
+# 3 where the RDMA devices cannot be listed), print valid JSON
 # (--json), never print the same warning line twice, and, where the case
 # breaks something reportable, print one warning line naming it (exactly
 # once).  Each case also checks that what could still be read is still
@@ -44,7 +45,9 @@ CASES=(baseline garbage-rate garbage-state garbage-node_guid garbage-pkeys0 garb
 	huge-rate huge-gid huge-proc-modules huge-modules-dep huge-os-release huge-limits-conf
 	huge-ofed-info huge-cpuinfo
 	many-devices unreadable-pkeys unreadable-ports
-	malformed-limits malformed-os-release)
+	malformed-limits malformed-os-release
+	class-is-file unreadable-class check-class-is-file check-unreadable-class
+	check-unreadable-ports)
 
 usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
@@ -71,6 +74,8 @@ BOUNDED=0   # 1: run under the address-space (or ASan allocation) limit
 NOBODY=0    # 1: run as an unprivileged user (65534)
 PRELOAD=''  # a library to LD_PRELOAD into ibup
 SKIP=''     # why the case cannot run here
+RC=0        # the exit code both runs must have
+CMD=(status) # the command and its options (--json is added for the JSON run)
 ROOT=''
 
 # ---------------------------------------------------------------- cases
@@ -441,6 +446,50 @@ case_malformed_limits() {
 	CHECKS+=('j["limits"]["memlock_configured"] == "unlimited"')
 }
 
+# Unreadable is not absent: a device class that cannot be listed is "could not
+# check" (exit 3), never "no RDMA device" (status 0, check 4 or --allow-none 0).
+case_class_is_file() {
+	rm -rf -- "${ROOT:?}/$CLASS"
+	printf 'not a directory\n' >"$ROOT/$CLASS"
+	WARN=("'/$CLASS'")
+	RC=3
+	CHECKS=('j["devices"] == []' 'j["platform"]["kernel"] == "5.15.0-1068-azure"')
+	TEXT=('RDMA devices unknown')
+}
+
+case_unreadable_class() {
+	unreadable "$CLASS"
+	WARN=("'/$CLASS'")
+	RC=3
+	CHECKS=('j["devices"] == []')
+	TEXT=('RDMA devices unknown')
+}
+
+case_check_class_is_file() {
+	case_class_is_file
+	CMD=(check --allow-none --no-state)
+	CHECKS=('j["verdict"] == "unknown"' 'j["checks"][0]["id"] == "rdma_readable"')
+	TEXT=('Could not check')
+}
+
+case_check_unreadable_class() {
+	case_unreadable_class
+	CMD=(check --allow-none --no-state)
+	CHECKS=('j["verdict"] == "unknown"')
+	TEXT=('Could not check')
+}
+
+# The InfiniBand HCA's ports/ unreadable: only the Accelerated Networking device is
+# seen, which is no fabric; but the HCA may be one, so this is not "none" either.
+case_check_unreadable_ports() {
+	unreadable "$IB/ports"
+	CMD=(check --allow-none --no-state)
+	WARN=("'/$IB/ports'")
+	RC=3
+	CHECKS=('j["verdict"] == "unknown"' 'j["fabric"] is False')
+	TEXT=('Could not check')
+}
+
 case_malformed_os_release() {
 	garbage "$ROOT/etc/os-release"
 	still_there
@@ -513,7 +562,7 @@ run_ibup() {
 		asan_opts+="${asan_opts:+:}verify_asan_link_order=0"
 		cmd+=(env "LD_PRELOAD=$PRELOAD")
 	fi
-	cmd+=("$IBUP" --root "$ROOT" status)
+	cmd+=("$IBUP" --root "$ROOT" "${CMD[@]}")
 	[[ $2 != json ]] || cmd+=(--json)
 	start=$(date +%s%N)
 	ASAN_OPTIONS=$asan_opts "${cmd[@]}" >"$o.out" 2>"$o.err" </dev/null
@@ -535,7 +584,7 @@ check_run() {
 	if grep -aqE 'Sanitizer|runtime error:' "$o.err"; then
 		REASONS+=("$m: sanitizer report: $(grep -aE -m1 'ERROR: |runtime error:' "$o.err" | cut -c1-200)")
 	fi
-	((rc == 0)) || REASONS+=("$m: exit code $rc (stderr: $(grep -av '^ibup: warning' "$o.err" | head -n 2 | tr '\n' ' ' | cut -c1-200))")
+	((rc == RC)) || REASONS+=("$m: exit code $rc, not $RC (stderr: $(grep -av '^ibup: warning' "$o.err" | head -n 2 | tr '\n' ' ' | cut -c1-200))")
 	if [[ $m == json ]]; then
 		if ! line=$(json_checks "$o.out" "${CHECKS[@]}"); then
 			while IFS= read -r w; do REASONS+=("$m: $w"); done <<<"$line"
@@ -567,7 +616,7 @@ check_run() {
 run_case() {
 	local name=$1 dir="$WORK/$1" m reason
 	WARN=() ABSENT=() CHECKS=() TEXT=() NO_WARN=0 CLEAN=0 BOUNDED=0 NOBODY=0 REASONS=()
-	PRELOAD='' SKIP=''
+	PRELOAD='' SKIP='' RC=0 CMD=(status)
 	ROOT="$dir/root"
 	mkdir -p -- "$ROOT"
 	cp -a -- "$FIXTURE/." "$ROOT/"
