@@ -73,9 +73,16 @@ int ibup_list_dir_logged(struct ibup_ctx *ctx, int dirfd, unsigned max, char ***
 char **ibup_strv_free(char **v, unsigned n);
 
 /*
- * Strings a host controls reach terminals and JSON: control characters and bytes that
- * are not UTF-8 become '?'. ibup_sanitize() works in place and returns @s;
- * ibup_strdup_clean() copies (NULL when out of memory).
+ * The code point of the UTF-8 sequence at @s and its length (1..4), or 0 when @s does
+ * not start with valid UTF-8 (RFC 3629: no overlong forms, surrogates, or code points
+ * past U+10FFFF).
+ */
+size_t ibup_utf8_decode(const char *s, uint32_t *ret_cp);
+/*
+ * Strings a host controls reach terminals and JSON: control characters (C0, DEL and
+ * C1) and bytes that are not UTF-8 become '?'. ibup_sanitize() works in place and
+ * returns @s; ibup_strdup_clean() copies (NULL when out of memory). Every string read
+ * from outside goes through it, in the library, where the value is read.
  */
 char *ibup_sanitize(char *s);
 char *ibup_strdup_clean(const char *s);
