@@ -588,9 +588,12 @@ static void check_ipoib(struct run *run)
 
 static void check_waagent(struct run *run)
 {
+	static const char *const switches[] = { "OS.EnableRDMA", "OS.UpdateRdmaDriver",
+						"OS.CheckRdmaDriver" };
 	_cleanup_free_ char *text = NULL, *rdma = NULL, *nd = NULL;
+	int on = 0, nd_on;
 	bool sriov = false;
-	char seen[128];
+	char seen[160];
 	int r;
 
 	if (!is_azure(run->st))
@@ -601,22 +604,41 @@ static void check_waagent(struct run *run)
 			run->error = r;
 		return;
 	}
-	if (ibup_conf_value(text, "OS.EnableRDMA", &rdma) == -ENOMEM ||
-	    ibup_conf_value(text, "OS.CheckRdmaDriver", &nd) == -ENOMEM) {
+	/* Read as the agent reads it (ibup_waagent_conf_value), not as a person might. */
+	r = ibup_waagent_conf_value(text, "OS.EnableRDMA", &rdma);
+	if (r == -EILSEQ) {
+		add(run, "waagent_rdma", NULL, IBUP_WARN, "NHCNA",
+		    "/etc/waagent.conf is not UTF-8",
+		    "a configuration the agent can load",
+		    "the agent fails to load a file that is not UTF-8: fix its encoding");
+		return;
+	}
+	if (r == -ENOMEM ||
+	    ibup_waagent_conf_value(text, "OS.CheckRdmaDriver", &nd) == -ENOMEM) {
+		run->error = -ENOMEM;
+		return;
+	}
+	/* enable_rdma(): any of the three switches turns the RDMA setup on. */
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(switches) && on == 0; i++)
+		on = ibup_waagent_conf_switch(text, switches[i], 0);
+	nd_on = ibup_waagent_conf_switch(text, "OS.CheckRdmaDriver", 0);
+	if (on < 0 || nd_on < 0) {
 		run->error = -ENOMEM;
 		return;
 	}
 	for (unsigned i = 0; i < run->st->n_devices; i++)
 		sriov |= run->st->devices[i].kind == IBUP_KIND_INFINIBAND &&
 			 run->st->devices[i].virtual_function == 1;
-	snprintf(seen, sizeof(seen), "OS.EnableRDMA=%s OS.CheckRdmaDriver=%s",
-		 rdma ? rdma : "(unset)", nd ? nd : "(unset)");
-	if (run->rep->expect.ipoib == 1 && (!rdma || strcmp(rdma, "y") != 0))
+	/* The values go to a terminal: nothing of the file's may steer it. */
+	snprintf(seen, sizeof(seen), "OS.EnableRDMA=%.48s OS.CheckRdmaDriver=%.48s",
+		 rdma ? ibup_sanitize(rdma) : "(unset)",
+		 nd ? ibup_sanitize(nd) : "(unset)");
+	if (run->rep->expect.ipoib == 1 && !on)
 		add(run, "waagent_rdma", NULL, IBUP_WARN, "NHCNA", seen,
 		    "OS.EnableRDMA=y",
 		    "the agent will not give the IPoIB interfaces their addresses: set "
 		    "OS.EnableRDMA=y in /etc/waagent.conf and restart the agent");
-	else if (sriov && nd && strcmp(nd, "y") == 0)
+	else if (sriov && nd_on)
 		add(run, "waagent_rdma", NULL, IBUP_WARN, NULL, seen,
 		    "OS.CheckRdmaDriver=n",
 		    "on SR-IOV sizes there is no Network Direct driver to check and the agent "

@@ -244,6 +244,22 @@ int ibup_guid_to_mac(uint64_t guid, uint8_t ret_mac[6]);
 int ibup_parse_shared_config(const char *xml, size_t len, char **ret_mac, char **ret_ipv4,
 			     struct ibup_diag *reterr_diag);
 /*
+ * The one waagent.conf reader, as the agent reads it (ConfigurationProvider.load in
+ * azurelinuxagent/common/conf.py): lines split on '\n'; a line starting with '#' or
+ * without '=' is skipped; the key is what precedes the first '=', stripped of (Python,
+ * Unicode) whitespace and matched exactly (case-sensitive); the value is what follows,
+ * up to the first '#', stripped of '"' and ' ' and then of whitespace; the last
+ * assignment wins, and a value "None" counts as absent. *ret_value is owned by the
+ * caller and is raw (not sanitized). -ENOENT when absent, -EILSEQ when @text is not
+ * UTF-8 (the agent cannot load it at all). Text past a NUL byte is not seen.
+ */
+int ibup_waagent_conf_value(const char *text, const char *key, char **ret_value);
+/*
+ * A switch as the agent's get_switch(): 1 for "y"/"Y", 0 for "n"/"N", else
+ * @default_value; -EILSEQ/-ENOMEM as above.
+ */
+int ibup_waagent_conf_switch(const char *text, const char *key, int default_value);
+/*
  * Set "KEY=VALUE" in waagent.conf text, changing only that line: the last uncommented
  * "KEY=..." line (spaces around '=' allowed; an inline " # comment" kept), else the
  * first commented "# KEY=..." / "#KEY=..." line is uncommented in place, else the line

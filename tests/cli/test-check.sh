@@ -94,4 +94,18 @@ run 1 --no-state --expect-rate 400 && has 'expected 400 Gb/s'
 run 2 --expect-rate fast
 run 2 --expect-hcas 1.5
 run 2 --nhc --json
+
+# waagent.conf is read as the agent reads it: keys case-sensitive, switches not,
+# quotes and a '#' comment stripped (test-waagent-agent.py compares with the agent).
+waagent() {
+  printf '%s\n' "$1" >"$root/etc/waagent.conf"
+  run "$2" --no-state && has "^$3"
+}
+waagent 'os.enablerdma=y' 0 "WARN  waagent_rdma"
+waagent 'OS.EnableRDMA=Y' 0 "PASS  waagent_rdma"
+waagent 'OS.EnableRDMA="y"' 0 "PASS  waagent_rdma"
+waagent 'OS.EnableRDMA=y#c' 0 "PASS  waagent_rdma"
+# CheckRdmaDriver=y turns the agent's RDMA setup on too (enable_rdma()), but not on SR-IOV.
+waagent 'OS.CheckRdmaDriver=y' 0 'WARN  waagent_rdma .*expected OS.CheckRdmaDriver=n'
+rm -f "$root/etc/waagent.conf"
 exit "$fail"
