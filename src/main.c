@@ -178,9 +178,10 @@ int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st)
 					 strcmp(p->cloud, "azure") == 0)) {
 		r = ibup_imds_vm_size(cli->ctx, cli->metadata_url, &size, err,
 				      sizeof(err));
-		if (r == -ENOMEM)
-			return cli_error(r, "cannot ask the metadata service");
+		/* Whatever went wrong, the size is unknown and the command goes on. */
 		if (r < 0) {
+			if (!*err)
+				snprintf(err, sizeof(err), "%s", strerror(-r));
 			fprintf(stderr,
 				"ibup: warning: VM size unknown: the metadata service: %s\n",
 				err);

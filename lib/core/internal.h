@@ -170,10 +170,13 @@ struct ibup_http_response {
  * GET @url with the given header lines, within @timeout_ms, keeping at most @max_bytes
  * of body (-EFBIG past it). -ELIBACC when libcurl is not installed; -ETIMEDOUT,
  * -ECONNREFUSED, -EHOSTUNREACH, -ENODATA (closed without an answer), -EPROTO for
- * transport failures.
+ * other transport failures (also curl's "out of memory" for a header past its limit),
+ * each with curl's explanation, sanitized, in @reterr. -ENOMEM only for ibup's own
+ * allocations.
  */
 int ibup_http_get(struct ibup_ctx *ctx, const char *url, const char *const *headers,
-		  unsigned timeout_ms, size_t max_bytes, struct ibup_http_response *ret);
+		  unsigned timeout_ms, size_t max_bytes, struct ibup_http_response *ret,
+		  char *reterr, size_t reterr_size);
 void ibup_curl_unload(struct ibup_curl *c);
 int ibup_imds_parse_vm_size(const char *body, size_t len, char **ret_size, char *err,
 			    size_t err_size);
