@@ -72,6 +72,12 @@ static void add(struct run *run, const char *id, const char *subject, enum ibup_
 		run->error = -ENOMEM;
 		return;
 	}
+	/* Findings quote what the host holds (names, files' values) and go to terminals,
+	 * NHC and JSON: the one sanitizer, once more, for whatever a check quoted raw. */
+	ibup_sanitize(c->subject);
+	ibup_sanitize(c->seen);
+	ibup_sanitize(c->expected);
+	ibup_sanitize(c->fix);
 	rep->n++;
 }
 
@@ -512,6 +518,11 @@ static void check_slurm(struct run *run)
 		run->error = -ENOMEM;
 		return;
 	}
+	/* Shown in "seen": nothing of the file's may steer a terminal. */
+	if (prop)
+		ibup_sanitize(prop);
+	if (except)
+		ibup_sanitize(except);
 	/* The default is ALL: jobs inherit the submitting shell's limits, memlock too. */
 	propagated = !prop || strcasecmp(prop, "ALL") == 0 || strcasestr(prop, "MEMLOCK");
 	if (prop && strcasecmp(prop, "NONE") == 0)

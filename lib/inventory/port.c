@@ -266,7 +266,8 @@ static int read_counters(struct ibup_ctx *ctx, int portfd, const char *dev, unsi
 		if (ibup_read_attr_at(fd, buf, sizeof(buf), names[i]) < 0 ||
 		    parse_u64(buf, &v[k].value) < 0)
 			continue;
-		v[k++].name = TAKE_PTR(names[i]);
+		/* Opened by its real name, shown by a clean one (terminals, JSON). */
+		v[k++].name = ibup_sanitize(TAKE_PTR(names[i]));
 	}
 	ibup_strv_free(names, n);
 	*ret = v;

@@ -162,9 +162,10 @@ int ibup_platform_read(struct ibup_ctx *ctx, struct ibup_platform *ret_platform)
 	int r;
 
 	r = read_os_release(ctx, &p);
+	/* The release names a directory (lib/modules) but is shown: sanitized. */
 	if (r >= 0 &&
 	    ibup_read_attr(ctx, buf, sizeof(buf), "proc/sys/kernel/osrelease") > 0)
-		r = set_str(&p.kernel, buf);
+		r = set_str(&p.kernel, ibup_sanitize(buf));
 	if (r >= 0)
 		r = read_virt(ctx, &p);
 	if (r < 0) {

@@ -47,7 +47,8 @@ CASES=(baseline garbage-rate garbage-state garbage-node_guid garbage-pkeys0 garb
 	many-devices unreadable-pkeys unreadable-ports
 	malformed-limits malformed-os-release
 	class-is-file unreadable-class check-class-is-file check-unreadable-class
-	check-unreadable-ports)
+	check-unreadable-ports
+	escape-counter-name escape-osrelease escape-ipoib-name escape-check-values)
 
 usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
@@ -490,6 +491,45 @@ case_check_unreadable_ports() {
 	TEXT=('Could not check')
 }
 
+# ESC, BEL, a C1 CSI (U+009B) and a byte that is not UTF-8: what a terminal must
+# not get, and what JSON cannot hold.
+EVIL=$'\e]0;pwned\a\e[2J\xc2\x9b31m\xff'
+
+case_escape_counter_name() {
+	printf '5\n' >"$ROOT/$P/counters/x${EVIL}"
+	CMD=(status -v --counters)
+	CLEAN=1
+	still_there
+	CHECKS+=('any(k.startswith("x?") for k in port("mlx5_ib0", 1)["counters"])')
+}
+
+case_escape_osrelease() {
+	printf '5.15%s\n' "$EVIL" >"$ROOT/proc/sys/kernel/osrelease"
+	CLEAN=1
+	still_there
+	CHECKS+=('j["platform"]["kernel"].startswith("5.15?]0;pwned")')
+}
+
+case_escape_ipoib_name() {
+	local t
+	t=$(readlink -- "$ROOT/sys/class/net/ib0")
+	rm -f -- "$ROOT/sys/class/net/ib0"
+	ln -s -- "$t" "$ROOT/sys/class/net/ib${EVIL}"
+	CMD=(ipoib show)
+	CLEAN=1
+	CHECKS=('j["pairs"][0]["interface"].startswith("ib?]0;pwned")')
+}
+
+case_escape_check_values() {
+	mkdir -p -- "$ROOT/etc/slurm"
+	printf 'PropagateResourceLimits=%s\n' "$EVIL" >"$ROOT/etc/slurm/slurm.conf"
+	printf 'OS.EnableRDMA=y%s\nOS.CheckRdmaDriver=%s\n' "$EVIL" "$EVIL" >"$ROOT/etc/waagent.conf"
+	CMD=(check --no-state --vm-size Standard_HB120rs_v3)
+	CLEAN=1
+	CHECKS=('j["verdict"] in ("pass", "warn")'
+		'any(c["id"] == "slurm_limits" and c["seen"].startswith("PropagateResourceLimits=?]0;pwned") for c in j["checks"])')
+}
+
 case_malformed_os_release() {
 	garbage "$ROOT/etc/os-release"
 	still_there
@@ -607,8 +647,8 @@ check_run() {
 		! grep -aqF -- "$w" "$o.out" "$o.err" || REASONS+=("$m: output contains '$w' from outside the root")
 	done
 	if ((CLEAN)); then
-		if LC_ALL=C grep -aqP '[\x00-\x08\x0b-\x1f\x7f]' "$o.out" "$o.err"; then
-			REASONS+=("$m: control characters reach the terminal: $(LC_ALL=C grep -ahP '[\x00-\x08\x0b-\x1f\x7f]' "$o.out" "$o.err" | head -n 1 | cut -c1-120 | od -An -c | tr -s ' \n' ' ' | cut -c1-200)")
+		if LC_ALL=C grep -aqP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$o.out" "$o.err"; then
+			REASONS+=("$m: control characters reach the terminal: $(LC_ALL=C grep -ahP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$o.out" "$o.err" | head -n 1 | cut -c1-120 | od -An -c | tr -s ' \n' ' ' | cut -c1-200)")
 		fi
 	fi
 }
