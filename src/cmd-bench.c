@@ -154,7 +154,7 @@ static void print_header(const struct ibup_bench_report *r)
 {
 	bool lat = ibup_bench_test_is_latency(r->test);
 
-	printf("ibup bench %s (%s)\n", ibup_bench_test_name(r->test), r->mode);
+	printf("ibup bench %s (%s)\n", or_dash(ibup_bench_test_name(r->test)), r->mode);
 	print_side("local", &r->local);
 	print_side("remote", &r->remote);
 	if (!lat)
@@ -294,7 +294,8 @@ static json_t *report_json(const struct ibup_bench_report *r, const struct bench
 				  ? json_null()
 				  : json_boolean(rc == 0 && !b->below)) ||
 	    ibup_json_set(o, "schema_version", json_integer(1)) ||
-	    ibup_json_set(o, "test", json_string(ibup_bench_test_name(r->test))) ||
+	    /* null when a client asked for a test this ibup does not know */
+	    ibup_json_set(o, "test", ibup_json_str(ibup_bench_test_name(r->test))) ||
 	    ibup_json_set(o, "mode", json_string(r->mode)) ||
 	    ibup_json_set(o, "local", side_json(&r->local)) ||
 	    ibup_json_set(o, "remote", side_json(&r->remote)) ||

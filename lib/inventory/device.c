@@ -135,7 +135,8 @@ static int dup_guid(struct ibup_ctx *ctx, int dirfd, const char *dev, const char
 }
 
 /* "16.0 GT/s PCIe" (also "8.0 GT/s" on older kernels); "Unknown" on a VF. */
-static double read_link_speed(int pcifd, const char *name)
+static double read_link_speed(struct ibup_ctx *ctx, int pcifd, const char *pci,
+			      const char *name)
 {
 	char buf[64], *end;
 	double v;
@@ -146,6 +147,11 @@ static double read_link_speed(int pcifd, const char *name)
 	v = strtod(buf, &end);
 	if (errno || end == buf || strncmp(end, " GT/s", 5) != 0 || !(v > 0))
 		return NAN;
+	/* strtod takes "inf" and "1e999": no link runs at that, and JSON cannot say it. */
+	if (!isfinite(v) || v > 1000) {
+		ibup_warn(ctx, "ignoring malformed %s of '%s': '%.64s'", name, pci, buf);
+		return NAN;
+	}
 	return v;
 }
 
@@ -292,8 +298,10 @@ static int read_pci(struct ibup_ctx *ctx, const char *name, struct ibup_device *
 		close(pcifd);
 		return -ENOMEM;
 	}
-	d->pci_link_speed_gts = read_link_speed(pcifd, "current_link_speed");
-	d->pci_link_max_speed_gts = read_link_speed(pcifd, "max_link_speed");
+	d->pci_link_speed_gts =
+		read_link_speed(ctx, pcifd, d->pci_address, "current_link_speed");
+	d->pci_link_max_speed_gts =
+		read_link_speed(ctx, pcifd, d->pci_address, "max_link_speed");
 	d->pci_link_width = read_link_width(pcifd, "current_link_width");
 	d->pci_link_max_width = read_link_width(pcifd, "max_link_width");
 	d->pci_vendor_id = read_pci_id(pcifd, "vendor");

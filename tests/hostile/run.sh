@@ -48,7 +48,8 @@ CASES=(baseline garbage-rate garbage-state garbage-node_guid garbage-pkeys0 garb
 	malformed-limits malformed-os-release
 	class-is-file unreadable-class check-class-is-file check-unreadable-class
 	check-unreadable-ports
-	escape-counter-name escape-osrelease escape-ipoib-name escape-check-values)
+	escape-counter-name escape-osrelease escape-ipoib-name escape-check-values
+	inf-link-speed escape-expect-d-name)
 
 usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
@@ -528,6 +529,24 @@ case_escape_check_values() {
 	CLEAN=1
 	CHECKS=('j["verdict"] in ("pass", "warn")'
 		'any(c["id"] == "slurm_limits" and c["seen"].startswith("PropagateResourceLimits=?]0;pwned") for c in j["checks"])')
+}
+
+# JSON has no infinity: "inf GT/s" is a warning and null, not an empty document.
+case_inf_link_speed() {
+	printf 'inf GT/s PCIe\n' >"$(real "$IB/device")/current_link_speed"
+	WARN=("current_link_speed of '0101:00:00.0'")
+	still_there
+	CHECKS+=('dev("mlx5_ib0")["pci_link_speed_gts"] is None')
+}
+
+# An admin's expectations file whose name is not UTF-8 and carries escapes.
+case_escape_expect_d_name() {
+	mkdir -p -- "$ROOT/etc/ibup/expect.d"
+	printf '{"sizes":[{"family":"lab","match":["Standard_HB120rs_v3"],"ib_hcas":1}]}\n' \
+		>"$ROOT/etc/ibup/expect.d/10-lab${EVIL}.json"
+	CMD=(check --no-state --vm-size Standard_HB120rs_v3)
+	CLEAN=1
+	CHECKS=('j["family"] == "lab"' 'j["expectations"].startswith("etc/ibup/expect.d/10-lab?")')
 }
 
 case_malformed_os_release() {
