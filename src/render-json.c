@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* JSON rendering of the model: the contract in docs/status.schema.json. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
@@ -20,6 +21,20 @@ static json_t *gid_json(const struct ibup_gid *g)
 	return o;
 }
 
+/*
+ * A counter, exact: an integer, or past INT64_MAX (jansson's integers are signed, and
+ * so are most parsers') the decimal string of its value (docs/status.schema.json).
+ */
+static json_t *counter_json(uint64_t v)
+{
+	char buf[24];
+
+	if (v <= INT64_MAX)
+		return json_integer((json_int_t)v);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return json_string(buf);
+}
+
 /* An object of counter name to value; null when the directory does not exist. */
 static json_t *counters_json(const struct ibup_counter *v, unsigned n, bool present)
 {
@@ -29,7 +44,7 @@ static json_t *counters_json(const struct ibup_counter *v, unsigned n, bool pres
 		return json_null();
 	o = json_object();
 	for (unsigned i = 0; o && i < n; i++)
-		if (ibup_json_set(o, v[i].name, json_integer((json_int_t)v[i].value))) {
+		if (ibup_json_set(o, v[i].name, counter_json(v[i].value))) {
 			json_decref(o);
 			return NULL;
 		}

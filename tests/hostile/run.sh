@@ -49,7 +49,7 @@ CASES=(baseline garbage-rate garbage-state garbage-node_guid garbage-pkeys0 garb
 	class-is-file unreadable-class check-class-is-file check-unreadable-class
 	check-unreadable-ports
 	escape-counter-name escape-osrelease escape-ipoib-name escape-check-values
-	inf-link-speed escape-expect-d-name)
+	inf-link-speed escape-expect-d-name huge-counters)
 
 usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
@@ -547,6 +547,19 @@ case_escape_expect_d_name() {
 	CMD=(check --no-state --vm-size Standard_HB120rs_v3)
 	CLEAN=1
 	CHECKS=('j["family"] == "lab"' 'j["expectations"].startswith("etc/ibup/expect.d/10-lab?")')
+}
+
+# Counters at and past 2^63 stay exact: an integer up to INT64_MAX, then the
+# decimal string (docs/status.schema.json), never -1 or a clamped value.
+case_huge_counters() {
+	printf '18446744073709551615\n' >"$ROOT/$P/counters/port_rcv_packets"
+	printf '9223372036854775808\n' >"$ROOT/$P/counters/port_xmit_packets"
+	printf '9223372036854775807\n' >"$ROOT/$P/counters/port_xmit_wait"
+	CMD=(status --counters)
+	still_there
+	CHECKS+=('port("mlx5_ib0", 1)["counters"]["port_rcv_packets"] == "18446744073709551615"'
+		'port("mlx5_ib0", 1)["counters"]["port_xmit_packets"] == "9223372036854775808"'
+		'port("mlx5_ib0", 1)["counters"]["port_xmit_wait"] == 9223372036854775807')
 }
 
 case_malformed_os_release() {
