@@ -203,11 +203,14 @@ struct ibup_kvp_record {
 	char value[IBUP_KVP_VALUE_SIZE + 1];
 };
 /*
- * Parse a pool's bytes. Each field ends at its first NUL (the rest is padding); a field
- * with no NUL uses all its bytes. -EBADMSG (with @reterr_diag: record number in .line,
- * a message) when the size is not a whole number of records, a key is empty, a key or
- * value holds bytes that are not printable ASCII, or there are more than
- * IBUP_KVP_MAX_RECORDS. An empty pool is 0 records. *ret is owned by the caller.
+ * Parse a pool's bytes as WALinuxAgent reads them (common/rdma.py). Each field ends at
+ * its first NUL (the rest is padding); a field with no NUL uses all its bytes. Records
+ * with an empty key are left out; a record cut short at the end of the pool counts
+ * when its value has begun (past the 512 bytes of its key), and is dropped otherwise.
+ * The bytes of keys and values are not judged here (an odd unrelated record must not
+ * cost the pool): they may be anything but NUL, and the values used are checked by
+ * their own parsers. -EBADMSG (with @reterr_diag) only past IBUP_KVP_MAX_RECORDS. An
+ * empty pool is 0 records. *ret is owned by the caller.
  */
 int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
 		   unsigned *ret_n, struct ibup_diag *reterr_diag);
@@ -218,7 +221,7 @@ int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
  */
 int ibup_kvp_read(struct ibup_ctx *ctx, const char *path, struct ibup_kvp_record **ret,
 		  unsigned *ret_n, struct ibup_diag *reterr_diag);
-/* The value of @key, the last record that has it (the daemon appends updates); NULL. */
+/* The value of @key: the first record that has it, as the agent takes it; NULL. */
 const char *ibup_kvp_get(const struct ibup_kvp_record *v, unsigned n, const char *key);
 
 struct ibup_ipoib_pair {
@@ -229,8 +232,9 @@ struct ibup_ipoib_pair {
  * "NUMPAIRS:<n>|<MAC>:<IPv4>|..." (MAC: 12 hex digits, no separators; IPv4: dotted quad,
  * each part 0-255, no leading zeros beyond "0"). -EBADMSG with @reterr_diag (column in
  * .column, 1-based, and a message) on: no NUMPAIRS prefix, a count that does not match
- * the pairs, a bad MAC or address, the same MAC twice, more than 64 pairs, trailing
- * garbage. A trailing "|" is tolerated.
+ * the pairs, a bad MAC or address, the same MAC twice, an address no interface may
+ * have (0.0.0.0, 255.255.255.255, 127.0.0.0/8), the same address for two MACs, more
+ * than 64 pairs, trailing garbage. A trailing "|" is tolerated.
  */
 int ibup_parse_ipoib_data(const char *value, struct ibup_ipoib_pair **ret,
 			  unsigned *ret_n, struct ibup_diag *reterr_diag);
