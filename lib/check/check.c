@@ -115,12 +115,18 @@ static const struct ibup_module *find_module(const struct ibup_drivers *d,
 	return NULL;
 }
 
+/*
+ * Rates are compared exactly, so they are shown with every digit that can differ:
+ * "%g" rounds 199.99999999 to 200, and "200 Gb/s (expected 200 Gb/s)" says nothing.
+ */
+#define RATE_FMT "%.12g"
+
 static void format_rate(double gbps, char *buf, size_t size)
 {
 	if (isnan(gbps))
 		snprintf(buf, size, "unknown rate");
 	else
-		snprintf(buf, size, "%g Gb/s", gbps);
+		snprintf(buf, size, RATE_FMT " Gb/s", gbps);
 }
 
 static void check_devices(struct run *run)
@@ -242,7 +248,7 @@ static void check_an_port(struct run *run, const char *subject, const struct ibu
 
 	format_rate(p->rate_gbps, rate, sizeof(rate));
 	if (!isnan(x->an_rate_gbps))
-		snprintf(expected, sizeof(expected), "%g Gb/s", x->an_rate_gbps);
+		snprintf(expected, sizeof(expected), RATE_FMT " Gb/s", x->an_rate_gbps);
 	snprintf(seen, sizeof(seen), "Accelerated Networking, %s: not the fabric", rate);
 	add(run, "an_port", subject,
 	    *expected && p->rate_gbps != x->an_rate_gbps ? IBUP_WARN : IBUP_PASS, NULL,
@@ -287,7 +293,7 @@ static void check_port_rate(struct run *run, const char *subject,
 		    "measured only on an active port", NULL);
 		return;
 	}
-	snprintf(expected, sizeof(expected), "%g Gb/s (%s)", want, size_name(run));
+	snprintf(expected, sizeof(expected), RATE_FMT " Gb/s (%s)", want, size_name(run));
 	snprintf(seen, sizeof(seen), "%s (%s %s)", rate, p->width, p->speed);
 	if (p->rate_gbps < want)
 		add(run, "port_rate", subject, IBUP_FAIL, NHC_IB_PERFORMANCE, seen,
@@ -782,11 +788,14 @@ static void check_counters(struct run *run, const struct ibup_device *d,
 		return;
 	}
 	json_object_set_new(now, key, cur);
+	/* Without a state directory (--no-state, or another root) nothing is kept. */
 	if (v == IBUP_PASS)
 		snprintf(seen, sizeof(seen),
 			 prev ? "no error counter rose since the last check"
-			      : "no error counter saturated (first check: "
-				"baseline taken)");
+			 : run->opts->state_dir
+				 ? "no error counter saturated (first check: "
+				   "baseline taken)"
+				 : "no error counter saturated (no baseline kept)");
 	add(run, "error_counters", subject, v,
 	    flap ? NHC_IB_PORT_FLAPPING : NHC_IB_PERFORMANCE, seen,
 	    "error counters steady",

@@ -58,6 +58,8 @@ run 1 --state-dir "$state" --strict --nhc && has 'link_downed saturated at 255.*
 # --no-state sees saturation, and writes nothing.
 rm -f "$state/counters.json"
 run 0 --no-state --state-dir "$state" && has 'link_downed saturated at 255'
+echo 0 >"$port/counters/link_downed"
+run 0 --no-state && has '^PASS  error_counters +mlx5_ib0/1: no error counter saturated \(no baseline kept\)$'
 [ ! -e "$state/counters.json" ] || { echo "FAIL: --no-state wrote a baseline"; fail=1; }
 echo 0 >"$port/counters/link_downed"
 
@@ -76,6 +78,9 @@ cp "$tmp/state.bak" "$port/state"; cp "$tmp/phys.bak" "$port/phys_state"
 cp "$port/rate" "$tmp/rate.bak"
 echo "100 Gb/sec (2X HDR)" >"$port/rate"
 run 1 --no-state && has '^FAIL  port_rate +mlx5_ib0/1: 100 Gb/s \(2X HDR\) \(expected 200 Gb/s \(Standard_HB120rs_v3\)\)'
+# A rate a hair below: the message shows the digits that differ.
+echo "199.99999999 Gb/sec (4X HDR)" >"$port/rate"
+run 1 --no-state && has '^FAIL  port_rate +mlx5_ib0/1: 199\.99999999 Gb/s \(4X HDR\) \(expected 200 Gb/s'
 cp "$tmp/rate.bak" "$port/rate"
 
 # The admin's expectations win; a broken admin file is named and skipped.
