@@ -101,6 +101,38 @@ static int lock_whole(int fd, short type)
 	return 0;
 }
 
+/*
+ * Say who holds the lock that kept us out: "Device or resource busy" alone names
+ * neither the file nor the process, and the holder is normally hv_kvp_daemon.
+ */
+static void report_holder(struct ibup_ctx *ctx, int fd, const char *path)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	char comm[64] = "";
+
+	if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK) {
+		ibup_warn(ctx, "'/%s' stayed locked for more than 5 s", path);
+		return;
+	}
+	/* l_pid is 0 for a holder in another PID namespace. */
+	if (fl.l_pid > 0 &&
+	    ibup_read_attr(ctx, comm, sizeof(comm), "proc/%d/comm", (int)fl.l_pid) > 0)
+		ibup_warn(ctx,
+			  "'/%s' stayed locked for more than 5 s by %s (pid %d; "
+			  "hv_kvp_daemon holds it only while it writes the pool)",
+			  path, comm, (int)fl.l_pid);
+	else if (fl.l_pid > 0)
+		ibup_warn(ctx,
+			  "'/%s' stayed locked for more than 5 s by pid %d (normally "
+			  "hv_kvp_daemon, while it writes the pool)",
+			  path, (int)fl.l_pid);
+	else
+		ibup_warn(ctx,
+			  "'/%s' stayed locked for more than 5 s by a process outside "
+			  "this PID namespace (normally hv_kvp_daemon)",
+			  path);
+}
+
 /* Up to @max bytes of @f into a new buffer; -EFBIG when there are more. */
 static int read_bounded(FILE *f, size_t max, unsigned char **ret_data, size_t *ret_len)
 {
@@ -156,6 +188,8 @@ int ibup_kvp_read(struct ibup_ctx *ctx, const char *path, struct ibup_kvp_record
 	 * half-written pool. The daemon holds its lock only for the write itself.
 	 */
 	r = lock_whole(fd, F_RDLCK);
+	if (r == -EBUSY)
+		report_holder(ctx, fd, path);
 	if (r < 0)
 		return r;
 	errno = 0;

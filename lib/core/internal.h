@@ -217,7 +217,9 @@ int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
 /*
  * Read a pool file under the root (e.g. "var/lib/hyperv/.kvp_pool_0") holding a shared
  * fcntl read lock over the whole file while reading, as hv_kvp_daemon's readers do;
- * bounded to IBUP_KVP_MAX_RECORDS records (-EFBIG past it). -ENOENT when absent.
+ * bounded to IBUP_KVP_MAX_RECORDS records (-EFBIG past it). -ENOENT when absent;
+ * -EBUSY when the lock stays taken for 5 s, after a warning naming the file and the
+ * process that holds it.
  */
 int ibup_kvp_read(struct ibup_ctx *ctx, const char *path, struct ibup_kvp_record **ret,
 		  unsigned *ret_n, struct ibup_diag *reterr_diag);

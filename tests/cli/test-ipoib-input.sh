@@ -87,6 +87,29 @@ if ! grep -q '^00:15:5d:33:ff:56  172.16.1.9 ' "$tmp/out"; then
   echo "FAIL repeated-key: $(cat "$tmp/out")"
   fail=1
 fi
+# A pool that stays locked: the file and the holder are named, not just "busy". The
+# holder's /proc/PID/comm is read under the root, so the fixture names it.
+pool 'IPoIB_Data=NUMPAIRS:1|00155D33FF56:172.16.1.9'
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "r+b")
+fcntl.lockf(f, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(15)' "$pool" >"$tmp/lock" &
+lpid=$!
+for _ in $(seq 1 50); do [ -s "$tmp/lock" ] && break; sleep 0.1; done
+mkdir -p "$root/proc/$lpid"
+echo hv_kvp_daemon >"$root/proc/$lpid/comm"
+rc=0
+"$ibup" --root "$root" ipoib show >"$tmp/out" 2>"$tmp/err" || rc=$?
+kill "$lpid" 2>/dev/null
+wait "$lpid" 2>/dev/null
+if [ "$rc" != 3 ] ||
+  ! grep -q "^ibup: warning: '/var/lib/hyperv/.kvp_pool_0' stayed locked for more than 5 s by hv_kvp_daemon (pid $lpid;" "$tmp/err"; then
+  echo "FAIL locked-pool: exit $rc:"; sed 's/^/  /' "$tmp/err"; fail=1
+else
+  echo "ok   locked-pool: $(head -n 1 "$tmp/err")"
+fi
+
 # The Ethernet back end: the same key, interfaces matched by their plain MAC; the
 # Accelerated Networking VF that shares eth0's MAC is enslaved to it and never chosen.
 pool 'IPoIB_Data=NUMPAIRS:2|000D3A740185:172.16.3.4|00155D33FF56:172.16.1.9'
