@@ -90,6 +90,8 @@ char *ibup_strdup_clean(const char *s);
 /* Parsers: pure functions, 0 or -EINVAL/-ERANGE. */
 int ibup_parse_u32(const char *s, int base, uint32_t *ret);
 int ibup_parse_i32(const char *s, int32_t *ret);
+/* A directory entry the kernel names with "%u" (ports/1, gids/0): digits, no leading 0. */
+int ibup_parse_index(const char *s, uint32_t *ret);
 int ibup_parse_port_state(const char *s, enum ibup_port_state *ret);
 int ibup_parse_phys_state(const char *s, enum ibup_phys_state *ret);
 int ibup_parse_node_type(const char *s, enum ibup_node_type *ret);

@@ -93,6 +93,14 @@ int ibup_parse_u32(const char *s, int base, uint32_t *ret)
 	return 0;
 }
 
+int ibup_parse_index(const char *s, uint32_t *ret)
+{
+	/* The kernel names ports and table entries "%u": "01" or "+1" is another file. */
+	if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	return ibup_parse_u32(s, 10, ret);
+}
+
 int ibup_parse_i32(const char *s, int32_t *ret)
 {
 	long long v;

@@ -371,7 +371,8 @@ static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name, unsigne
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t num;
 
-		if (ibup_parse_u32(names[i], 10, &num) < 0 || num == 0 ||
+		/* "01" would be read again as ports/1, and counted twice. */
+		if (ibup_parse_index(names[i], &num) < 0 || num == 0 ||
 		    num > IBUP_MAX_PORTS)
 			continue;
 		r = ibup_port_read(ctx, devfd, name, num, flags, &d->ports[d->n_ports]);

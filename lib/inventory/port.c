@@ -117,7 +117,7 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 		uint8_t raw[16];
 		uint32_t idx;
 
-		if (ibup_parse_u32(names[i], 10, &idx) < 0)
+		if (ibup_parse_index(names[i], &idx) < 0)
 			continue;
 		if (table_ends(idx, &used_in_block, 1))
 			break;
@@ -193,7 +193,7 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 		uint16_t key;
 		uint32_t idx;
 
-		if (ibup_parse_u32(names[i], 10, &idx) < 0)
+		if (ibup_parse_index(names[i], &idx) < 0)
 			continue;
 		if (table_ends(idx, &used_in_block, TABLE_BLOCK))
 			break;

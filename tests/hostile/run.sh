@@ -49,9 +49,10 @@ CASES=(baseline garbage-rate garbage-state garbage-node_guid garbage-pkeys0 garb
 	class-is-file unreadable-class check-class-is-file check-unreadable-class
 	check-unreadable-ports
 	escape-counter-name escape-osrelease escape-ipoib-name escape-check-values
-	inf-link-speed escape-expect-d-name huge-counters)
+	inf-link-speed escape-expect-d-name huge-counters
+	port-01 table-01 chardev-rate chardev-fw_ver)
 
-usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 # ---------------------------------------------------------------- helpers
 
@@ -560,6 +561,43 @@ case_huge_counters() {
 	CHECKS+=('port("mlx5_ib0", 1)["counters"]["port_rcv_packets"] == "18446744073709551615"'
 		'port("mlx5_ib0", 1)["counters"]["port_xmit_packets"] == "9223372036854775808"'
 		'port("mlx5_ib0", 1)["counters"]["port_xmit_wait"] == 9223372036854775807')
+}
+
+# ports/01 next to ports/1: the kernel names ports "%u", so 01 is not port 1 again.
+case_port_01() {
+	cp -a -- "$(real "$IB/ports")/1" "$(real "$IB/ports")/01"
+	still_there
+	CHECKS+=('len(dev("mlx5_ib0")["ports"]) == 1' 'port("mlx5_ib0", 1)["rate_gbps"] == 200')
+}
+
+# pkeys/00 next to pkeys/0: read once.
+case_table_01() {
+	cp -- "$ROOT/$P/pkeys/0" "$ROOT/$P/pkeys/00"
+	still_there
+	CHECKS+=('port("mlx5_ib0", 1)["pkeys"].count("0x800b") == 1')
+}
+
+# A device node where an attribute should be: refused unread ("Invalid argument"),
+# not read (/dev/zero's NULs, or /dev/urandom's noise, as the value).
+chardev() {
+	rm -f -- "$ROOT/$1"
+	if ! mknod -- "$ROOT/$1" c 1 "$2" 2>/dev/null; then
+		SKIP="mknod needs root"
+		return 0
+	fi
+}
+
+case_chardev_rate() {
+	chardev "$P/rate" 5
+	WARN=("'/$P/rate': Invalid argument")
+	still_there
+	CHECKS+=('port("mlx5_ib0", 1)["rate_gbps"] is None' 'port("mlx5_ib0", 1)["lid"] == 958')
+}
+
+case_chardev_fw_ver() {
+	chardev "$IB/fw_ver" 9
+	WARN=("'/$IB/fw_ver': Invalid argument")
+	CHECKS=('dev("mlx5_ib0")["fw_ver"] is None' 'port("mlx5_ib0", 1)["rate_gbps"] == 200')
 }
 
 case_malformed_os_release() {
