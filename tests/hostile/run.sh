@@ -610,8 +610,10 @@ case_malformed_os_release() {
 
 asan_in_use() {
 	[[ ${IBUP_ASAN:-0} == 1 ]] && return 0
-	ldd -- "$IBUP" 2>/dev/null | grep -q libasan && return 0
-	nm -- "$IBUP" 2>/dev/null | grep -q __asan_init && return 0
+	# Not grep -q: it would stop reading, and under pipefail the writer's SIGPIPE
+	# would make the pipeline fail (and ASan go undetected) when the machine is busy.
+	ldd -- "$IBUP" 2>/dev/null | grep libasan >/dev/null && return 0
+	nm -- "$IBUP" 2>/dev/null | grep __asan_init >/dev/null && return 0
 	return 1
 }
 
