@@ -556,11 +556,15 @@ case_huge_counters() {
 	printf '18446744073709551615\n' >"$ROOT/$P/counters/port_rcv_packets"
 	printf '9223372036854775808\n' >"$ROOT/$P/counters/port_xmit_packets"
 	printf '9223372036854775807\n' >"$ROOT/$P/counters/port_xmit_wait"
+	printf '18446744073709551615\n' >"$ROOT/$P/counters/port_xmit_data"
+	printf '2305843009213693952\n' >"$ROOT/$P/counters/port_rcv_data"
 	CMD=(status --counters)
 	still_there
 	CHECKS+=('port("mlx5_ib0", 1)["counters"]["port_rcv_packets"] == "18446744073709551615"'
 		'port("mlx5_ib0", 1)["counters"]["port_xmit_packets"] == "9223372036854775808"'
-		'port("mlx5_ib0", 1)["counters"]["port_xmit_wait"] == 9223372036854775807')
+		'port("mlx5_ib0", 1)["counters"]["port_xmit_wait"] == 9223372036854775807'
+		'port("mlx5_ib0", 1)["xmit_bytes"] == str((2**64 - 1) * 4)'
+		'port("mlx5_ib0", 1)["rcv_bytes"] == "9223372036854775808"')
 }
 
 # ports/01 next to ports/1: the kernel names ports "%u", so 01 is not port 1 again.
