@@ -109,13 +109,24 @@ static int open_resolved(int dirfd, const char *path, int flags, bool in_root, b
 	int fd;
 
 	if (!no_openat2) {
-		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		/*
+		 * With RESOLVE_IN_ROOT/BENEATH, a ".." (sys/class/net/ib0 is a link to
+		 * ../../devices/...) fails with EAGAIN whenever any rename or mount on the
+		 * system races the walk; on a busy host that dropped attributes at random.
+		 * Retry, then take the contained walk, which has no such limit.
+		 */
+		unsigned tries = 0;
+
+		do
+			fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		while (fd < 0 && errno == EAGAIN && ++tries < 64);
 		if (fd >= 0)
 			return fd;
-		if (errno != ENOSYS && errno != EPERM)
+		if (errno != ENOSYS && errno != EPERM && errno != EAGAIN)
 			return -errno;
 		/* ENOSYS: old kernel; EPERM: a seccomp filter that does not know openat2. */
-		no_openat2 = true;
+		if (errno != EAGAIN)
+			no_openat2 = true;
 	}
 	if (exact) {
 		fd = openat(dirfd, path, flags);
