@@ -149,7 +149,7 @@ static void print_header(const struct ibup_bench_report *r)
 {
 	bool lat = ibup_bench_test_is_latency(r->test);
 
-	printf("ibup bench %s (%s)\n", ibup_bench_test_name(r->test), r->mode);
+	printf("ibup bench %s (%s)\n", or_dash(ibup_bench_test_name(r->test)), r->mode);
 	print_side("local", &r->local);
 	print_side("remote", &r->remote);
 	if (!lat)
@@ -282,9 +282,10 @@ static json_t *report_json(const struct ibup_bench_report *r, const struct bench
 	bool pass = rc == 0 && !b->below;
 
 	/* clang-format off */
-	return json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:o,"
+	return json_pack("{s:o, s:s, s:o, s:o, s:I, s:I, s:o, s:o,"
 			 " s:o, s:s, s:o, s:O, s:{s:o, s:o, s:o}, s:o}",
-			 "test", ibup_bench_test_name(r->test),
+			 /* null when a client asked for a test this ibup does not know */
+			 "test", ibup_json_str(ibup_bench_test_name(r->test)),
 			 "mode", (const char *)r->mode,
 			 "local", side_json(&r->local),
 			 "remote", side_json(&r->remote),

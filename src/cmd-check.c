@@ -273,7 +273,7 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 					.expect_hcas = IBUP_UNKNOWN };
 	struct ibup_check_report *rep = NULL;
 	bool quiet = false, strict = false, allow_none = false, nhc = false,
-	     no_state = false, bench = false;
+	     no_state = false, bench = false, unknown;
 	const char *state_dir = NULL, *verdict;
 	struct ibup_status *st = NULL;
 	struct bench_data bench_data = { 0 };
@@ -381,7 +381,11 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		return cli_error(r, "cannot order the checks");
 	}
 	count(rep, n);
-	if (!rep->fabric && !rep->fabric_expected)
+	/* Devices that could not be read may be the fabric: that is not "none". */
+	unknown = !rep->fabric && (st->devices_error || st->n_unreadable);
+	if (unknown)
+		verdict = "unknown";
+	else if (!rep->fabric && !rep->fabric_expected)
 		verdict = "none";
 	else
 		verdict = n[IBUP_FAIL] ? "fail" : n[IBUP_WARN] ? "warn" : "pass";
@@ -390,6 +394,8 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		r = cli_print_json(report_json(st, rep, verdict));
 	} else if (nhc) {
 		print_nhc(stdout, rep, strict);
+	} else if (unknown) {
+		printf("Could not check: %s.\n", rep->checks[0].seen);
 	} else if (strcmp(verdict, "none") == 0) {
 		if (!quiet)
 			printf("No InfiniBand fabric on this node: %s. Nothing to check.\n",
@@ -402,9 +408,13 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 	if (r == 0) {
 		bool none = strcmp(verdict, "none") == 0;
 
-		/* No fabric: nothing to check it on (4), unless --allow-none. */
-		r = cli_exit_code(none && !allow_none ? -ENODEV : 0,
-				  !none && (n[IBUP_FAIL] || (strict && n[IBUP_WARN])));
+		/* No fabric: nothing to check it on (4), unless --allow-none; could not
+		 * check (3) whatever --allow-none says. */
+		if (unknown)
+			r = IBUP_EXIT_FAILURE;
+		else
+			r = cli_exit_code(none && !allow_none ? -ENODEV : 0,
+					  !none && (n[IBUP_FAIL] || (strict && n[IBUP_WARN])));
 	}
 	ibup_check_report_free(rep);
 	ibup_status_free(st);

@@ -23,7 +23,7 @@ void help_status(FILE *out)
 	      "  -h, --help             show this help and exit\n"
 	      "\n"
 	      "Exit status: 0 when the inventory was taken (also with no RDMA device),\n"
-	      "2 on a usage error, 3 when the root cannot be read.\n"
+	      "2 on a usage error, 3 when the root or the device list cannot be read.\n"
 	      "\n"
 	      "See ibup-status(8).\n",
 	      out);
@@ -71,6 +71,9 @@ int cmd_status(struct ibup_cli *cli, int argc, char **argv)
 		r = cli_print_json(render_json_status(st));
 	else
 		render_text_status(stdout, st, cli->verbose > 0);
+	/* Shown as far as it goes, but an unlistable device class is not "no device". */
+	if (r == 0 && st->devices_error)
+		r = IBUP_EXIT_FAILURE;
 	ibup_status_free(st);
 	return r;
 }

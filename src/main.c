@@ -107,6 +107,13 @@ int cli_global_option(struct ibup_cli *cli, int opt, const char *arg)
 		cli->verbose++;
 		return 0;
 	case OPT_METADATA_URL:
+		/* Not a URL would reach curl as a host name ("No route to host"). */
+		if ((strncmp(arg, "http://", 7) != 0 || !arg[7]) &&
+		    (strncmp(arg, "https://", 8) != 0 || !arg[8]))
+			return cli_usage_error(
+				cli,
+				"--metadata-url needs an http:// or https:// URL, not '%s'",
+				arg);
 		cli->metadata_url = arg;
 		return 0;
 	case OPT_VM_SIZE:
@@ -135,9 +142,11 @@ int cli_common_option(struct ibup_cli *cli, int opt, char **argv, void (*help)(F
 		help(stdout);
 		return IBUP_EXIT_OK;
 	}
-	r = opt == '?' ? -1 : cli_global_option(cli, opt, optarg);
+	r = opt == '?' || opt == ':' ? -1 : cli_global_option(cli, opt, optarg);
 	if (r < 0)
-		return cli_usage_error(cli, "unknown or incomplete option '%s'",
+		return cli_usage_error(cli,
+				       opt == ':' ? "option '%s' needs an argument"
+						  : "unknown or incomplete option '%s'",
 				       argv[optind - 1]);
 	return r == 0 ? CLI_CONTINUE : r;
 }
@@ -210,9 +219,10 @@ int cli_fill_vm_size(struct ibup_cli *cli, struct ibup_status *st)
 					 strcmp(p->cloud, "azure") == 0)) {
 		r = ibup_imds_vm_size(cli->ctx, cli->metadata_url, &size, err,
 				      sizeof(err));
-		if (r == -ENOMEM)
-			return cli_error(r, "cannot ask the metadata service");
+		/* Whatever went wrong, the size is unknown and the command goes on. */
 		if (r < 0) {
+			if (!*err)
+				snprintf(err, sizeof(err), "%s", strerror(-r));
 			cli_warn("VM size unknown: the metadata service: %s", err);
 			return 0;
 		}
@@ -349,17 +359,24 @@ int main(int argc, char **argv)
 	if (env && *env)
 		cli.root = env;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+" IBUP_GLOBAL_SHORTOPTS, longopts,
+	/* '+': stop at the command; ':': a missing argument is told from an unknown option. */
+	while ((opt = getopt_long(argc, argv, "+:" IBUP_GLOBAL_SHORTOPTS, longopts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return close_stdout(IBUP_EXIT_OK);
 		}
-		if (opt == '?' || opt == ':') {
-			if (optopt)
+		if (opt == ':')
+			return cli_usage_error(&cli, "option '%s' needs an argument",
+					       argv[optind - 1]);
+		if (opt == '?') {
+			/* optopt is the character of an unknown short option; a long one
+			 * (or a long option's value, which optopt may hold) is in argv. */
+			if (optopt > ' ' && optopt < 0x7f && argv[optind - 1][0] == '-' &&
+			    argv[optind - 1][1] != '-')
 				return cli_usage_error(&cli, "unknown option '-%c'",
 						       optopt);
-			return cli_usage_error(&cli, "unknown or incomplete option '%s'",
+			return cli_usage_error(&cli, "unknown option '%s'",
 					       argv[optind - 1]);
 		}
 		r = cli_global_option(&cli, opt, optarg);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* JSON rendering of the model: the contract in docs/status.schema.json. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
@@ -17,6 +18,20 @@ static json_t *gid_json(const struct ibup_gid *g)
 	/* clang-format on */
 }
 
+/*
+ * A counter, exact: an integer, or past INT64_MAX (jansson's integers are signed, and
+ * so are most parsers') the decimal string of its value (docs/status.schema.json).
+ */
+static json_t *counter_json(uint64_t v)
+{
+	char buf[24];
+
+	if (v <= INT64_MAX)
+		return json_integer((json_int_t)v);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return json_string(buf);
+}
+
 /* An object of counter name to value; null when the directory does not exist. */
 static json_t *counters_json(const struct ibup_counter *v, unsigned n, bool present)
 {
@@ -26,7 +41,7 @@ static json_t *counters_json(const struct ibup_counter *v, unsigned n, bool pres
 		return json_null();
 	o = json_object();
 	for (unsigned i = 0; o && i < n; i++)
-		if (ibup_json_set(o, v[i].name, json_integer((json_int_t)v[i].value))) {
+		if (ibup_json_set(o, v[i].name, counter_json(v[i].value))) {
 			json_decref(o);
 			return NULL;
 		}
@@ -36,16 +51,27 @@ static json_t *counters_json(const struct ibup_counter *v, unsigned n, bool pres
 /*
  * PortCounters' data counters count 4-byte units. A 32-bit one (no extended counters)
  * stops at all ones: the volume past it is unknown, so it is null, not a wrong figure.
+ * Four times a 64-bit counter may pass 2^64: exact all the same, as counters are.
  */
 static json_t *data_bytes(const struct ibup_port *p, const char *name)
 {
-	for (unsigned i = 0; i < p->n_counters; i++)
-		if (strcmp(p->counters[i].name, name) == 0)
-			return p->counters[i].value == UINT32_MAX ||
-					       p->counters[i].value > INT64_MAX / 4
-				       ? json_null()
-				       : json_integer(
-						 (json_int_t)(p->counters[i].value * 4));
+	for (unsigned i = 0; i < p->n_counters; i++) {
+		uint64_t v = p->counters[i].value;
+		char buf[32];
+
+		if (strcmp(p->counters[i].name, name) != 0)
+			continue;
+		if (v == UINT32_MAX)
+			return json_null();
+		if (v <= INT64_MAX / 4)
+			return json_integer((json_int_t)(v * 4));
+		/* v * 4 = 10 * (v / 10 * 4 + v % 10 * 4 / 10) + v % 10 * 4 % 10, and the
+		 * tens fit in 64 bits (the last digit goes on the end). */
+		snprintf(buf, sizeof(buf), "%llu%u",
+			 (unsigned long long)(v / 10 * 4 + v % 10 * 4 / 10),
+			 (unsigned)(v % 10 * 4 % 10));
+		return json_string(buf);
+	}
 	return json_null();
 }
 

@@ -118,7 +118,10 @@ static void print_fabric(FILE *out, const struct ibup_status *st)
 	if (!ports) {
 		const char *sep = " (";
 
-		fputs("no InfiniBand port", out);
+		fputs(st->devices_error || st->n_unreadable ? "no InfiniBand port found "
+							      "(devices unreadable)"
+							    : "no InfiniBand port",
+		      out);
 		for (int k = IBUP_KIND_OTHER; others && k <= IBUP_KIND_IWARP; k++) {
 			unsigned c = 0;
 
@@ -330,7 +333,11 @@ void render_text_status(FILE *out, const struct ibup_status *st, bool verbose)
 	print_fabric(out, st);
 	fputc('\n', out);
 	if (!st->n_devices) {
-		fputs("No RDMA devices found.\n", out);
+		fputs(st->devices_error
+			      ? "RDMA devices unknown: /sys/class/infiniband cannot be "
+				"listed.\n"
+			      : "No RDMA devices found.\n",
+		      out);
 		return;
 	}
 	print_ports(out, st);

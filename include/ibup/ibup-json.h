@@ -15,11 +15,11 @@
 extern "C" {
 #endif
 
-/* A string, or null for NULL. */
+/* A string, or null for NULL; one that is not UTF-8 is sanitized, not refused. */
 json_t *ibup_json_str(const char *s);
 /* An integer, or null for IBUP_UNKNOWN (or any negative value). */
 json_t *ibup_json_int(int64_t v);
-/* A number, or null for NAN. */
+/* A number, or null for NAN or an infinity. */
 json_t *ibup_json_real(double v);
 /* true/false, or null for IBUP_UNKNOWN. */
 json_t *ibup_json_tristate(int v);

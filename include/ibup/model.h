@@ -135,6 +135,7 @@ struct ibup_device {
 	int32_t pci_link_width, pci_link_max_width;
 	struct ibup_port *ports; /* by port number */
 	unsigned n_ports;
+	bool unreadable; /* its directory or ports/ exist but could not be read */
 };
 
 struct ibup_platform {
@@ -234,6 +235,13 @@ struct ibup_status {
 	struct ibup_limits limits;
 	struct ibup_device *devices; /* sorted by name */
 	unsigned n_devices;
+	/*
+	 * Unreadable is not absent: sys/class/infiniband exists but could not be listed
+	 * (a negative errno; 0 when listed or absent), and the devices whose directory or
+	 * ports/ exist but could not be read. Either way, "no RDMA device" is not known.
+	 */
+	int devices_error;
+	unsigned n_unreadable;
 };
 
 /* What ibup_status_read() reads beyond the default inventory. */

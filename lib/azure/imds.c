@@ -47,12 +47,12 @@ int ibup_imds_parse_vm_size(const char *body, size_t len, char **ret_size, char 
 	return *ret_size ? 0 : -ENOMEM;
 }
 
-int ibup_imds_vm_size(struct ibup_ctx *ctx, const char *base_url, char **ret_size,
-		      char *err, size_t err_size)
+static int ask_vm_size(struct ibup_ctx *ctx, const char *base_url, char **ret_size,
+		       char *err, size_t err_size)
 {
 	static const char *const headers[] = { "Metadata: true", NULL };
 	struct ibup_http_response resp = { 0 };
-	char url[1024];
+	char url[1024], why[256] = "";
 	int r;
 
 	if (snprintf(url, sizeof(url), "%s%s", base_url ? base_url : IMDS_DEFAULT_URL,
@@ -60,7 +60,8 @@ int ibup_imds_vm_size(struct ibup_ctx *ctx, const char *base_url, char **ret_siz
 		explain(err, err_size, "the metadata URL is too long");
 		return -ENAMETOOLONG;
 	}
-	r = ibup_http_get(ctx, url, headers, IMDS_TIMEOUT_MS, IMDS_MAX_BODY, &resp);
+	r = ibup_http_get(ctx, url, headers, IMDS_TIMEOUT_MS, IMDS_MAX_BODY, &resp, why,
+			  sizeof(why));
 	switch (r) {
 	case 0:
 		break;
@@ -79,7 +80,10 @@ int ibup_imds_vm_size(struct ibup_ctx *ctx, const char *base_url, char **ret_siz
 			IMDS_MAX_BODY / 1024);
 		return r;
 	default:
-		explain(err, err_size, "%s", strerror(-r));
+		/* A refused connection says it best as an errno; the rest in curl's words
+		 * ("Could not resolve host: x"), which name what failed. */
+		explain(err, err_size, "%s",
+			*why && r != -ECONNREFUSED ? why : strerror(-r));
 		return r;
 	}
 	if (resp.status == 429) {
@@ -99,5 +103,17 @@ int ibup_imds_vm_size(struct ibup_ctx *ctx, const char *base_url, char **ret_siz
 		r = ibup_imds_parse_vm_size(resp.body, resp.len, ret_size, err, err_size);
 	}
 	free(resp.body);
+	return r;
+}
+
+int ibup_imds_vm_size(struct ibup_ctx *ctx, const char *base_url, char **ret_size,
+		      char *err, size_t err_size)
+{
+	int r = ask_vm_size(ctx, base_url, ret_size, err, err_size);
+
+	/* The explanation quotes whatever answered ({"error": ...}, the text near a JSON
+	 * error, curl's words about the headers), and it goes to a terminal. */
+	if (r < 0)
+		ibup_sanitize(err);
 	return r;
 }

@@ -23,6 +23,8 @@ _printf_(3, 4) static int fail(struct ibup_diag *d, size_t offset, const char *f
 	va_start(ap, fmt);
 	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
 	va_end(ap);
+	/* It may quote the value, which the platform (or whoever wrote the pool) chose. */
+	ibup_sanitize(d->msg);
 	return -EBADMSG;
 }
 
@@ -129,6 +131,19 @@ int ibup_parse_ipoib_data(const char *value, struct ibup_ipoib_pair **ret,
 				    "bad IPv4 address");
 		memcpy(pair->ipv4, ip, iplen);
 		pair->ipv4[iplen] = '\0';
+		/* Valid dotted quads that no interface may be given. */
+		if (strcmp(pair->ipv4, "0.0.0.0") == 0 ||
+		    strcmp(pair->ipv4, "255.255.255.255") == 0)
+			return fail(reterr_diag, (size_t)(ip - value),
+				    "%s is not a host address", pair->ipv4);
+		if (strncmp(pair->ipv4, "127.", 4) == 0)
+			return fail(reterr_diag, (size_t)(ip - value),
+				    "%s is a loopback address", pair->ipv4);
+		for (unsigned i = 0; i < n; i++)
+			if (strcmp(pairs[i].ipv4, pair->ipv4) == 0)
+				return fail(reterr_diag, (size_t)(ip - value),
+					    "address %s given to two MAC addresses",
+					    pair->ipv4);
 		n++;
 		p = ip + iplen;
 	}

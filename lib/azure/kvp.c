@@ -21,18 +21,14 @@ static void set_diag(struct ibup_diag *d, unsigned record, const char *msg)
 	snprintf(d->msg, sizeof(d->msg), "%s", msg);
 }
 
-/* Copy one field up to its first NUL; 0, or -1 when a byte is not printable ASCII. */
-static int copy_field(char *dst, const unsigned char *src, size_t size)
+/* Copy one field of @size bytes (fewer at the end of a cut pool) up to its first NUL. */
+static void copy_field(char *dst, const unsigned char *src, size_t size)
 {
 	const unsigned char *nul = memchr(src, '\0', size);
 	size_t len = nul ? (size_t)(nul - src) : size;
 
-	for (size_t i = 0; i < len; i++)
-		if (src[i] < 0x20 || src[i] > 0x7e)
-			return -1;
 	memcpy(dst, src, len);
 	dst[len] = '\0';
-	return 0;
 }
 
 int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
@@ -40,17 +36,20 @@ int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
 {
 	_cleanup_free_ struct ibup_kvp_record *v = NULL;
 	const unsigned char *p = data;
-	size_t n = len / RECORD_SIZE;
+	size_t n = len / RECORD_SIZE, rest = len % RECORD_SIZE, k = 0;
 
-	if (n > IBUP_KVP_MAX_RECORDS ||
-	    (n == IBUP_KVP_MAX_RECORDS && len % RECORD_SIZE)) {
+	/*
+	 * Read as the agent reads the pool (rdma.py: read_ipoib_data, get_rdma_version):
+	 * records of a 512-byte key and a 2048-byte value, each up to its first NUL; a
+	 * record with an empty key is passed over, and one that is cut short still counts
+	 * when its value has begun. Nothing about one record (bytes that are not ASCII,
+	 * tabs, line breaks) costs the others: the values that matter are checked by
+	 * their own parsers.
+	 */
+	if (rest > IBUP_KVP_KEY_SIZE)
+		n++;
+	if (n > IBUP_KVP_MAX_RECORDS) {
 		set_diag(reterr_diag, IBUP_KVP_MAX_RECORDS + 1, "more than 4096 records");
-		return -EBADMSG;
-	}
-	if (len % RECORD_SIZE) {
-		/* The record that is cut short. */
-		set_diag(reterr_diag, (unsigned)n + 1,
-			 "pool size is not a whole number of 2560-byte records");
 		return -EBADMSG;
 	}
 	if (n > 0) {
@@ -59,24 +58,22 @@ int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++, p += RECORD_SIZE) {
-		if (p[0] == '\0') {
-			set_diag(reterr_diag, (unsigned)i + 1, "empty key");
-			return -EBADMSG;
-		}
-		if (copy_field(v[i].key, p, IBUP_KVP_KEY_SIZE) < 0) {
-			set_diag(reterr_diag, (unsigned)i + 1,
-				 "key holds bytes that are not printable ASCII");
-			return -EBADMSG;
-		}
-		if (copy_field(v[i].value, p + IBUP_KVP_KEY_SIZE, IBUP_KVP_VALUE_SIZE) <
-		    0) {
-			set_diag(reterr_diag, (unsigned)i + 1,
-				 "value holds bytes that are not printable ASCII");
-			return -EBADMSG;
-		}
+		size_t left = len - i * RECORD_SIZE;
+
+		if (p[0] == '\0')
+			continue;
+		copy_field(v[k].key, p, IBUP_KVP_KEY_SIZE);
+		copy_field(v[k].value, p + IBUP_KVP_KEY_SIZE,
+			   left < RECORD_SIZE ? left - IBUP_KVP_KEY_SIZE
+					      : IBUP_KVP_VALUE_SIZE);
+		k++;
+	}
+	if (k == 0) {
+		free(v);
+		v = NULL;
 	}
 	*ret = TAKE_PTR(v);
-	*ret_n = (unsigned)n;
+	*ret_n = (unsigned)k;
 	return 0;
 }
 
@@ -102,6 +99,38 @@ static int lock_whole(int fd, short type)
 		nanosleep(&tick, NULL);
 	}
 	return 0;
+}
+
+/*
+ * Say who holds the lock that kept us out: "Device or resource busy" alone names
+ * neither the file nor the process, and the holder is normally hv_kvp_daemon.
+ */
+static void report_holder(struct ibup_ctx *ctx, int fd, const char *path)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	char comm[64] = "";
+
+	if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK) {
+		ibup_warn(ctx, "'/%s' stayed locked for more than 5 s", path);
+		return;
+	}
+	/* l_pid is 0 for a holder in another PID namespace. */
+	if (fl.l_pid > 0 &&
+	    ibup_read_attr(ctx, comm, sizeof(comm), "proc/%d/comm", (int)fl.l_pid) > 0)
+		ibup_warn(ctx,
+			  "'/%s' stayed locked for more than 5 s by %s (pid %d; "
+			  "hv_kvp_daemon holds it only while it writes the pool)",
+			  path, comm, (int)fl.l_pid);
+	else if (fl.l_pid > 0)
+		ibup_warn(ctx,
+			  "'/%s' stayed locked for more than 5 s by pid %d (normally "
+			  "hv_kvp_daemon, while it writes the pool)",
+			  path, (int)fl.l_pid);
+	else
+		ibup_warn(ctx,
+			  "'/%s' stayed locked for more than 5 s by a process outside "
+			  "this PID namespace (normally hv_kvp_daemon)",
+			  path);
 }
 
 /* Up to @max bytes of @f into a new buffer; -EFBIG when there are more. */
@@ -159,6 +188,8 @@ int ibup_kvp_read(struct ibup_ctx *ctx, const char *path, struct ibup_kvp_record
 	 * half-written pool. The daemon holds its lock only for the write itself.
 	 */
 	r = lock_whole(fd, F_RDLCK);
+	if (r == -EBUSY)
+		report_holder(ctx, fd, path);
 	if (r < 0)
 		return r;
 	errno = 0;
@@ -172,8 +203,10 @@ int ibup_kvp_read(struct ibup_ctx *ctx, const char *path, struct ibup_kvp_record
 
 const char *ibup_kvp_get(const struct ibup_kvp_record *v, unsigned n, const char *key)
 {
-	for (unsigned i = n; i > 0; i--)
-		if (strcmp(v[i - 1].key, key) == 0)
-			return v[i - 1].value;
+	/* The agent stops at the first record with the key (hv_kvp_daemon updates a key
+	 * in place, so a second one is not an update). */
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(v[i].key, key) == 0)
+			return v[i].value;
 	return NULL;
 }

@@ -7,6 +7,7 @@
  * with whitespace stripped (matched exactly: the agent's keys are case-sensitive), the
  * value ends at the first '#', and the last assignment wins.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -76,6 +77,99 @@ static const char *commented_key(struct span l, const char *key, size_t klen)
 	while (p < l.end && is_blank(*p))
 		p++;
 	return p < l.end && *p == '=' ? k : NULL;
+}
+
+/* Python's str.isspace(): what str.strip() removes. */
+static bool is_py_space(uint32_t c)
+{
+	return (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= ' ') || c == 0x85 ||
+	       c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
+	       c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+static bool strips(uint32_t c, const char *chars)
+{
+	return chars ? c && c < 0x80 && strchr(chars, (int)c) : is_py_space(c);
+}
+
+/* Python's s.strip(chars) (@chars NULL: whitespace) on [*start, *end) of valid UTF-8. */
+static void py_strip(const char **start, const char **end, const char *chars)
+{
+	uint32_t c;
+	size_t n;
+
+	while (*start < *end && (n = ibup_utf8_decode(*start, &c)) > 0 &&
+	       strips(c, chars))
+		*start += n;
+	while (*end > *start) {
+		const char *q = *end - 1;
+
+		/* Back to the lead byte of the last character (at most four bytes). */
+		while (q > *start && ((unsigned char)*q & 0xc0) == 0x80 && *end - q < 4)
+			q--;
+		if (ibup_utf8_decode(q, &c) != (size_t)(*end - q) || !strips(c, chars))
+			break;
+		*end = q;
+	}
+}
+
+int ibup_waagent_conf_value(const char *text, const char *key, char **ret_value)
+{
+	const char *found = NULL, *found_end = NULL, *line = text;
+	size_t klen = strlen(key);
+
+	/* read_file() decodes UTF-8 strictly: the agent cannot load anything else. */
+	for (const char *p = text; *p;) {
+		uint32_t c;
+		size_t n = ibup_utf8_decode(p, &c);
+
+		if (!n)
+			return -EILSEQ;
+		p += n;
+	}
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		const char *end = nl ? nl : line + strlen(line);
+		const char *eq = memchr(line, '=', (size_t)(end - line));
+
+		/* load(): not startswith("#") and "=" in line */
+		if (*line != '#' && eq) {
+			const char *k = line, *kend = eq, *v = eq + 1, *vend;
+
+			py_strip(&k, &kend, NULL);
+			if ((size_t)(kend - k) == klen && memcmp(k, key, klen) == 0) {
+				/* parts[1].split('#')[0].strip("\" ").strip() */
+				vend = memchr(v, '#', (size_t)(end - v));
+				if (!vend)
+					vend = end;
+				py_strip(&v, &vend, "\" ");
+				py_strip(&v, &vend, NULL);
+				found = v;
+				found_end = vend;
+			}
+		}
+		line = nl ? nl + 1 : end;
+	}
+	/* The value "None" is stored as None: as good as absent. */
+	if (!found || (found_end - found == 4 && memcmp(found, "None", 4) == 0))
+		return -ENOENT;
+	*ret_value = strndup(found, (size_t)(found_end - found));
+	return *ret_value ? 0 : -ENOMEM;
+}
+
+int ibup_waagent_conf_switch(const char *text, const char *key, int default_value)
+{
+	_cleanup_free_ char *v = NULL;
+	int r = ibup_waagent_conf_value(text, key, &v);
+
+	if (r == -ENOMEM || r == -EILSEQ)
+		return r;
+	/* get_switch(): val.lower() == 'y' / 'n', else the default. */
+	if (r == 0 && strlen(v) == 1 && (v[0] == 'y' || v[0] == 'Y'))
+		return 1;
+	if (r == 0 && strlen(v) == 1 && (v[0] == 'n' || v[0] == 'N'))
+		return 0;
+	return default_value;
 }
 
 /* @text with its bytes [@from, @to) replaced by @mid. */

@@ -70,6 +70,12 @@ static void add(struct run *run, const char *id, const char *subject, enum ibup_
 		run->error = -ENOMEM;
 		return;
 	}
+	/* Findings quote what the host holds (names, files' values) and go to terminals,
+	 * NHC and JSON: the one sanitizer, once more, for whatever a check quoted raw. */
+	ibup_sanitize(c->subject);
+	ibup_sanitize(c->seen);
+	ibup_sanitize(c->expected);
+	ibup_sanitize(c->fix);
 	rep->n++;
 }
 
@@ -107,12 +113,18 @@ static const struct ibup_module *find_module(const struct ibup_drivers *d,
 	return NULL;
 }
 
+/*
+ * Rates are compared exactly, so they are shown with every digit that can differ:
+ * "%g" rounds 199.99999999 to 200, and "200 Gb/s (expected 200 Gb/s)" says nothing.
+ */
+#define RATE_FMT "%.12g"
+
 static void format_rate(double gbps, char *buf, size_t size)
 {
 	if (isnan(gbps))
 		snprintf(buf, size, "unknown rate");
 	else
-		snprintf(buf, size, "%g Gb/s", gbps);
+		snprintf(buf, size, RATE_FMT " Gb/s", gbps);
 }
 
 static void check_devices(struct run *run)
@@ -125,6 +137,21 @@ static void check_devices(struct run *run)
 
 	run->rep->fabric = ib > 0;
 	run->rep->fabric_expected = want > 0;
+	/* Unreadable is not absent: say so, and claim nothing about what is missing. */
+	if (st->devices_error || st->n_unreadable) {
+		if (st->devices_error)
+			snprintf(seen, sizeof(seen),
+				 "'/sys/class/infiniband' cannot be listed: %s",
+				 strerror(-st->devices_error));
+		else
+			snprintf(seen, sizeof(seen), "%u RDMA device%s cannot be read",
+				 st->n_unreadable, st->n_unreadable == 1 ? "" : "s");
+		add(run, "rdma_readable", NULL, ib ? IBUP_WARN : IBUP_FAIL, "NHCNA", seen,
+		    "every RDMA device readable",
+		    "run ibup check as root; the warnings name what could not be read");
+		if (!ib)
+			return;
+	}
 	if (!st->n_devices)
 		add(run, "rdma_device", NULL, want > 0 ? IBUP_FAIL : IBUP_SKIP,
 		    NHC_MISSING_IB, "no RDMA device",
@@ -219,7 +246,7 @@ static void check_an_port(struct run *run, const char *subject, const struct ibu
 
 	format_rate(p->rate_gbps, rate, sizeof(rate));
 	if (!isnan(x->an_rate_gbps))
-		snprintf(expected, sizeof(expected), "%g Gb/s", x->an_rate_gbps);
+		snprintf(expected, sizeof(expected), RATE_FMT " Gb/s", x->an_rate_gbps);
 	snprintf(seen, sizeof(seen), "Accelerated Networking, %s: not the fabric", rate);
 	add(run, "an_port", subject,
 	    *expected && p->rate_gbps != x->an_rate_gbps ? IBUP_WARN : IBUP_PASS, NULL,
@@ -264,7 +291,7 @@ static void check_port_rate(struct run *run, const char *subject,
 		    "measured only on an active port", NULL);
 		return;
 	}
-	snprintf(expected, sizeof(expected), "%g Gb/s (%s)", want, size_name(run));
+	snprintf(expected, sizeof(expected), RATE_FMT " Gb/s (%s)", want, size_name(run));
 	snprintf(seen, sizeof(seen), "%s (%s %s)", rate, p->width, p->speed);
 	if (p->rate_gbps < want)
 		add(run, "port_rate", subject, IBUP_FAIL, NHC_IB_PERFORMANCE, seen,
@@ -495,6 +522,11 @@ static void check_slurm(struct run *run)
 		run->error = -ENOMEM;
 		return;
 	}
+	/* Shown in "seen": nothing of the file's may steer a terminal. */
+	if (prop)
+		ibup_sanitize(prop);
+	if (except)
+		ibup_sanitize(except);
 	/* The default is ALL: jobs inherit the submitting shell's limits, memlock too. */
 	propagated = !prop || strcasecmp(prop, "ALL") == 0 || strcasestr(prop, "MEMLOCK");
 	if (prop && strcasecmp(prop, "NONE") == 0)
@@ -571,9 +603,12 @@ static void check_ipoib(struct run *run)
 
 static void check_waagent(struct run *run)
 {
+	static const char *const switches[] = { "OS.EnableRDMA", "OS.UpdateRdmaDriver",
+						"OS.CheckRdmaDriver" };
 	_cleanup_free_ char *text = NULL, *rdma = NULL, *nd = NULL;
+	int on = 0, nd_on;
 	bool sriov = false;
-	char seen[128];
+	char seen[160];
 	int r;
 
 	if (!is_azure(run->st))
@@ -584,22 +619,41 @@ static void check_waagent(struct run *run)
 			run->error = r;
 		return;
 	}
-	if (ibup_conf_value(text, "OS.EnableRDMA", &rdma) == -ENOMEM ||
-	    ibup_conf_value(text, "OS.CheckRdmaDriver", &nd) == -ENOMEM) {
+	/* Read as the agent reads it (ibup_waagent_conf_value), not as a person might. */
+	r = ibup_waagent_conf_value(text, "OS.EnableRDMA", &rdma);
+	if (r == -EILSEQ) {
+		add(run, "waagent_rdma", NULL, IBUP_WARN, "NHCNA",
+		    "/etc/waagent.conf is not UTF-8",
+		    "a configuration the agent can load",
+		    "the agent fails to load a file that is not UTF-8: fix its encoding");
+		return;
+	}
+	if (r == -ENOMEM ||
+	    ibup_waagent_conf_value(text, "OS.CheckRdmaDriver", &nd) == -ENOMEM) {
+		run->error = -ENOMEM;
+		return;
+	}
+	/* enable_rdma(): any of the three switches turns the RDMA setup on. */
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(switches) && on == 0; i++)
+		on = ibup_waagent_conf_switch(text, switches[i], 0);
+	nd_on = ibup_waagent_conf_switch(text, "OS.CheckRdmaDriver", 0);
+	if (on < 0 || nd_on < 0) {
 		run->error = -ENOMEM;
 		return;
 	}
 	for (unsigned i = 0; i < run->st->n_devices; i++)
 		sriov |= run->st->devices[i].kind == IBUP_KIND_INFINIBAND &&
 			 run->st->devices[i].virtual_function == 1;
-	snprintf(seen, sizeof(seen), "OS.EnableRDMA=%s OS.CheckRdmaDriver=%s",
-		 rdma ? rdma : "(unset)", nd ? nd : "(unset)");
-	if (run->rep->expect.ipoib == 1 && (!rdma || strcmp(rdma, "y") != 0))
+	/* The values go to a terminal: nothing of the file's may steer it. */
+	snprintf(seen, sizeof(seen), "OS.EnableRDMA=%.48s OS.CheckRdmaDriver=%.48s",
+		 rdma ? ibup_sanitize(rdma) : "(unset)",
+		 nd ? ibup_sanitize(nd) : "(unset)");
+	if (run->rep->expect.ipoib == 1 && !on)
 		add(run, "waagent_rdma", NULL, IBUP_WARN, "NHCNA", seen,
 		    "OS.EnableRDMA=y",
 		    "the agent will not give the IPoIB interfaces their addresses: set "
 		    "OS.EnableRDMA=y in /etc/waagent.conf and restart the agent");
-	else if (sriov && nd && strcmp(nd, "y") == 0)
+	else if (sriov && nd_on)
 		add(run, "waagent_rdma", NULL, IBUP_WARN, NULL, seen,
 		    "OS.CheckRdmaDriver=n",
 		    "on SR-IOV sizes there is no Network Direct driver to check and the agent "
@@ -734,11 +788,14 @@ static void check_counters(struct run *run, const struct ibup_device *d,
 		return;
 	}
 	json_object_set_new(now, key, cur);
+	/* Without a state directory (--no-state, or another root) nothing is kept. */
 	if (v == IBUP_PASS)
 		snprintf(seen, sizeof(seen),
 			 prev ? "no error counter rose since the last check"
-			      : "no error counter saturated (first check: "
-				"baseline taken)");
+			 : run->opts->state_dir
+				 ? "no error counter saturated (first check: "
+				   "baseline taken)"
+				 : "no error counter saturated (no baseline kept)");
 	add(run, "error_counters", subject, v,
 	    flap ? NHC_IB_PORT_FLAPPING : NHC_IB_PERFORMANCE, seen,
 	    "error counters steady",

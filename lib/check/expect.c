@@ -95,8 +95,9 @@ static int fill(json_t *e, const char *pattern, const char *source, struct ibup_
 			x->ib_hcas = (int32_t)hcas;
 	}
 	if (!r) {
-		x->pattern = strdup(pattern);
-		x->source = strdup(source);
+		/* The source is a file name the host chose: shown, so sanitized. */
+		x->pattern = ibup_strdup_clean(pattern);
+		x->source = ibup_strdup_clean(source);
 		if (!x->pattern || !x->source)
 			r = -ENOMEM;
 	}

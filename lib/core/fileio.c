@@ -122,22 +122,23 @@ static int open_resolved(int dirfd, const char *path, int flags, bool in_root, b
 
 	if (!no_openat2) {
 		/*
-		 * RESOLVE_IN_ROOT fails with EAGAIN when any rename or mount anywhere on the
-		 * system raced with a walk through ".." (openat2(2)); the lookup is sound,
-		 * only unlucky: try again (as systemd's chase() does), a bounded number of
-		 * times.
+		 * With RESOLVE_IN_ROOT/BENEATH, a ".." (sys/class/net/ib0 is a link to
+		 * ../../devices/...) fails with EAGAIN whenever any rename or mount on the
+		 * system races the walk; on a busy host that dropped attributes at random.
+		 * Retry, then take the contained walk, which has no such limit.
 		 */
-		for (unsigned i = 0; i < 64; i++) {
+		unsigned tries = 0;
+
+		do
 			fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-			if (fd >= 0 || errno != EAGAIN)
-				break;
-		}
+		while (fd < 0 && errno == EAGAIN && ++tries < 64);
 		if (fd >= 0)
 			return fd;
-		if (errno != ENOSYS && errno != EPERM)
+		if (errno != ENOSYS && errno != EPERM && errno != EAGAIN)
 			return -errno;
 		/* ENOSYS: old kernel; EPERM: a seccomp filter that does not know openat2. */
-		no_openat2 = true;
+		if (errno != EAGAIN)
+			no_openat2 = true;
 	}
 	if (exact) {
 		fd = openat(dirfd, path, flags, mode);
@@ -171,15 +172,21 @@ int ibup_open_under_root(struct ibup_ctx *ctx, const char *path, int flags)
 }
 
 /*
- * Read a small attribute whole; the caller's buffer bounds it. Files are opened with
- * O_NONBLOCK, so a FIFO reads as empty instead of blocking, and a directory fails with
- * EISDIR; no fstat is needed, which matters when a port has hundreds of pkey files.
+ * Read a small attribute whole; the caller's buffer bounds it. Attributes are regular
+ * files: anything else (a FIFO, a device node such as /dev/zero or a tty, a directory)
+ * is -EINVAL before a byte is read. Files are opened with O_NONBLOCK and O_NOCTTY, so
+ * that the open itself neither blocks on a FIFO nor takes a terminal.
  */
 static int read_small(int fd, char *buf, size_t size)
 {
+	struct stat st;
 	size_t len = 0;
 	char extra;
 
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
 	while (len < size - 1) {
 		ssize_t n = read(fd, buf + len, size - 1 - len);
 
@@ -199,16 +206,6 @@ static int read_small(int fd, char *buf, size_t size)
 
 		if (n > 0)
 			return -EOVERFLOW;
-	}
-	/* Empty: a real empty attribute, or a FIFO or device with nothing to say. Only this
-	 * rare case pays for the fstat. */
-	if (len == 0) {
-		struct stat st;
-
-		if (fstat(fd, &st) < 0)
-			return -errno;
-		if (!S_ISREG(st.st_mode))
-			return -EINVAL;
 	}
 	if (memchr(buf, '\0', len))
 		return -EBADMSG;
@@ -230,7 +227,7 @@ int ibup_read_attr(struct ibup_ctx *ctx, char *buf, size_t size, const char *fmt
 	va_end(ap);
 	if (r < 0)
 		return r;
-	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK);
+	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return fd;
 	return read_small(fd, buf, size);
@@ -240,7 +237,8 @@ int ibup_read_attr_at(int dirfd, char *buf, size_t size, const char *name)
 {
 	_cleanup_close_ int fd = -1;
 
-	fd = open_resolved(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, false, false);
+	fd = open_resolved(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+			   false, false);
 	if (fd < 0)
 		return fd;
 	return read_small(fd, buf, size);
@@ -323,7 +321,7 @@ int ibup_open_file(struct ibup_ctx *ctx, const char *path, FILE **ret_file)
 	struct stat st;
 	FILE *f;
 
-	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK);
+	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0)
@@ -346,7 +344,7 @@ int ibup_read_file(struct ibup_ctx *ctx, const char *path, size_t max, char **re
 	size_t len = 0, cap = 0;
 	struct stat st;
 
-	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK);
+	fd = open_under_root(ctx, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0)

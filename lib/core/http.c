@@ -106,8 +106,6 @@ static int curl_errno(CURLcode rc)
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return -EINVAL;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
 	case CURLE_GOT_NOTHING:
 		return -ENODATA;
 	default:
@@ -116,9 +114,11 @@ static int curl_errno(CURLcode rc)
 }
 
 int ibup_http_get(struct ibup_ctx *ctx, const char *url, const char *const *headers,
-		  unsigned timeout_ms, size_t max_bytes, struct ibup_http_response *ret)
+		  unsigned timeout_ms, size_t max_bytes, struct ibup_http_response *ret,
+		  char *reterr, size_t reterr_size)
 {
 	struct body body = { .max = max_bytes ? max_bytes : IBUP_CONF_MAX };
+	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *list = NULL;
 	struct ibup_curl *c;
 	long status = 0;
@@ -155,6 +155,7 @@ int ibup_http_get(struct ibup_ctx *ctx, const char *url, const char *const *head
 	c->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	c->curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
 	c->curl_easy_setopt(h, CURLOPT_USERAGENT, "ibup/" IBUP_VERSION);
+	c->curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	rc = c->curl_easy_perform(h);
 	if (rc == CURLE_OK)
 		c->curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -164,6 +165,18 @@ int ibup_http_get(struct ibup_ctx *ctx, const char *url, const char *const *head
 		free(body.data);
 		if (body.too_big)
 			return -EFBIG;
+		/* curl's own words say more than an errno ("Could not resolve host: x",
+		 * "Rejected 300000 bytes header (max is 102400)!"); they may quote the
+		 * server, so they are sanitized. */
+		if (*errbuf)
+			snprintf(reterr, reterr_size, "%s", errbuf);
+		else if (rc == CURLE_OUT_OF_MEMORY) /* curl's limit on a header, mostly */
+			snprintf(reterr, reterr_size,
+				 "curl refused the answer (out of memory: a header past "
+				 "curl's limit?)");
+		else
+			snprintf(reterr, reterr_size, "%s", c->curl_easy_strerror(rc));
+		ibup_sanitize(reterr);
 		return curl_errno(rc);
 	}
 	ret->status = status;

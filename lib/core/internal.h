@@ -73,9 +73,16 @@ int ibup_list_dir_logged(struct ibup_ctx *ctx, int dirfd, unsigned max, char ***
 char **ibup_strv_free(char **v, unsigned n);
 
 /*
- * Strings a host controls reach terminals and JSON: control characters and bytes that
- * are not UTF-8 become '?'. ibup_sanitize() works in place and returns @s;
- * ibup_strdup_clean() copies (NULL when out of memory).
+ * The code point of the UTF-8 sequence at @s and its length (1..4), or 0 when @s does
+ * not start with valid UTF-8 (RFC 3629: no overlong forms, surrogates, or code points
+ * past U+10FFFF).
+ */
+size_t ibup_utf8_decode(const char *s, uint32_t *ret_cp);
+/*
+ * Strings a host controls reach terminals and JSON: control characters (C0, DEL and
+ * C1) and bytes that are not UTF-8 become '?'. ibup_sanitize() works in place and
+ * returns @s; ibup_strdup_clean() copies (NULL when out of memory). Every string read
+ * from outside goes through it, in the library, where the value is read.
  */
 char *ibup_sanitize(char *s);
 char *ibup_strdup_clean(const char *s);
@@ -83,6 +90,8 @@ char *ibup_strdup_clean(const char *s);
 /* Parsers: pure functions, 0 or -EINVAL/-ERANGE. */
 int ibup_parse_u32(const char *s, int base, uint32_t *ret);
 int ibup_parse_i32(const char *s, int32_t *ret);
+/* A directory entry the kernel names with "%u" (ports/1, gids/0): digits, no leading 0. */
+int ibup_parse_index(const char *s, uint32_t *ret);
 int ibup_parse_port_state(const char *s, enum ibup_port_state *ret);
 int ibup_parse_phys_state(const char *s, enum ibup_phys_state *ret);
 int ibup_parse_node_type(const char *s, enum ibup_node_type *ret);
@@ -163,10 +172,13 @@ struct ibup_http_response {
  * GET @url with the given header lines, within @timeout_ms, keeping at most @max_bytes
  * of body (-EFBIG past it). -ELIBACC when libcurl is not installed; -ETIMEDOUT,
  * -ECONNREFUSED, -EHOSTUNREACH, -ENODATA (closed without an answer), -EPROTO for
- * transport failures.
+ * other transport failures (also curl's "out of memory" for a header past its limit),
+ * each with curl's explanation, sanitized, in @reterr. -ENOMEM only for ibup's own
+ * allocations.
  */
 int ibup_http_get(struct ibup_ctx *ctx, const char *url, const char *const *headers,
-		  unsigned timeout_ms, size_t max_bytes, struct ibup_http_response *ret);
+		  unsigned timeout_ms, size_t max_bytes, struct ibup_http_response *ret,
+		  char *reterr, size_t reterr_size);
 void ibup_curl_unload(struct ibup_curl *c);
 int ibup_imds_parse_vm_size(const char *body, size_t len, char **ret_size, char *err,
 			    size_t err_size);
@@ -193,22 +205,27 @@ struct ibup_kvp_record {
 	char value[IBUP_KVP_VALUE_SIZE + 1];
 };
 /*
- * Parse a pool's bytes. Each field ends at its first NUL (the rest is padding); a field
- * with no NUL uses all its bytes. -EBADMSG (with @reterr_diag: record number in .line,
- * a message) when the size is not a whole number of records, a key is empty, a key or
- * value holds bytes that are not printable ASCII, or there are more than
- * IBUP_KVP_MAX_RECORDS. An empty pool is 0 records. *ret is owned by the caller.
+ * Parse a pool's bytes as WALinuxAgent reads them (common/rdma.py). Each field ends at
+ * its first NUL (the rest is padding); a field with no NUL uses all its bytes. Records
+ * with an empty key are left out; a record cut short at the end of the pool counts
+ * when its value has begun (past the 512 bytes of its key), and is dropped otherwise.
+ * The bytes of keys and values are not judged here (an odd unrelated record must not
+ * cost the pool): they may be anything but NUL, and the values used are checked by
+ * their own parsers. -EBADMSG (with @reterr_diag) only past IBUP_KVP_MAX_RECORDS. An
+ * empty pool is 0 records. *ret is owned by the caller.
  */
 int ibup_kvp_parse(const void *data, size_t len, struct ibup_kvp_record **ret,
 		   unsigned *ret_n, struct ibup_diag *reterr_diag);
 /*
  * Read a pool file under the root (e.g. "var/lib/hyperv/.kvp_pool_0") holding a shared
  * fcntl read lock over the whole file while reading, as hv_kvp_daemon's readers do;
- * bounded to IBUP_KVP_MAX_RECORDS records (-EFBIG past it). -ENOENT when absent.
+ * bounded to IBUP_KVP_MAX_RECORDS records (-EFBIG past it). -ENOENT when absent;
+ * -EBUSY when the lock stays taken for 5 s, after a warning naming the file and the
+ * process that holds it.
  */
 int ibup_kvp_read(struct ibup_ctx *ctx, const char *path, struct ibup_kvp_record **ret,
 		  unsigned *ret_n, struct ibup_diag *reterr_diag);
-/* The value of @key, the last record that has it (the daemon appends updates); NULL. */
+/* The value of @key: the first record that has it, as the agent takes it; NULL. */
 const char *ibup_kvp_get(const struct ibup_kvp_record *v, unsigned n, const char *key);
 
 struct ibup_ipoib_pair {
@@ -219,8 +236,9 @@ struct ibup_ipoib_pair {
  * "NUMPAIRS:<n>|<MAC>:<IPv4>|..." (MAC: 12 hex digits, no separators; IPv4: dotted quad,
  * each part 0-255, no leading zeros beyond "0"). -EBADMSG with @reterr_diag (column in
  * .column, 1-based, and a message) on: no NUMPAIRS prefix, a count that does not match
- * the pairs, a bad MAC or address, the same MAC twice, more than 64 pairs, trailing
- * garbage. A trailing "|" is tolerated.
+ * the pairs, a bad MAC or address, the same MAC twice, an address no interface may
+ * have (0.0.0.0, 255.255.255.255, 127.0.0.0/8), the same address for two MACs, more
+ * than 64 pairs, trailing garbage. A trailing "|" is tolerated.
  */
 int ibup_parse_ipoib_data(const char *value, struct ibup_ipoib_pair **ret,
 			  unsigned *ret_n, struct ibup_diag *reterr_diag);
@@ -236,6 +254,22 @@ int ibup_guid_to_mac(uint64_t guid, uint8_t ret_mac[6]);
  */
 int ibup_parse_shared_config(const char *xml, size_t len, char **ret_mac, char **ret_ipv4,
 			     struct ibup_diag *reterr_diag);
+/*
+ * The one waagent.conf reader, as the agent reads it (ConfigurationProvider.load in
+ * azurelinuxagent/common/conf.py): lines split on '\n'; a line starting with '#' or
+ * without '=' is skipped; the key is what precedes the first '=', stripped of (Python,
+ * Unicode) whitespace and matched exactly (case-sensitive); the value is what follows,
+ * up to the first '#', stripped of '"' and ' ' and then of whitespace; the last
+ * assignment wins, and a value "None" counts as absent. *ret_value is owned by the
+ * caller and is raw (not sanitized). -ENOENT when absent, -EILSEQ when @text is not
+ * UTF-8 (the agent cannot load it at all). Text past a NUL byte is not seen.
+ */
+int ibup_waagent_conf_value(const char *text, const char *key, char **ret_value);
+/*
+ * A switch as the agent's get_switch(): 1 for "y"/"Y", 0 for "n"/"N", else
+ * @default_value; -EILSEQ/-ENOMEM as above.
+ */
+int ibup_waagent_conf_switch(const char *text, const char *key, int default_value);
 /*
  * Set "KEY=VALUE" in waagent.conf text, changing only that line: the last uncommented
  * "KEY=..." line (spaces around '=' allowed; an inline " # comment" kept), else the

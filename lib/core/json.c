@@ -5,11 +5,25 @@
 #include <stdio.h>
 
 #include "ibup/ibup-json.h"
+#include "internal.h"
 #include "banned.h"
 
 json_t *ibup_json_str(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	json_t *j;
+	char *clean;
+
+	if (!s)
+		return json_null();
+	j = json_string(s);
+	if (j)
+		return j;
+	/* Not UTF-8 (the library sanitizes what it reads, so this is a slip): one bad
+	 * string must not cost the whole document. */
+	clean = ibup_strdup_clean(s);
+	j = clean ? json_string(clean) : NULL;
+	free(clean);
+	return j;
 }
 
 json_t *ibup_json_int(int64_t v)
@@ -19,7 +33,8 @@ json_t *ibup_json_int(int64_t v)
 
 json_t *ibup_json_real(double v)
 {
-	return isnan(v) ? json_null() : json_real(v);
+	/* jansson refuses infinities too: unknown, as NAN is. */
+	return isfinite(v) ? json_real(v) : json_null();
 }
 
 json_t *ibup_json_tristate(int v)

@@ -13,57 +13,73 @@
 #include "internal.h"
 #include "banned.h"
 
-/* Length of the valid UTF-8 sequence at @s (1..4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
+size_t ibup_utf8_decode(const char *str, uint32_t *ret_cp)
 {
+	const unsigned char *s = (const unsigned char *)str;
+	uint32_t cp, min;
 	size_t n;
 
-	if (s[0] < 0x80)
+	if (s[0] < 0x80) {
+		*ret_cp = s[0];
 		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
 		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		cp = s[0] & 0x1f;
+		min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
 		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		cp = s[0] & 0x0f;
+		min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
 		n = 4;
-	else
+		cp = s[0] & 0x07;
+		min = 0x10000;
+	} else {
 		return 0;
-	for (size_t i = 1; i < n; i++)
+	}
+	for (size_t i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates and code points past Unicode are not UTF-8
+	 * (RFC 3629); jansson and Python refuse them too. */
+	if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	*ret_cp = cp;
 	return n;
+}
+
+/* Replace what a terminal would act on, and what is not UTF-8, with '?'. */
+static char *sanitize(char *s, bool keep_lines)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (p && *p) {
+		uint32_t cp = 0;
+		size_t n = ibup_utf8_decode((const char *)p, &cp);
+
+		/* C0 and C1 controls: C1's CSI (U+009B) starts an escape on many terminals. */
+		if (n == 0 ||
+		    (cp < 0x20 && !(keep_lines && (cp == '\n' || cp == '\t'))) ||
+		    (cp >= 0x7f && cp <= 0x9f)) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+	return s;
 }
 
 char *ibup_sanitize(char *s)
 {
-	unsigned char *p = (unsigned char *)s;
-
-	while (p && *p) {
-		size_t n = utf8_len(p);
-
-		if (n == 0 || *p < 0x20 || *p == 0x7f) {
-			*p++ = '?';
-			continue;
-		}
-		p += n;
-	}
-	return s;
+	return sanitize(s, false);
 }
 
 char *ibup_sanitize_text(char *s)
 {
-	unsigned char *p = (unsigned char *)s;
-
-	while (p && *p) {
-		size_t n = utf8_len(p);
-
-		if (n == 0 || (*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
-			*p++ = '?';
-			continue;
-		}
-		p += n;
-	}
-	return s;
+	return sanitize(s, true);
 }
 
 char *ibup_strdup_clean(const char *s)
@@ -88,6 +104,14 @@ int ibup_parse_u32(const char *s, int base, uint32_t *ret)
 		return -EINVAL;
 	*ret = (uint32_t)v;
 	return 0;
+}
+
+int ibup_parse_index(const char *s, uint32_t *ret)
+{
+	/* The kernel names ports and table entries "%u": "01" or "+1" is another file. */
+	if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	return ibup_parse_u32(s, 10, ret);
 }
 
 int ibup_parse_i32(const char *s, int32_t *ret)

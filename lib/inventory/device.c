@@ -135,7 +135,8 @@ static int dup_guid(struct ibup_ctx *ctx, int dirfd, const char *dev, const char
 }
 
 /* "16.0 GT/s PCIe" (also "8.0 GT/s" on older kernels); "Unknown" on a VF. */
-static double read_link_speed(int pcifd, const char *name)
+static double read_link_speed(struct ibup_ctx *ctx, int pcifd, const char *pci,
+			      const char *name)
 {
 	char buf[64], *end;
 	double v;
@@ -146,6 +147,11 @@ static double read_link_speed(int pcifd, const char *name)
 	v = strtod(buf, &end);
 	if (errno || end == buf || strncmp(end, " GT/s", 5) != 0 || !(v > 0))
 		return NAN;
+	/* strtod takes "inf" and "1e999": no link runs at that, and JSON cannot say it. */
+	if (!isfinite(v) || v > 1000) {
+		ibup_warn(ctx, "ignoring malformed %s of '%s': '%.64s'", name, pci, buf);
+		return NAN;
+	}
 	return v;
 }
 
@@ -292,8 +298,10 @@ static int read_pci(struct ibup_ctx *ctx, const char *name, struct ibup_device *
 		close(pcifd);
 		return -ENOMEM;
 	}
-	d->pci_link_speed_gts = read_link_speed(pcifd, "current_link_speed");
-	d->pci_link_max_speed_gts = read_link_speed(pcifd, "max_link_speed");
+	d->pci_link_speed_gts =
+		read_link_speed(ctx, pcifd, d->pci_address, "current_link_speed");
+	d->pci_link_max_speed_gts =
+		read_link_speed(ctx, pcifd, d->pci_address, "max_link_speed");
 	d->pci_link_width = read_link_width(pcifd, "current_link_width");
 	d->pci_link_max_width = read_link_width(pcifd, "max_link_width");
 	d->pci_vendor_id = read_pci_id(pcifd, "vendor");
@@ -337,12 +345,24 @@ static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name, unsigne
 	if (portsfd < 0) {
 		ibup_warn(ctx, "cannot open '/sys/class/infiniband/%s/ports': %s", name,
 			  strerror(-portsfd));
+		/* Every device has ports/; without it the device cannot be judged. */
+		d->unreadable = true;
 		return 0;
 	}
-	r = ibup_list_dir_logged(ctx, portsfd, IBUP_MAX_PORTS, &names, &n,
-				 "sys/class/infiniband/%s/ports", name);
-	if (r < 0)
+	r = ibup_list_dir_at(portsfd, IBUP_MAX_PORTS, &names, &n);
+	if (r == -ENOMEM)
 		return r;
+	if (r < 0) {
+		ibup_warn(ctx, "cannot list '/sys/class/infiniband/%s/ports': %s", name,
+			  strerror(-r));
+		d->unreadable = true;
+		return 0;
+	}
+	if (r > 0)
+		ibup_warn(ctx,
+			  "more than %u entries in '/sys/class/infiniband/%s/ports'; the "
+			  "rest are left out",
+			  IBUP_MAX_PORTS, name);
 	d->ports = calloc(n ? n : 1, sizeof(*d->ports));
 	if (!d->ports) {
 		ibup_strv_free(names, n);
@@ -351,7 +371,8 @@ static int read_ports(struct ibup_ctx *ctx, int devfd, const char *name, unsigne
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t num;
 
-		if (ibup_parse_u32(names[i], 10, &num) < 0 || num == 0 ||
+		/* "01" would be read again as ports/1, and counted twice. */
+		if (ibup_parse_index(names[i], &num) < 0 || num == 0 ||
 		    num > IBUP_MAX_PORTS)
 			continue;
 		r = ibup_port_read(ctx, devfd, name, num, flags, &d->ports[d->n_ports]);
@@ -434,6 +455,7 @@ int ibup_device_read(struct ibup_ctx *ctx, const char *name, unsigned flags,
 	if (devfd < 0) {
 		ibup_warn(ctx, "cannot open '/sys/class/infiniband/%s': %s", name,
 			  strerror(-devfd));
+		d.unreadable = true;
 		*ret_dev = d;
 		return 0;
 	}

@@ -117,7 +117,7 @@ static int read_gids(struct ibup_ctx *ctx, int portfd, const char *dev,
 		uint8_t raw[16];
 		uint32_t idx;
 
-		if (ibup_parse_u32(names[i], 10, &idx) < 0)
+		if (ibup_parse_index(names[i], &idx) < 0)
 			continue;
 		if (table_ends(idx, &used_in_block, 1))
 			break;
@@ -193,7 +193,7 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 		uint16_t key;
 		uint32_t idx;
 
-		if (ibup_parse_u32(names[i], 10, &idx) < 0)
+		if (ibup_parse_index(names[i], &idx) < 0)
 			continue;
 		if (table_ends(idx, &used_in_block, TABLE_BLOCK))
 			break;
@@ -266,7 +266,8 @@ static int read_counters(struct ibup_ctx *ctx, int portfd, const char *dev, unsi
 		if (ibup_read_attr_at(fd, buf, sizeof(buf), names[i]) < 0 ||
 		    parse_u64(buf, &v[k].value) < 0)
 			continue;
-		v[k++].name = TAKE_PTR(names[i]);
+		/* Opened by its real name, shown by a clean one (terminals, JSON). */
+		v[k++].name = ibup_sanitize(TAKE_PTR(names[i]));
 	}
 	ibup_strv_free(names, n);
 	*ret = v;

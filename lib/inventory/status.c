@@ -162,9 +162,10 @@ int ibup_platform_read(struct ibup_ctx *ctx, struct ibup_platform *ret_platform)
 	int r;
 
 	r = read_os_release(ctx, &p);
+	/* The release names a directory (lib/modules) but is shown: sanitized. */
 	if (r >= 0 &&
 	    ibup_read_attr(ctx, buf, sizeof(buf), "proc/sys/kernel/osrelease") > 0)
-		r = set_str(&p.kernel, buf);
+		r = set_str(&p.kernel, ibup_sanitize(buf));
 	if (r >= 0)
 		r = read_virt(ctx, &p);
 	if (r < 0) {
@@ -206,17 +207,29 @@ int ibup_status_read(struct ibup_ctx *ctx, unsigned flags,
 		free(st);
 		return r;
 	}
+	/* Absent means no RDMA device; present but unreadable means not known. */
 	classfd = ibup_open_dir(ctx, "sys/class/infiniband");
 	if (classfd >= 0) {
-		r = ibup_list_dir_logged(ctx, classfd, IBUP_MAX_DEVICES, &names, &n,
-					 "sys/class/infiniband");
-		if (r < 0) {
+		r = ibup_list_dir_at(classfd, IBUP_MAX_DEVICES, &names, &n);
+		if (r == -ENOMEM) {
 			ibup_status_free(st);
 			return r;
+		}
+		if (r < 0) {
+			ibup_warn(ctx, "cannot list '/sys/class/infiniband': %s",
+				  strerror(-r));
+			st->devices_error = r;
+		} else if (r > 0) {
+			ibup_warn(
+				ctx,
+				"more than %u entries in '/sys/class/infiniband'; the rest "
+				"are left out",
+				IBUP_MAX_DEVICES);
 		}
 	} else if (classfd != -ENOENT) {
 		ibup_warn(ctx, "cannot open '/sys/class/infiniband': %s",
 			  strerror(-classfd));
+		st->devices_error = classfd;
 	}
 	r = 0;
 	st->devices = calloc(n ? n : 1, sizeof(*st->devices));
@@ -229,6 +242,7 @@ int ibup_status_read(struct ibup_ctx *ctx, unsigned flags,
 		r = ibup_device_read(ctx, names[i], flags, &st->devices[st->n_devices]);
 		if (r < 0)
 			break;
+		st->n_unreadable += st->devices[st->n_devices].unreadable;
 		st->n_devices++;
 	}
 	ibup_strv_free(names, n);

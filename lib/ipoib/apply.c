@@ -232,7 +232,7 @@ static int resolve(struct ibup_ctx *ctx, struct ibup_ipoib_plan *plan)
 		name = interface_for(ib, n_ib, plain, n_plain, t->mac);
 		if (!name)
 			continue;
-		t->netdev = strdup(name);
+		t->netdev = ibup_strdup_clean(name);
 		if (!t->netdev) {
 			r = -ENOMEM;
 			break;

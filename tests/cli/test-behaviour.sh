@@ -43,6 +43,18 @@ expect 2 "^ibup: unknown option '-x'$" err -- -x status
 expect 2 "^Try 'ibup status --help'\.$" err -- status --bogus
 expect 2 "^ibup: unexpected argument 'extra'$" err -- status extra
 expect 2 "needs a directory" err -- --root= status
+# A missing argument names the option (not "-" and a NUL byte); unknown long options too.
+expect 2 "^ibup: option '--root' needs an argument$" err -- --root
+if LC_ALL=C grep -qP '\x00' "$tmp/err"; then
+  echo "FAIL: a NUL byte on stderr" >&2
+  failures=$((failures + 1))
+fi
+expect 2 "^ibup: unknown option '--bogus'$" err -- --bogus status
+expect 2 "^ibup: unknown option '--json=1'$" err -- --json=1 status
+# Not a URL is a usage error, not "No route to host".
+expect 2 "^ibup: --metadata-url needs an http:// or https:// URL, not 'notaurl'$" err \
+  -- status --metadata-url notaurl
+expect 2 "URL, not 'ftp://x'" err -- check --metadata-url ftp://x
 expect 3 "^ibup: cannot open root '/nonexistent/ibup-root': No such file or directory$" err \
   -- --root /nonexistent/ibup-root status
 # Usage errors print nothing on stdout.

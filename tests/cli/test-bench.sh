@@ -147,6 +147,17 @@ expect_server 3 "reading the client's request: it sent nothing for the timeout" 
 [ $((SECONDS - start)) -le 5 ] || fail "silent client: the server waited $((SECONDS - start)) s"
 wait
 
+# A client asking for a test id this ibup does not know (999): the server says so,
+# and --json still prints its document, with "test": null.
+serve --json
+client 'import struct
+p = struct.pack(">8s8Ii2I4xQQ24Q", b"IBUPBNCH", 1, 999, 1, 128, 1, 1, 0, 1, 0, 0, 0, 1000, 0,
+                65536, *([0] * 23))
+s.sendall(p + bytes(4096)); time.sleep(1)'
+expect_server 3 "unknown test|impossible test" 5
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(d["test"] is not None)' \
+  "$tmp/srv.out" || fail "server --json with test 999: no document with test null: $(head -c 300 "$tmp/srv.out")"
+
 if [ "$failures" -gt 0 ]; then
   echo "$failures failures" >&2
   exit 1

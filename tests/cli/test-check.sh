@@ -58,6 +58,8 @@ run 1 --state-dir "$state" --strict --nhc && has 'link_downed saturated at 255.*
 # --no-state sees saturation, and writes nothing.
 rm -f "$state/counters.json"
 run 0 --no-state --state-dir "$state" && has 'link_downed saturated at 255'
+echo 0 >"$port/counters/link_downed"
+run 0 --no-state && has '^PASS  error_counters +mlx5_ib0/1: no error counter saturated \(no baseline kept\)$'
 [ ! -e "$state/counters.json" ] || { echo "FAIL: --no-state wrote a baseline"; fail=1; }
 echo 0 >"$port/counters/link_downed"
 
@@ -76,6 +78,9 @@ cp "$tmp/state.bak" "$port/state"; cp "$tmp/phys.bak" "$port/phys_state"
 cp "$port/rate" "$tmp/rate.bak"
 echo "100 Gb/sec (2X HDR)" >"$port/rate"
 run 1 --no-state && has '^FAIL  port_rate +mlx5_ib0/1: 100 Gb/s \(2X HDR\) \(expected 200 Gb/s \(Standard_HB120rs_v3\)\)'
+# A rate a hair below: the message shows the digits that differ.
+echo "199.99999999 Gb/sec (4X HDR)" >"$port/rate"
+run 1 --no-state && has '^FAIL  port_rate +mlx5_ib0/1: 199\.99999999 Gb/s \(4X HDR\) \(expected 200 Gb/s'
 cp "$tmp/rate.bak" "$port/rate"
 
 # The admin's expectations win; a broken admin file is named and skipped.
@@ -94,4 +99,18 @@ run 1 --no-state --expect-rate 400 && has 'expected 400 Gb/s'
 run 2 --expect-rate fast
 run 2 --expect-hcas 1.5
 run 2 --nhc --json
+
+# waagent.conf is read as the agent reads it: keys case-sensitive, switches not,
+# quotes and a '#' comment stripped (test-waagent-agent.py compares with the agent).
+waagent() {
+  printf '%s\n' "$1" >"$root/etc/waagent.conf"
+  run "$2" --no-state && has "^$3"
+}
+waagent 'os.enablerdma=y' 0 "WARN  waagent_rdma"
+waagent 'OS.EnableRDMA=Y' 0 "PASS  waagent_rdma"
+waagent 'OS.EnableRDMA="y"' 0 "PASS  waagent_rdma"
+waagent 'OS.EnableRDMA=y#c' 0 "PASS  waagent_rdma"
+# CheckRdmaDriver=y turns the agent's RDMA setup on too (enable_rdma()), but not on SR-IOV.
+waagent 'OS.CheckRdmaDriver=y' 0 'WARN  waagent_rdma .*expected OS.CheckRdmaDriver=n'
+rm -f "$root/etc/waagent.conf"
 exit "$fail"

@@ -63,6 +63,26 @@ case_ novmsize null 'the metadata service: the answer has no vmSize$' 5
 case_ huge null 'the metadata service: the answer is larger than 256 KiB$' 5
 case_ badrequest null 'the metadata service: HTTP 400: Bad request\. api-version is invalid' 5
 case_ hangup null 'VM size unknown: the metadata service: the connection closed without an answer$' 5
+case_ bigheader null 'VM size unknown: the metadata service: curl refused the answer' 5
+# The server's words reach the terminal sanitized: no control character.
+case_ escape null 'VM size unknown: the metadata service: HTTP 500: \?\]0;pwned\?\?\[2J\?\?31mboom$' 5
+if LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]|\xc2[\x80-\x9f]' "$tmp/err"; then
+  echo "FAIL escape: control characters on stderr"; fail=1
+fi
+
+# A failure of any kind is one warning, and check goes on to give its verdict.
+for mode in bigheader escape garbage huge hangup; do
+  start "$mode"
+  rc=0
+  "$ibup" --root "$fixture" check --no-state --metadata-url "http://127.0.0.1:$port" \
+    >"$tmp/out" 2>"$tmp/err" || rc=$?
+  stop
+  if [ "$rc" -gt 1 ] || ! grep -q 'passed' "$tmp/out" || [ "$(wc -l <"$tmp/err")" != 1 ]; then
+    echo "FAIL check with $mode: exit $rc, stdout $(wc -l <"$tmp/out") lines, stderr: $(cat "$tmp/err")"; fail=1
+  else
+    echo "ok   check with $mode: exit $rc, $(cat "$tmp/err")"
+  fi
+done
 
 # Nobody listening: refused at once.
 rc=0

@@ -11,6 +11,8 @@
  *   huge        200 with a 4 MiB body
  *   badrequest  400 with the service's error JSON
  *   hangup      closes the connection without answering
+ *   bigheader   200 with a 300 kB header line before a good compute document
+ *   escape      500 whose {"error": ...} carries terminal escapes
  * Any mode answers 400 when the request lacks "Metadata: true" or names no api-version,
  * as the real service does.
  */
@@ -114,6 +116,30 @@ static void serve(int fd, const char *mode)
 			"[\"2025-04-07\"]}";
 
 		respond(fd, 400, "Bad Request", e, sizeof(e) - 1);
+	} else if (strcmp(mode, "bigheader") == 0) {
+		size_t n = 300 * 1024;
+		char *big = malloc(n + 1);
+		char head[256];
+		int hn;
+
+		if (big) {
+			memset(big, 'a', n);
+			big[n] = '\0';
+			hn = snprintf(head, sizeof(head),
+				      "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+				      "Connection: close\r\nX-Big: ",
+				      sizeof(compute) - 1);
+			send_all(fd, head, (size_t)hn);
+			send_all(fd, big, n);
+			send_all(fd, "\r\n\r\n", 4);
+			send_all(fd, compute, sizeof(compute) - 1);
+			free(big);
+		}
+	} else if (strcmp(mode, "escape") == 0) {
+		static const char e[] = "{\"error\":\"\\u001b]0;pwned\\u0007\\u001b[2J"
+					"\\u009b31mboom\"}";
+
+		respond(fd, 500, "Internal Server Error", e, sizeof(e) - 1);
 	}
 	/* "hangup": nothing at all */
 }

@@ -73,6 +73,14 @@ static char *waagent_value(const char *text)
 	return found;
 }
 
+static bool ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
 static unsigned count_lines(const char *s, size_t len)
 {
 	unsigned n = 0;
@@ -133,6 +141,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	want = value_of(value, value + strlen(value));
 	if (!read || strcmp(read, want) != 0)
 		abort();
+	/* The one reader (checked against the agent's own by unit-waagent-vs-agent)
+	 * agrees with this model wherever the text is ASCII. */
+	if (ascii(out)) {
+		char *v = NULL;
+		int rr = ibup_waagent_conf_value(out, KEY, &v);
+
+		if (strcmp(read, "None") == 0 ? rr != -ENOENT
+					      : rr != 0 || strcmp(v, read))
+			abort();
+		free(v);
+	}
 	free(want);
 	free(read);
 	free(again);

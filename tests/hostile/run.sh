@@ -7,7 +7,8 @@
 # without expected/), breaks something in it, and runs
 #   IBUP --root ROOT status --json   and   IBUP --root ROOT status
 # Each run must: finish within the time limit (timeout 20 s), not crash
-# (exit code < 128; no sanitizer report on stderr), exit 0, print valid JSON
+# (exit code < 128; no sanitizer report on stderr), exit 0 (or the case's RC:
+# 3 where the RDMA devices cannot be listed), print valid JSON
 # (--json), never print the same warning line twice, and, where the case
 # breaks something reportable, print one warning line naming it (exactly
 # once).  Each case also checks that what could still be read is still
@@ -44,9 +45,14 @@ CASES=(baseline garbage-rate garbage-state garbage-node_guid garbage-pkeys0 garb
 	huge-rate huge-gid huge-proc-modules huge-modules-dep huge-os-release huge-limits-conf
 	huge-ofed-info huge-cpuinfo
 	many-devices unreadable-pkeys unreadable-ports
-	malformed-limits malformed-os-release)
+	malformed-limits malformed-os-release
+	class-is-file unreadable-class check-class-is-file check-unreadable-class
+	check-unreadable-ports
+	escape-counter-name escape-osrelease escape-ipoib-name escape-check-values
+	inf-link-speed escape-expect-d-name huge-counters
+	port-01 table-01 chardev-rate chardev-fw_ver)
 
-usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 # ---------------------------------------------------------------- helpers
 
@@ -71,6 +77,8 @@ BOUNDED=0   # 1: run under the address-space (or ASan allocation) limit
 NOBODY=0    # 1: run as an unprivileged user (65534)
 PRELOAD=''  # a library to LD_PRELOAD into ibup
 SKIP=''     # why the case cannot run here
+RC=0        # the exit code both runs must have
+CMD=(status) # the command and its options (--json is added for the JSON run)
 ROOT=''
 
 # ---------------------------------------------------------------- cases
@@ -441,6 +449,161 @@ case_malformed_limits() {
 	CHECKS+=('j["limits"]["memlock_configured"] == "unlimited"')
 }
 
+# Unreadable is not absent: a device class that cannot be listed is "could not
+# check" (exit 3), never "no RDMA device" (status 0, check 4 or --allow-none 0).
+case_class_is_file() {
+	rm -rf -- "${ROOT:?}/$CLASS"
+	printf 'not a directory\n' >"$ROOT/$CLASS"
+	WARN=("'/$CLASS'")
+	RC=3
+	CHECKS=('j["devices"] == []' 'j["platform"]["kernel"] == "5.15.0-1068-azure"')
+	TEXT=('RDMA devices unknown')
+}
+
+case_unreadable_class() {
+	unreadable "$CLASS"
+	WARN=("'/$CLASS'")
+	RC=3
+	CHECKS=('j["devices"] == []')
+	TEXT=('RDMA devices unknown')
+}
+
+case_check_class_is_file() {
+	case_class_is_file
+	CMD=(check --allow-none --no-state)
+	CHECKS=('j["verdict"] == "unknown"' 'j["checks"][0]["id"] == "rdma_readable"')
+	TEXT=('Could not check')
+}
+
+case_check_unreadable_class() {
+	case_unreadable_class
+	CMD=(check --allow-none --no-state)
+	CHECKS=('j["verdict"] == "unknown"')
+	TEXT=('Could not check')
+}
+
+# The InfiniBand HCA's ports/ unreadable: only the Accelerated Networking device is
+# seen, which is no fabric; but the HCA may be one, so this is not "none" either.
+case_check_unreadable_ports() {
+	unreadable "$IB/ports"
+	CMD=(check --allow-none --no-state)
+	WARN=("'/$IB/ports'")
+	RC=3
+	CHECKS=('j["verdict"] == "unknown"' 'j["fabric"] is False')
+	TEXT=('Could not check')
+}
+
+# ESC, BEL, a C1 CSI (U+009B) and a byte that is not UTF-8: what a terminal must
+# not get, and what JSON cannot hold.
+EVIL=$'\e]0;pwned\a\e[2J\xc2\x9b31m\xff'
+
+case_escape_counter_name() {
+	printf '5\n' >"$ROOT/$P/counters/x${EVIL}"
+	CMD=(status -v --counters)
+	CLEAN=1
+	still_there
+	CHECKS+=('any(k.startswith("x?") for k in port("mlx5_ib0", 1)["counters"])')
+}
+
+case_escape_osrelease() {
+	printf '5.15%s\n' "$EVIL" >"$ROOT/proc/sys/kernel/osrelease"
+	CLEAN=1
+	still_there
+	CHECKS+=('j["platform"]["kernel"].startswith("5.15?]0;pwned")')
+}
+
+case_escape_ipoib_name() {
+	local t
+	t=$(readlink -- "$ROOT/sys/class/net/ib0")
+	rm -f -- "$ROOT/sys/class/net/ib0"
+	ln -s -- "$t" "$ROOT/sys/class/net/ib${EVIL}"
+	CMD=(ipoib show)
+	CLEAN=1
+	CHECKS=('j["pairs"][0]["interface"].startswith("ib?]0;pwned")')
+}
+
+case_escape_check_values() {
+	mkdir -p -- "$ROOT/etc/slurm"
+	printf 'PropagateResourceLimits=%s\n' "$EVIL" >"$ROOT/etc/slurm/slurm.conf"
+	printf 'OS.EnableRDMA=y%s\nOS.CheckRdmaDriver=%s\n' "$EVIL" "$EVIL" >"$ROOT/etc/waagent.conf"
+	CMD=(check --no-state --vm-size Standard_HB120rs_v3)
+	CLEAN=1
+	CHECKS=('j["verdict"] in ("pass", "warn")'
+		'any(c["id"] == "slurm_limits" and c["seen"].startswith("PropagateResourceLimits=?]0;pwned") for c in j["checks"])')
+}
+
+# JSON has no infinity: "inf GT/s" is a warning and null, not an empty document.
+case_inf_link_speed() {
+	printf 'inf GT/s PCIe\n' >"$(real "$IB/device")/current_link_speed"
+	WARN=("current_link_speed of '0101:00:00.0'")
+	still_there
+	CHECKS+=('dev("mlx5_ib0")["pci_link_speed_gts"] is None')
+}
+
+# An admin's expectations file whose name is not UTF-8 and carries escapes.
+case_escape_expect_d_name() {
+	mkdir -p -- "$ROOT/etc/ibup/expect.d"
+	printf '{"sizes":[{"family":"lab","match":["Standard_HB120rs_v3"],"ib_hcas":1}]}\n' \
+		>"$ROOT/etc/ibup/expect.d/10-lab${EVIL}.json"
+	CMD=(check --no-state --vm-size Standard_HB120rs_v3)
+	CLEAN=1
+	CHECKS=('j["family"] == "lab"' 'j["expectations"].startswith("etc/ibup/expect.d/10-lab?")')
+}
+
+# Counters at and past 2^63 stay exact: an integer up to INT64_MAX, then the
+# decimal string (docs/status.schema.json), never -1 or a clamped value.
+case_huge_counters() {
+	printf '18446744073709551615\n' >"$ROOT/$P/counters/port_rcv_packets"
+	printf '9223372036854775808\n' >"$ROOT/$P/counters/port_xmit_packets"
+	printf '9223372036854775807\n' >"$ROOT/$P/counters/port_xmit_wait"
+	printf '18446744073709551615\n' >"$ROOT/$P/counters/port_xmit_data"
+	printf '2305843009213693952\n' >"$ROOT/$P/counters/port_rcv_data"
+	CMD=(status --counters)
+	still_there
+	CHECKS+=('port("mlx5_ib0", 1)["counters"]["port_rcv_packets"] == "18446744073709551615"'
+		'port("mlx5_ib0", 1)["counters"]["port_xmit_packets"] == "9223372036854775808"'
+		'port("mlx5_ib0", 1)["counters"]["port_xmit_wait"] == 9223372036854775807'
+		'port("mlx5_ib0", 1)["xmit_bytes"] == str((2**64 - 1) * 4)'
+		'port("mlx5_ib0", 1)["rcv_bytes"] == "9223372036854775808"')
+}
+
+# ports/01 next to ports/1: the kernel names ports "%u", so 01 is not port 1 again.
+case_port_01() {
+	cp -a -- "$(real "$IB/ports")/1" "$(real "$IB/ports")/01"
+	still_there
+	CHECKS+=('len(dev("mlx5_ib0")["ports"]) == 1' 'port("mlx5_ib0", 1)["rate_gbps"] == 200')
+}
+
+# pkeys/00 next to pkeys/0: read once.
+case_table_01() {
+	cp -- "$ROOT/$P/pkeys/0" "$ROOT/$P/pkeys/00"
+	still_there
+	CHECKS+=('port("mlx5_ib0", 1)["pkeys"].count("0x800b") == 1')
+}
+
+# A device node where an attribute should be: refused unread ("Invalid argument"),
+# not read (/dev/zero's NULs, or /dev/urandom's noise, as the value).
+chardev() {
+	rm -f -- "$ROOT/$1"
+	if ! mknod -- "$ROOT/$1" c 1 "$2" 2>/dev/null; then
+		SKIP="mknod needs root"
+		return 0
+	fi
+}
+
+case_chardev_rate() {
+	chardev "$P/rate" 5
+	WARN=("'/$P/rate': Invalid argument")
+	still_there
+	CHECKS+=('port("mlx5_ib0", 1)["rate_gbps"] is None' 'port("mlx5_ib0", 1)["lid"] == 958')
+}
+
+case_chardev_fw_ver() {
+	chardev "$IB/fw_ver" 9
+	WARN=("'/$IB/fw_ver': Invalid argument")
+	CHECKS=('dev("mlx5_ib0")["fw_ver"] is None' 'port("mlx5_ib0", 1)["rate_gbps"] == 200')
+}
+
 case_malformed_os_release() {
 	garbage "$ROOT/etc/os-release"
 	still_there
@@ -451,8 +614,10 @@ case_malformed_os_release() {
 
 asan_in_use() {
 	[[ ${IBUP_ASAN:-0} == 1 ]] && return 0
-	ldd -- "$IBUP" 2>/dev/null | grep -q libasan && return 0
-	nm -- "$IBUP" 2>/dev/null | grep -q __asan_init && return 0
+	# Not grep -q: it would stop reading, and under pipefail the writer's SIGPIPE
+	# would make the pipeline fail (and ASan go undetected) when the machine is busy.
+	ldd -- "$IBUP" 2>/dev/null | grep libasan >/dev/null && return 0
+	nm -- "$IBUP" 2>/dev/null | grep __asan_init >/dev/null && return 0
 	return 1
 }
 
@@ -513,7 +678,7 @@ run_ibup() {
 		asan_opts+="${asan_opts:+:}verify_asan_link_order=0"
 		cmd+=(env "LD_PRELOAD=$PRELOAD")
 	fi
-	cmd+=("$IBUP" --root "$ROOT" status)
+	cmd+=("$IBUP" --root "$ROOT" "${CMD[@]}")
 	[[ $2 != json ]] || cmd+=(--json)
 	start=$(date +%s%N)
 	ASAN_OPTIONS=$asan_opts "${cmd[@]}" >"$o.out" 2>"$o.err" </dev/null
@@ -535,7 +700,7 @@ check_run() {
 	if grep -aqE 'Sanitizer|runtime error:' "$o.err"; then
 		REASONS+=("$m: sanitizer report: $(grep -aE -m1 'ERROR: |runtime error:' "$o.err" | cut -c1-200)")
 	fi
-	((rc == 0)) || REASONS+=("$m: exit code $rc (stderr: $(grep -av '^ibup: warning' "$o.err" | head -n 2 | tr '\n' ' ' | cut -c1-200))")
+	((rc == RC)) || REASONS+=("$m: exit code $rc, not $RC (stderr: $(grep -av '^ibup: warning' "$o.err" | head -n 2 | tr '\n' ' ' | cut -c1-200))")
 	if [[ $m == json ]]; then
 		if ! line=$(json_checks "$o.out" "${CHECKS[@]}"); then
 			while IFS= read -r w; do REASONS+=("$m: $w"); done <<<"$line"
@@ -558,8 +723,8 @@ check_run() {
 		! grep -aqF -- "$w" "$o.out" "$o.err" || REASONS+=("$m: output contains '$w' from outside the root")
 	done
 	if ((CLEAN)); then
-		if LC_ALL=C grep -aqP '[\x00-\x08\x0b-\x1f\x7f]' "$o.out" "$o.err"; then
-			REASONS+=("$m: control characters reach the terminal: $(LC_ALL=C grep -ahP '[\x00-\x08\x0b-\x1f\x7f]' "$o.out" "$o.err" | head -n 1 | cut -c1-120 | od -An -c | tr -s ' \n' ' ' | cut -c1-200)")
+		if LC_ALL=C grep -aqP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$o.out" "$o.err"; then
+			REASONS+=("$m: control characters reach the terminal: $(LC_ALL=C grep -ahP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$o.out" "$o.err" | head -n 1 | cut -c1-120 | od -An -c | tr -s ' \n' ' ' | cut -c1-200)")
 		fi
 	fi
 }
@@ -567,7 +732,7 @@ check_run() {
 run_case() {
 	local name=$1 dir="$WORK/$1" m reason
 	WARN=() ABSENT=() CHECKS=() TEXT=() NO_WARN=0 CLEAN=0 BOUNDED=0 NOBODY=0 REASONS=()
-	PRELOAD='' SKIP=''
+	PRELOAD='' SKIP='' RC=0 CMD=(status)
 	ROOT="$dir/root"
 	mkdir -p -- "$ROOT"
 	cp -a -- "$FIXTURE/." "$ROOT/"

@@ -50,6 +50,23 @@ static void test_helpers(void **state)
 	json_decref(v);
 }
 
+/* Bad input costs one value, never the document. */
+static void test_hostile_values(void **state)
+{
+	json_t *j;
+
+	j = ibup_json_real(INFINITY);
+	assert_true(json_is_null(j));
+	json_decref(j);
+	j = ibup_json_real(-INFINITY);
+	assert_true(json_is_null(j));
+	json_decref(j);
+	j = ibup_json_str("5.15\xff\xc0\xaf");
+	assert_non_null(j);
+	assert_string_equal(json_string_value(j), "5.15???");
+	json_decref(j);
+}
+
 static void test_set(void **state)
 {
 	json_t *o = json_object();
@@ -65,6 +82,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_hostile_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

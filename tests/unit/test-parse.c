@@ -8,6 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+#include <stdio.h>
+
 #include "internal.h"
 
 static void test_u32(void **state)
@@ -299,16 +302,51 @@ static void test_cpulist(void **state)
 	assert_int_equal(ibup_parse_cpulist("1 2", &set), -EINVAL);
 }
 
+/* What jansson accepts and no terminal acts on: strict UTF-8, no C0/DEL/C1 controls. */
+static void test_sanitize(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "mlx5_0", "mlx5_0" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "\x1b[2J", "?[2J" },
+		{ "a\x7f", "a?" },
+		{ "\xc2\x9b"
+		  "31m",
+		  "??31m" }, /* C1 CSI */
+		{ "\xc0\xaf", "??" }, /* overlong '/' */
+		{ "\xe0\x80\xaf", "???" }, /* overlong, three bytes */
+		{ "\xed\xa0\x80", "???" }, /* a UTF-16 surrogate */
+		{ "\xf4\x90\x80\x80", "????" }, /* past U+10FFFF */
+		{ "\xff\xfe", "??" },
+		{ "\xe2\x82", "??" }, /* cut short */
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[32];
+		json_t *j;
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		assert_string_equal(ibup_sanitize(buf), cases[i].out);
+		j = json_string(buf);
+		assert_non_null(j);
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_u32),	   cmocka_unit_test(test_i32),
-		cmocka_unit_test(test_port_state), cmocka_unit_test(test_phys_state),
-		cmocka_unit_test(test_node_type),  cmocka_unit_test(test_link_layer),
-		cmocka_unit_test(test_rate),	   cmocka_unit_test(test_guid),
-		cmocka_unit_test(test_gid),	   cmocka_unit_test(test_gid_type),
-		cmocka_unit_test(test_pkey),	   cmocka_unit_test(test_tenant_pkey),
-		cmocka_unit_test(test_os_release), cmocka_unit_test(test_cpulist),
+		cmocka_unit_test(test_sanitize),    cmocka_unit_test(test_u32),
+		cmocka_unit_test(test_i32),	    cmocka_unit_test(test_port_state),
+		cmocka_unit_test(test_phys_state),  cmocka_unit_test(test_node_type),
+		cmocka_unit_test(test_link_layer),  cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_guid),	    cmocka_unit_test(test_gid),
+		cmocka_unit_test(test_gid_type),    cmocka_unit_test(test_pkey),
+		cmocka_unit_test(test_tenant_pkey), cmocka_unit_test(test_os_release),
+		cmocka_unit_test(test_cpulist),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
