@@ -299,17 +299,15 @@ int ibup_ipoib_disable_plan(struct ibup_ctx *ctx, struct ibup_plan **ret)
 		r = plan_reloads(ctx, plan, removed[0] > 0, removed[1] > 0);
 	/* waagent: back to what it was before ibup set it, if ibup did. */
 	if (r >= 0 && ibup_path_exists(ctx, WAAGENT_ORIG) > 0) {
-		_cleanup_free_ char *orig = NULL, *was = NULL;
+		_cleanup_free_ char *orig = NULL;
 
 		r = ibup_read_file(ctx, WAAGENT_ORIG, IBUP_CONF_MAX, &orig, NULL);
 		if (r >= 0) {
 			ibup_plan_input(plan, WAAGENT_ORIG, orig, strlen(orig));
-			r = ibup_conf_value(orig, "OS.EnableRDMA", &was);
-			/* Absent means waagent's default, which is off. */
-			if (r >= 0 || r == -ENOENT)
-				r = plan_waagent(ctx, plan,
-						 was && strcmp(was, "y") == 0 ? "y" : "n",
-						 orig);
+			/* As the agent reads it (Y, "y", y#comment are on); absent is off. */
+			r = ibup_waagent_conf_switch(orig, "OS.EnableRDMA", 0);
+			if (r >= 0)
+				r = plan_waagent(ctx, plan, r ? "y" : "n", orig);
 		}
 	}
 	if (r >= 0)
