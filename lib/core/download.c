@@ -201,8 +201,11 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 		if (end != line + 15)
 			f->content_length = n > INT64_MAX ? INT64_MAX : (int64_t)n;
 	} else if (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0) {
-		/* The end of a header block: refuse a declared body past the cap now. */
-		uint64_t base = f->status == 206 ? f->offset : 0;
+		/* The end of a header block: refuse a declared body past the cap now (a
+		 * range that does not start at our offset is refused by on_body). */
+		uint64_t base = f->status != 206 ? 0
+				: f->have_range	 ? f->range_start
+						 : f->offset;
 
 		if ((f->status == 200 || f->status == 206) && f->content_length >= 0 &&
 		    base + (uint64_t)f->content_length > f->d->cap) {
@@ -820,9 +823,12 @@ int ibup_download(struct ibup_ctx *ctx, const char *url, const char *sha256,
 
 	r = obtain(&d, cachefd);
 	if (r < 0) {
+		struct stat st;
+
 		/* A refused file is not kept; a transfer cut short is, to be resumed. */
 		if (r == -EBADMSG || r == -EFBIG || r == -ENOENT || r == -EACCES ||
-		    r == -EINVAL)
+		    r == -EINVAL || r == -EPROTONOSUPPORT || r == -ELOOP ||
+		    (fstat(fd, &st) == 0 && st.st_size == 0))
 			unlinkat(dirfd, part, 0);
 		return r;
 	}
