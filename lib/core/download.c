@@ -23,7 +23,7 @@
 
 #define PART_SUFFIX ".ibup-part"
 #define CACHE_NEW_SUFFIX ".ibup-new"
-#define COPY_CHUNK (128 * 1024)
+#define COPY_CHUNK (32 * 1024) /* on the stack: hashing and copying */
 
 /* The options with their defaults filled in. */
 struct dl_opts {
@@ -100,13 +100,11 @@ static void progress(struct dl *d, uint64_t now, uint64_t total)
  */
 static int hash_fd(int fd, uint64_t max, uint64_t *ret_len, char ret_hex[IBUP_SHA256_HEX])
 {
-	_cleanup_free_ char *buf = malloc(COPY_CHUNK);
+	char buf[COPY_CHUNK];
 	struct ibup_sha256 s;
 	uint64_t off = 0;
 	int r;
 
-	if (!buf)
-		return -ENOMEM;
 	r = ibup_sha256_init(&s);
 	if (r < 0)
 		return r;
@@ -544,7 +542,7 @@ static int drop_cache_entry(struct dl *d, int cachefd)
  */
 static int from_cache(struct dl *d, int cachefd)
 {
-	_cleanup_free_ char *buf = malloc(COPY_CHUNK);
+	char buf[COPY_CHUNK];
 	_cleanup_close_ int fd = -1;
 	char hex[IBUP_SHA256_HEX];
 	struct ibup_sha256 s;
@@ -552,8 +550,6 @@ static int from_cache(struct dl *d, int cachefd)
 	uint64_t len = 0;
 	int r;
 
-	if (!buf)
-		return -ENOMEM;
 	fd = openat(cachefd, d->sha256, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
