@@ -25,7 +25,11 @@ extern "C" {
 #define IBUP_DOWNLOAD_BACKOFF_MAX_MS 30000
 #define IBUP_DOWNLOAD_CONNECT_TIMEOUT_MS 30000
 #define IBUP_DOWNLOAD_LOW_SPEED_BYTES 1024 /* bytes per second ... */
-#define IBUP_DOWNLOAD_LOW_SPEED_S 60 /* ... for this long: the server stalled */
+/*
+ * ... for this long: the server stalled. libcurl averages the speed over the last five
+ * seconds, so a stall right after a fast start is noticed about five seconds later.
+ */
+#define IBUP_DOWNLOAD_LOW_SPEED_S 60
 #define IBUP_DOWNLOAD_MAX_REDIRECTS 5
 
 /*
