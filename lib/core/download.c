@@ -44,6 +44,7 @@ struct dl {
 	const char *url, *path, *sha256;
 	uint64_t size, cap;
 	int fd; /* the .ibup-part, locked */
+	bool reused; /* bytes kept from before this call were used */
 	struct ibup_download_result *res;
 };
 
@@ -231,7 +232,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 				return 0;
 			}
 			if (f->offset)
-				d->res->resumed = true;
+				d->res->resumed = d->reused = true;
 		} else if (f->status == 200) {
 			/* The whole file again: a server that ignores Range. */
 			if (f->offset) {
@@ -421,8 +422,11 @@ static int fetch(struct dl *d)
 		if (fstat(d->fd, &st) < 0)
 			return -errno;
 		f.offset = (uint64_t)st.st_size;
-		if (d->size && f.offset == d->size)
-			return 0; /* all there (an earlier run stopped before verifying) */
+		if (d->size && f.offset == d->size) {
+			/* All there: an earlier run stopped before verifying. */
+			d->reused = true;
+			return 0;
+		}
 		if (f.offset > d->cap || (d->size && f.offset > d->size)) {
 			r = truncate_part(d);
 			if (r < 0)
@@ -707,7 +711,6 @@ static void resolve_opts(const struct ibup_download_opts *in, struct dl_opts *o)
 /* Fetch (or copy from the cache) into the .ibup-part and verify it. */
 static int obtain(struct dl *d, int cachefd)
 {
-	bool resumed;
 	int r;
 
 	if (cachefd >= 0) {
@@ -730,14 +733,13 @@ static int obtain(struct dl *d, int cachefd)
 	r = fetch(d);
 	if (r < 0)
 		return r;
-	resumed = d->res->resumed;
 	r = verify(d);
-	if (r == -EBADMSG && resumed) {
+	if (r == -EBADMSG && d->reused) {
 		/* The bytes kept from before may belong to another file: once from zero. */
 		r = truncate_part(d);
 		if (r < 0)
 			return r;
-		d->res->resumed = false;
+		d->res->resumed = d->reused = false;
 		r = fetch(d);
 		if (r < 0)
 			return r;

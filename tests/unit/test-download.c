@@ -524,6 +524,28 @@ static void test_stale_part(void **state)
 	tmp_root_remove(root, ctx);
 }
 
+/* A whole-size part of another file (a run stopped before verifying it): fetched anew. */
+static void test_stale_full_part(void **state)
+{
+	struct ibup_download_opts o = fast();
+	struct ibup_download_result res;
+	unsigned char *zeros = calloc(1, FAKE_HTTP_LEN);
+	struct ibup_ctx *ctx;
+	char root[TMP_ROOT_SIZE];
+
+	assert_non_null(zeros);
+	tmp_root_make(root, "dl", &ctx);
+	tmp_root_write(root, "pkg.tgz.ibup-part", zeros, FAKE_HTTP_LEN);
+	assert_int_equal(ibup_download(ctx, url("/file"), file_sha, FAKE_HTTP_LEN,
+				       "pkg.tgz", &o, &res),
+			 0);
+	assert_int_equal(res.attempts, 1);
+	assert_int_equal(res.received, FAKE_HTTP_LEN);
+	assert_file(root, "pkg.tgz");
+	free(zeros);
+	tmp_root_remove(root, ctx);
+}
+
 /* A file in the cache is used without a request (the URL leads nowhere). */
 static void test_cache_hit(void **state)
 {
@@ -809,6 +831,7 @@ int main(void)
 		cmocka_unit_test(test_stall),
 		cmocka_unit_test(test_stall_always_then_resume),
 		cmocka_unit_test(test_stale_part),
+		cmocka_unit_test(test_stale_full_part),
 		cmocka_unit_test(test_cache_hit),
 		cmocka_unit_test(test_cache_corrupt),
 		cmocka_unit_test(test_destination),
