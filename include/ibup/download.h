@@ -35,7 +35,8 @@ extern "C" {
 /*
  * Called as bytes arrive (at least once a second while a transfer runs, and once at the
  * end): @now bytes of the file are on disk, of @total (0 while unknown). @path is the
- * destination, relative to the root.
+ * destination, relative to the root. @now goes back to zero when a server ignores a
+ * Range request and the file starts over.
  */
 typedef void ibup_download_progress_fn(void *data, const char *path, uint64_t now,
 				       uint64_t total);
