@@ -703,7 +703,7 @@ static void test_busy(void **state)
 			      ? 0
 			      : 1);
 	}
-	for (unsigned i = 0; i < 200 && size_of(root, "pkg.tgz.ibup-part") <= 0; i++)
+	for (unsigned i = 0; i < 1000 && size_of(root, "pkg.tgz.ibup-part") <= 0; i++)
 		usleep(10000);
 	assert_int_equal(
 		ibup_download(ctx, url("/file"), file_sha, 0, "pkg.tgz", &o, &res),
