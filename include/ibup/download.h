@@ -91,8 +91,10 @@ struct ibup_download_result {
  * transport failed (refused, reset, timed out, cut short, stalled below the low-speed
  * limit) or the server answered 5xx, 408 or 429; other 4xx answers are final. A retry
  * with bytes on disk asks for the rest with a Range request and appends only to a 206
- * whose Content-Range starts there; a 200 restarts the file from zero. A resumed file
- * whose hash is wrong is fetched once more from zero before it is refused. The body is
+ * whose Content-Range starts there; a 200 restarts the file from zero, and a 416 means
+ * the bytes on disk are the whole file (when their hash says so) or are thrown away. A
+ * file made of bytes kept from before whose hash is wrong is fetched once more from zero
+ * before it is refused. The body is
  * capped at @size when given, else at @opts->max_bytes (4 GiB): a larger answer is
  * refused. The proxy environment (http_proxy, https_proxy, no_proxy) is honoured, as
  * curl does.

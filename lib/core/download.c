@@ -475,6 +475,15 @@ static int fetch(struct dl *d)
 			return 0;
 		}
 		if (status == 416 && f.offset) {
+			char hex[IBUP_SHA256_HEX];
+			uint64_t len;
+
+			/* Nothing after our bytes: they may be the whole file already. */
+			if (hash_fd(d->fd, d->cap, &len, hex) == 0 &&
+			    strcmp(hex, d->sha256) == 0) {
+				d->reused = true;
+				return 0;
+			}
 			/* Our bytes are not a prefix of what it has: start over. */
 			say(res, "'%.200s' answered 416 to a range from %llu", d->url,
 			    (unsigned long long)f.offset);

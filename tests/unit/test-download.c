@@ -546,6 +546,26 @@ static void test_stale_full_part(void **state)
 	tmp_root_remove(root, ctx);
 }
 
+/* The whole file kept, its size unknown: the server's 416 to "Range: N-" completes it. */
+static void test_complete_part(void **state)
+{
+	struct ibup_download_opts o = fast();
+	struct ibup_download_result res;
+	struct ibup_ctx *ctx;
+	char root[TMP_ROOT_SIZE];
+
+	tmp_root_make(root, "dl", &ctx);
+	tmp_root_write(root, "pkg.tgz.ibup-part", file_data, FAKE_HTTP_LEN);
+	assert_int_equal(
+		ibup_download(ctx, url("/file"), file_sha, 0, "pkg.tgz", &o, &res), 0);
+	assert_int_equal(res.attempts, 1);
+	assert_int_equal(res.http_status, 416);
+	assert_int_equal(res.received, 0);
+	assert_file(root, "pkg.tgz");
+	assert_false(exists(root, "pkg.tgz.ibup-part"));
+	tmp_root_remove(root, ctx);
+}
+
 /* A file in the cache is used without a request (the URL leads nowhere). */
 static void test_cache_hit(void **state)
 {
@@ -832,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_stall_always_then_resume),
 		cmocka_unit_test(test_stale_part),
 		cmocka_unit_test(test_stale_full_part),
+		cmocka_unit_test(test_complete_part),
 		cmocka_unit_test(test_cache_hit),
 		cmocka_unit_test(test_cache_corrupt),
 		cmocka_unit_test(test_destination),
