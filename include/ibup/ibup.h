@@ -15,6 +15,7 @@
 #include "ibup/ipoib.h"
 #include "ibup/check.h"
 #include "ibup/plan.h"
+#include "ibup/download.h"
 #include "ibup/rename.h"
 #include "ibup/metrics.h"
 

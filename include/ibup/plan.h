@@ -29,7 +29,7 @@ enum ibup_step_kind {
 				while the file still holds what planning read */
 	IBUP_STEP_REMOVE_FILE, /* path */
 	IBUP_STEP_RUN, /* argv, env, timeout, the exit codes that mean success */
-	IBUP_STEP_DOWNLOAD, /* url, sha256, size, path */
+	IBUP_STEP_DOWNLOAD, /* url, sha256, size (0: unknown), path: see ibup_download() */
 	IBUP_STEP_UNIT, /* systemctl ACTION UNIT (name: unit, value: action) */
 	IBUP_STEP_MODULE, /* modprobe NAME */
 	IBUP_STEP_IPV4_ADDRESS, /* name: interface, value: "a.b.c.d/len"; up, then add */
@@ -207,6 +207,8 @@ const char *ibup_step_status_name(enum ibup_step_status s);
 typedef void ibup_step_progress_fn(void *data, const struct ibup_plan *plan, unsigned i,
 				   int result, const char *detail);
 
+struct ibup_download_opts;
+
 struct ibup_exec_opts {
 	/* Continue the journaled run that stopped, when this plan is the rest of it. */
 	bool resume;
@@ -217,6 +219,9 @@ struct ibup_exec_opts {
 	bool no_journal;
 	ibup_step_progress_fn *progress;
 	void *progress_data;
+	/* Download steps: cache, retries, timeouts, byte progress; NULL for the defaults
+	 * (include/ibup/download.h). */
+	const struct ibup_download_opts *download;
 };
 
 struct ibup_exec_result {

@@ -4,30 +4,11 @@
  * ~30 libraries and costs every start of ibup a few milliseconds, and most commands
  * never make a request. One typed symbol table, checked against curl.h at build time.
  */
-#define CURL_DISABLE_TYPECHECK /* the type-checking macros would hide the symbols */
-#include <curl/curl.h>
 #include <dlfcn.h>
 #include <string.h>
 
-#include "internal.h"
+#include "curl-ops.h"
 #include "banned.h"
-
-#define CURL_SYMBOLS(X)       \
-	X(curl_easy_init)     \
-	X(curl_easy_setopt)   \
-	X(curl_easy_perform)  \
-	X(curl_easy_getinfo)  \
-	X(curl_easy_cleanup)  \
-	X(curl_easy_strerror) \
-	X(curl_slist_append)  \
-	X(curl_slist_free_all)
-
-struct ibup_curl {
-	void *handle;
-#define DECLARE_SYM(s) __typeof__(s) *s;
-	CURL_SYMBOLS(DECLARE_SYM)
-#undef DECLARE_SYM
-};
 
 static int load_curl(struct ibup_ctx *ctx, struct ibup_curl **ret)
 {
@@ -57,6 +38,11 @@ static int load_curl(struct ibup_ctx *ctx, struct ibup_curl **ret)
 	ctx->curl = c;
 	*ret = c;
 	return 0;
+}
+
+int ibup_curl_load(struct ibup_ctx *ctx, struct ibup_curl **ret)
+{
+	return load_curl(ctx, ret);
 }
 
 void ibup_curl_unload(struct ibup_curl *c)

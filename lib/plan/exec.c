@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ibup/download.h"
 #include "ibup/plan.h"
 #include "internal.h"
 #include "banned.h"
@@ -123,8 +124,30 @@ static int ipv4_address(const struct ibup_step *step, char *detail, size_t dsize
 	return r;
 }
 
+static int download(struct ibup_ctx *ctx, const struct ibup_step *step,
+		    const struct ibup_exec_opts *opts, char *detail, size_t dsize)
+{
+	struct ibup_download_result res;
+	int r;
+
+	r = ibup_download(ctx, step->url, step->sha256, step->size, step->path,
+			  opts->download, &res);
+	if (r < 0)
+		snprintf(detail, dsize, "%s", res.error);
+	else if (res.already_present)
+		snprintf(detail, dsize, "already present");
+	else if (res.from_cache)
+		snprintf(detail, dsize, "%llu bytes from the cache",
+			 (unsigned long long)res.bytes);
+	else
+		snprintf(detail, dsize, "%llu bytes%s", (unsigned long long)res.bytes,
+			 res.resumed ? ", resumed" : "");
+	return r;
+}
+
 static int run_step(struct ibup_ctx *ctx, const struct ibup_plan *plan,
-		    const struct ibup_step *step, char *detail, size_t dsize)
+		    const struct ibup_step *step, const struct ibup_exec_opts *opts,
+		    char *detail, size_t dsize)
 {
 	int r;
 
@@ -153,8 +176,7 @@ static int run_step(struct ibup_ctx *ctx, const struct ibup_plan *plan,
 	case IBUP_STEP_WRITE_DEVICE:
 		return ibup_write_device(ctx, step->path, step->content, step->len);
 	case IBUP_STEP_DOWNLOAD:
-		snprintf(detail, dsize, "downloads are carried out by 'ibup install'");
-		return -EOPNOTSUPP;
+		return download(ctx, step, opts, detail, dsize);
 	}
 	return -EINVAL;
 }
@@ -383,7 +405,7 @@ int ibup_plan_execute(struct ibup_ctx *ctx, const struct ibup_plan *plan,
 
 		if (opts->progress)
 			opts->progress(opts->progress_data, plan, i, 1, NULL);
-		sr = run_step(ctx, plan, s, detail, sizeof(detail));
+		sr = run_step(ctx, plan, s, opts, detail, sizeof(detail));
 		ret->errors[i] = sr;
 		if (sr == -EEXIST && s->kind == IBUP_STEP_IPV4_ADDRESS) {
 			snprintf(detail, sizeof(detail), "already present");
