@@ -16,5 +16,6 @@
 #include "ibup/check.h"
 #include "ibup/plan.h"
 #include "ibup/rename.h"
+#include "ibup/vmext.h"
 
 #endif
