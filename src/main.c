@@ -26,6 +26,8 @@ static const struct ibup_cmd commands[] = {
 	  "measure RDMA bandwidth and latency (loopback, two devices, two hosts)" },
 	{ "rename", cmd_rename, help_rename,
 	  "give RDMA devices persistent names (mlx5_ib<N>, mlx5_an<N>)" },
+	{ "vmext", cmd_vmext, help_vmext,
+	  "act as an Azure VM-extension handler (install, enable, disable, ...)" },
 	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
 };
 

@@ -111,6 +111,15 @@ int ibup_vmext_env_fallback(const char *handler_dir, struct ibup_vmext_env *ret)
 int ibup_vmext_manifest_heartbeat(const char *text, size_t len, bool *ret);
 
 /**
+ * ibup_vmext_manifest_read() - ibup_vmext_manifest_heartbeat() of the handler's manifest
+ * @handler_dir: the handler directory (HandlerManifest.json)
+ * @ret_heartbeat: whether it asks for a heartbeat
+ *
+ * Return: 0, -ENOENT, -EBADMSG, or another negative errno.
+ */
+int ibup_vmext_manifest_read(const char *handler_dir, bool *ret_heartbeat);
+
+/**
  * ibup_vmext_parse_seq() - a sequence number as the agent passes it (ConfigSequenceNumber)
  * @s: decimal digits
  * @ret: the number
@@ -154,6 +163,19 @@ struct ibup_vmext_settings {
 int ibup_vmext_settings_parse(const char *text, size_t len,
 			      struct ibup_vmext_settings *ret,
 			      struct ibup_diag *reterr_diag);
+
+/**
+ * ibup_vmext_settings_read() - read and parse config/<seq>.settings
+ * @config_folder: the handler environment's configFolder
+ * @seq: the sequence number
+ * @ret: as ibup_vmext_settings_parse()
+ * @reterr_diag: on -EBADMSG, what is wrong
+ *
+ * Return: 0, -ENOENT when there is no such file, -EBADMSG, or another negative errno.
+ */
+int ibup_vmext_settings_read(const char *config_folder, unsigned seq,
+			     struct ibup_vmext_settings *ret,
+			     struct ibup_diag *reterr_diag);
 
 /* One step's verdict: a substatus. */
 struct ibup_vmext_substatus {

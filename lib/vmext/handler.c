@@ -364,6 +364,33 @@ out:
 	return r;
 }
 
+int ibup_vmext_settings_read(const char *config_folder, unsigned seq,
+			     struct ibup_vmext_settings *ret,
+			     struct ibup_diag *reterr_diag)
+{
+	_cleanup_free_ char *text = NULL;
+	char name[32];
+	size_t len;
+	int r;
+
+	snprintf(name, sizeof(name), "%u.settings", seq);
+	r = read_in(config_folder, name, &text, &len);
+	if (r < 0)
+		return r;
+	return ibup_vmext_settings_parse(text, len, ret, reterr_diag);
+}
+
+int ibup_vmext_manifest_read(const char *handler_dir, bool *ret_heartbeat)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = read_in(handler_dir, "HandlerManifest.json", &text, &len);
+
+	if (r < 0)
+		return r;
+	return ibup_vmext_manifest_heartbeat(text, len, ret_heartbeat);
+}
+
 int ibup_vmext_mrseq_read(const char *handler_dir, unsigned *ret)
 {
 	_cleanup_free_ char *text = NULL;
