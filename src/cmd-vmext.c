@@ -517,8 +517,13 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 			    cli->root ? cli->root : "/");
 		goto out;
 	}
-	/* disable and uninstall undo, whatever the settings say. */
-	if (v.op == OP_INSTALL || v.op == OP_ENABLE || v.op == OP_UPDATE) {
+	/*
+	 * Only enable reads the settings. disable and uninstall undo whatever they say;
+	 * install and update must not fail on them: the agent reports a single-config
+	 * handler whose install failed by its handler status alone, never reading the
+	 * status file, so bad settings are reported by enable, where the agent shows them.
+	 */
+	if (v.op == OP_ENABLE) {
 		code = read_settings(&v);
 		if (code)
 			goto out;

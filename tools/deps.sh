@@ -31,7 +31,7 @@ dnf_build=(gcc cmake ninja-build pkgconf-pkg-config jansson-devel libmnl-devel e
 zypper_build=(gcc cmake ninja pkg-config libjansson-devel libmnl-devel libexpat-devel libcurl-devel rdma-core-devel scdoc)
 # Tests: cmocka, the schema validator, linters, and the Soft-RoCE guest's tools.
 apt_test=(libcmocka-dev python3 python3-jsonschema clang libclang-rt-14-dev clang-format cppcheck shellcheck
-  qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq bash-completion)
+  qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq bash-completion waagent)
 dnf_test=(libcmocka-devel python3 python3-jsonschema clang compiler-rt clang-tools-extra cppcheck ShellCheck
   qemu-kvm debootstrap cpio iproute jq bash-completion)
 zypper_test=(libcmocka-devel python3 python3-jsonschema clang llvm-compiler-rt clang-tools cppcheck ShellCheck
