@@ -158,8 +158,8 @@ static int read_settings(struct vmext_run *v)
 					 &diag);
 
 	if (r == -EBADMSG)
-		return fail(v, IBUP_VMEXT_USAGE, "bad settings in '%s/%u.settings': %s",
-			    v->env.config_folder, v->seq, diag.msg);
+		return fail(v, IBUP_VMEXT_USAGE, "bad settings in %u.settings: %s",
+			    v->seq, diag.msg);
 	if (r < 0)
 		return fail(v, IBUP_VMEXT_USAGE,
 			    "cannot read the settings '%s/%u.settings': %s",
