@@ -69,6 +69,7 @@ static const struct {
 struct vmext_run {
 	struct ibup_cli *cli;
 	enum vmext_op op;
+	const char *name; /* as the command line gave it */
 	char dir[PATH_MAX]; /* the handler directory, absolute */
 	struct ibup_vmext_env env;
 	unsigned seq;
@@ -84,6 +85,8 @@ static int report(struct vmext_run *v)
 
 	if (code == IBUP_VMEXT_OK && v->st.state == IBUP_VMEXT_ERROR)
 		code = v->st.code = IBUP_VMEXT_FAILED;
+	if (!v->env.status_folder) /* the handler directory itself is unusable */
+		return code ? code : IBUP_VMEXT_FAILED;
 	r = ibup_vmext_status_write(&v->env, v->seq, &v->st, time(NULL));
 	if (r < 0) {
 		cli_error(r, "cannot write the status '%s/%u.status'",
@@ -96,10 +99,11 @@ static int report(struct vmext_run *v)
 		if (r < 0)
 			cli_warn("cannot write the heartbeat file: %s", strerror(-r));
 	}
-	if (v->st.state != IBUP_VMEXT_TRANSITIONING || code)
-		printf("ibup vmext %s: %s (sequence number %u, code %d): %s\n",
-		       ops[v->op].name, ibup_vmext_state_name(v->st.state), v->seq,
-		       v->st.code, v->st.message ? v->st.message : "");
+	/* The agent keeps the commands' output in its log; enable's first word is not news. */
+	if (v->st.state != IBUP_VMEXT_TRANSITIONING || v->op != OP_ENABLE || code)
+		printf("ibup vmext %s: %s (sequence number %u, code %d): %s\n", v->name,
+		       ibup_vmext_state_name(v->st.state), v->seq, v->st.code,
+		       v->st.message ? v->st.message : "");
 	return code;
 }
 
@@ -486,6 +490,7 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 			known = true;
 		}
 	v.st.operation = ops[v.op].operation;
+	v.name = known ? ops[v.op].name : "?";
 
 	r = setup(&v, handler_dir, &env_err, &env_diag);
 	if (r == -EINVAL) {
