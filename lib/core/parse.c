@@ -31,6 +31,11 @@ static size_t utf8_len(const unsigned char *s)
 	for (size_t i = 1; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
+	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8
+	 * either (RFC 3629), and jansson refuses them: one would fail a whole document. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
 	return n;
 }
 

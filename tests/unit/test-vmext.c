@@ -190,6 +190,16 @@ static void test_messages(void **state)
 		((unsigned char)st.message[strlen(st.message) - 4] & 0xc0) == 0x80, 1);
 	assert_int_equal(ibup_vmext_set_message(&st.message, "ctl\x01x"), 0);
 	assert_string_equal(st.message, "ctl?x");
+	/* What jansson refuses must not reach a status (found by fuzz-vmext): an overlong
+	 * form, a surrogate, past U+10FFFF; a valid four-byte character stays. */
+	assert_int_equal(ibup_vmext_set_message(&st.message, "%s",
+						"a\xe0\x84\x82"
+						"b\xed\xa0\x80"
+						"c\xf4\x90\x80\x80"
+						"d\xf0\x9f\x98\x80"),
+			 0);
+	assert_string_equal(st.message, "a???b???c????"
+					"d\xf0\x9f\x98\x80");
 
 	for (unsigned i = 0; i < IBUP_VMEXT_MAX_STEPS; i++)
 		assert_int_equal(ibup_vmext_add_substatus(&st, "s", IBUP_VMEXT_SUCCESS, 0,
