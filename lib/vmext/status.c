@@ -34,6 +34,7 @@ static void cut_message(char *s)
 	memcpy(s + end, "...", 4);
 }
 
+static int vset_message(char **msg, const char *fmt, va_list ap) _printf_(2, 0);
 static int vset_message(char **msg, const char *fmt, va_list ap)
 {
 	char *s = NULL;
