@@ -45,5 +45,7 @@ complete_is "--expect-gbps --expect-usec" ibup bench -q 4 --exp
 complete_is "mlx5_an0 mlx5_ib0" ibup --root "$src/tests/fixtures/hbv3" bench -d ""
 complete_is "mlx5_ib0" ibup --root "$src/tests/fixtures/hbv3" bench --to mlx5_i
 complete_is "" ibup bench --size ""
+complete_is "uninstall update" ibup vmext u
+complete_is "--handler-dir" ibup vmext enable --ha
 [ "$fail" = 0 ] && echo "completion checks passed"
 exit "$fail"
