@@ -51,14 +51,15 @@ class Protocol(object):
     """The wire server, as far as extension handling asks it: one local package."""
 
     def __init__(self, zip_path):
-        self.zip_path = zip_path
+        self.packages = {VERSION: zip_path}
         self.vm_status = None
 
     def get_ext_handler_pkgs(self, ext_handler):
         pkgs = ExtHandlerPackageList()
-        pkg = ExtHandlerPackage(version=VERSION)
-        pkg.uris.append("file://" + self.zip_path)
-        pkgs.versions.append(pkg)
+        for version, path in sorted(self.packages.items()):
+            pkg = ExtHandlerPackage(version=version)
+            pkg.uris.append("file://" + path)
+            pkgs.versions.append(pkg)
         return pkgs
 
     def download_ext_handler_pkg(self, uri, destination):
@@ -248,6 +249,32 @@ def scenario_lifecycle(zip_path):
     check(h is None or ext_status(h) is None, "nothing left to report")
 
 
+def scenario_upgrade(zip_path):
+    print("hbv3: the handler upgraded from %s to 1.0.1" % VERSION)
+    a = Agent("upgrade", "hbv3", zip_path)
+    unit = os.path.join(a.root, "etc/systemd/system/ibup-ipoib.service")
+    h = a.goal_state("enabled", 0, HBV3)
+    check(ext_status(h) is not None and ext_status(h).status == "success" and
+          os.path.isfile(unit), "%s enabled, IPoIB at boot" % VERSION)
+    a.protocol.packages["1.0.1"] = zip_path
+    a.ext.version = "1.0.1"
+    h = a.goal_state("enabled", 0, HBV3)
+    # The agent's order: the old one disabled, the new one updated, the old one
+    # uninstalled, the new one installed (UpdateWithInstall) and enabled.
+    check(a.launched() == [("disable", 0), ("update", 0), ("uninstall", 0), ("install", 0),
+                           ("enable", 0)], "upgrade sequence: %s" % a.launched())
+    a.base = os.path.join(a.lib, "%s-1.0.1" % NAME)
+    es = common(a, h, 0)
+    check(es.status == "success" and es.operation == "Enable",
+          "1.0.1 enable of the same sequence number ran again: %s" % es.message)
+    # disable removed mrseq before the agent copied the old handler's state over, so
+    # the new enable did not skip: the boot-time setup the disable removed is back.
+    check(os.path.isfile(unit), "IPoIB at boot again after the upgrade")
+    check(not os.path.exists(os.path.join(a.lib, "%s-%s" % (NAME, VERSION))),
+          "the agent removed the old handler directory")
+    check(open(os.path.join(a.base, "mrseq")).read().strip() == "0", "mrseq 0 in 1.0.1")
+
+
 def scenario_check_fails(zip_path):
     print("ib-down-polling: check fails")
     a = Agent("ib-down", "ib-down-polling", zip_path)
@@ -346,7 +373,7 @@ def main():
     logger.add_logger_appender(logger.AppenderType.FILE, logger.LogLevel.INFO,
                                os.path.join(TMP, "waagent.log"))
     zip_path = build_zip(os.path.join(TMP, "%s__%s.zip" % (NAME, VERSION)))
-    for scenario in (scenario_lifecycle, scenario_check_fails, scenario_bad_settings,
+    for scenario in (scenario_lifecycle, scenario_upgrade, scenario_check_fails, scenario_bad_settings,
                      scenario_heartbeat, scenario_arch):
         try:
             scenario(zip_path)
