@@ -93,7 +93,8 @@ static int report(struct vmext_run *v)
 			  v->env.status_folder, v->seq);
 		code = IBUP_VMEXT_FAILED;
 	}
-	if (v->heartbeat && v->st.state != IBUP_VMEXT_TRANSITIONING) {
+	/* From install on: the agent takes a missing heartbeat file as a handler error. */
+	if (v->heartbeat) {
 		r = ibup_vmext_heartbeat_write(&v->env, v->st.state != IBUP_VMEXT_ERROR,
 					       v->st.message);
 		if (r < 0)
@@ -132,9 +133,10 @@ static int setup(struct vmext_run *v, const char *handler_dir, int *ret_env_err,
 	int r;
 
 	if (!realpath(handler_dir, v->dir)) {
+		r = -errno;
 		fprintf(stderr, "ibup: cannot use the handler directory '%s': %s\n",
-			handler_dir, strerror(errno));
-		return -errno;
+			handler_dir, strerror(-r));
+		return r == -EINVAL ? -EIO : r; /* -EINVAL says: a bad sequence number */
 	}
 	*ret_env_err = ibup_vmext_env_read(v->dir, &v->env, env_diag);
 	if (*ret_env_err < 0) {
