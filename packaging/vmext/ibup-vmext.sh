@@ -6,13 +6,16 @@
 # writes the error status the agent reads itself, so the failure is never silent.
 set -u
 
-op=${1:-}
+# What goes into the JSON this script writes by hand: letters, digits, '_', '.', '-'.
+clean() { printf '%s' "$1" | tr -cd '[:alnum:]_.-'; }
+
+op=$(clean "${1:-}")
 here=$(cd "$(dirname "$0")" && pwd) || exit 1
 cd "$here" || exit 1
 
 # The architecture the binary was built for, recorded by tools/build-vmext-zip.sh.
-want=$(cat "$here/bin/ARCH" 2>/dev/null || echo x86_64)
-have=$(uname -m)
+want=$(clean "$(cat "$here/bin/ARCH" 2>/dev/null || echo x86_64)")
+have=$(clean "$(uname -m)")
 
 # The status file the agent reads: status/<n>.status, n from ConfigSequenceNumber or
 # the newest config/<n>.settings (as ibup does). No JSON tool is assumed on the host.
@@ -33,16 +36,17 @@ write_error() {
   esac
   mkdir -p "$here/status" || return 1
   now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  operation=$(printf '%s' "$op" | awk '{ print toupper(substr($0, 1, 1)) substr($0, 2) }')
   tmp="$here/status/$seq.status.tmp"
   printf '[{"version": 1.0, "timestampUTC": "%s", "status": {"name": "InfiniBand", "operation": "%s", "status": "error", "code": %s, "formattedMessage": {"lang": "en-US", "message": "%s"}, "substatus": []}}]\n' \
-    "$now" "$op" "$code" "$msg" >"$tmp" && mv -f "$tmp" "$here/status/$seq.status"
+    "$now" "$operation" "$code" "$msg" >"$tmp" && mv -f "$tmp" "$here/status/$seq.status"
   echo "ibup-vmext.sh: $msg" >&2
 }
 
 case $op in
 install | enable | disable | uninstall | update) ;;
 *)
-  write_error 1 "unknown operation '$(printf '%s' "$op" | tr -cd '[:alnum:]')': install, enable, disable, uninstall or update"
+  write_error 1 "unknown operation '$op': install, enable, disable, uninstall or update"
   exit 1
   ;;
 esac
