@@ -28,6 +28,8 @@ static const struct ibup_cmd commands[] = {
 	  "give RDMA devices persistent names (mlx5_ib<N>, mlx5_an<N>)" },
 	{ "metrics", cmd_metrics, help_metrics,
 	  "print port counters, states and check verdicts for Prometheus" },
+	{ "vmext", cmd_vmext, help_vmext,
+	  "act as an Azure VM-extension handler (install, enable, disable, ...)" },
 	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
 };
 

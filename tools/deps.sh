@@ -33,7 +33,7 @@ zypper_build=(gcc cmake ninja pkg-config libjansson-devel libmnl-devel libexpat-
 # (Debian's prometheus) lints `ibup metrics` (the test skips where it is not packaged).
 apt_test=(libcmocka-dev python3 python3-jsonschema clang libclang-rt-14-dev clang-format cppcheck shellcheck
   qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq bash-completion
-  prometheus)
+  prometheus waagent systemd)
 dnf_test=(libcmocka-devel python3 python3-jsonschema clang compiler-rt clang-tools-extra cppcheck ShellCheck
   qemu-kvm debootstrap cpio iproute jq bash-completion)
 zypper_test=(libcmocka-devel python3 python3-jsonschema clang llvm-compiler-rt clang-tools cppcheck ShellCheck

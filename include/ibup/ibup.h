@@ -18,5 +18,6 @@
 #include "ibup/download.h"
 #include "ibup/rename.h"
 #include "ibup/metrics.h"
+#include "ibup/vmext.h"
 
 #endif

@@ -51,5 +51,7 @@ complete_is "--textfile" ibup metrics --te
 complete_is "--max-scrapes --metadata-url" ibup metrics --m
 complete_is "" ibup metrics --listen ""
 complete_is "--vm-size --verbose --version" ibup metrics --listen 9315 --v
+complete_is "uninstall update" ibup vmext u
+complete_is "--handler-dir" ibup vmext enable --ha
 [ "$fail" = 0 ] && echo "completion checks passed"
 exit "$fail"

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# ibup vmext from the command line, outside the agent: the VM size for the check step
+# (--vm-size, and --metadata-url against the loopback metadata server), and the entry
+# script's own error statuses (unknown operation, no binary in the package).
+set -uo pipefail
+ibup=${1:?usage: test-vmext-cli.sh IBUP FAKE-IMDS SOURCE_DIR}
+fake=${2:?}
+src=${3:?}
+tmp=$(mktemp -d)
+pid=
+# shellcheck disable=SC2317 # run by the trap
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail=0
+
+cp -a "$src/tests/fixtures/hbv3" "$tmp/root"
+h=$tmp/handler
+mkdir -p "$h/config"
+cat >"$h/HandlerEnvironment.json" <<JSON
+[{"name": "Ibup.InfiniBand", "version": 1.0, "handlerEnvironment": {"logFolder": "$tmp/log",
+  "configFolder": "$h/config", "statusFolder": "$h/status", "heartbeatFile": "$h/heartbeat.log"}}]
+JSON
+printf '%s' '{"runtimeSettings":[{"handlerSettings":{"publicSettings":{"ipoib":false}}}]}' >"$h/config/0.settings"
+
+# status SEQ KEY: a key of status/<SEQ>.status, through python's json (the agent's reader).
+status() {
+  python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))[0]["status"]
+k=sys.argv[2]
+print(s["formattedMessage"]["message"] if k == "message" else
+      [x["formattedMessage"]["message"] for x in s["substatus"] if x["name"] == "check"][0]
+      if k == "check" else s[k])' "$h/status/$1.status" "$2"
+}
+
+expect() { # WHAT CONDITION...
+  local what=$1
+  shift
+  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
+}
+
+ConfigSequenceNumber=0 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h" \
+  --vm-size Standard_HB120rs_v3 >/dev/null 2>&1
+expect "--vm-size: the check knows the size" grep -q "(HBv3)" <<<"$(status 0 check)"
+
+# The metadata service over loopback: a real HTTP server, the size it serves.
+"$fake" ok >"$tmp/port" &
+pid=$!
+for _ in $(seq 1 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+cp "$h/config/0.settings" "$h/config/1.settings"
+ConfigSequenceNumber=1 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h" \
+  --metadata-url "http://127.0.0.1:$(head -n 1 "$tmp/port")" >/dev/null 2>&1
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+pid=
+expect "--metadata-url: the size from the metadata service" grep -q "(HBv3)" <<<"$(status 1 check)"
+
+# Without a size: generic checks, still a success.
+cp "$h/config/0.settings" "$h/config/2.settings"
+(cd "$h" && ConfigSequenceNumber=2 "$ibup" --root "$tmp/root" vmext enable >/dev/null 2>&1)
+expect "the working directory is the handler directory" test "$(status 2 status)" = success
+expect "mrseq after a success" test "$(cat "$h/mrseq")" = 2
+
+# The package's entry script, before ibup runs.
+pkg=$tmp/pkg
+mkdir -p "$pkg/config"
+cp "$src/packaging/vmext/ibup-vmext.sh" "$src/packaging/vmext/HandlerManifest.json" "$pkg/"
+: >"$pkg/config/3.settings"
+rc=0
+sh "$pkg/ibup-vmext.sh" 'frob"nicate' >/dev/null 2>&1 || rc=$?
+h=$pkg
+expect "ibup-vmext.sh: unknown operation exits 1" test "$rc" = 1
+expect "... with an error status (newest settings: 3)" test "$(status 3 status)" = error
+expect "... quoting nothing that would break its JSON" grep -q "unknown operation 'frobnicate'" <<<"$(status 3 message)"
+rc=0
+ConfigSequenceNumber=4 sh "$pkg/ibup-vmext.sh" enable >/dev/null 2>&1 || rc=$?
+expect "ibup-vmext.sh: no bin/ibup exits 14" test "$rc" = 14
+expect "... with an error status" test "$(status 4 code)" = 14
+mkdir -p "$pkg/bin"
+cp "$ibup" "$pkg/bin/ibup"
+uname -m >"$pkg/bin/ARCH"
+rc=0
+ConfigSequenceNumber=5 IBUP_ROOT=$tmp/root sh "$pkg/ibup-vmext.sh" enable >/dev/null 2>&1 || rc=$?
+expect "ibup-vmext.sh: no HandlerEnvironment.json: ibup's error status, exit 1" \
+  test "$rc:$(status 5 code)" = "1:1"
+
+[ "$fail" = 0 ] && echo "all vmext command-line checks passed"
+exit "$fail"
