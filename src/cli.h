@@ -111,6 +111,8 @@ void help_ipoib(FILE *out);
 void help_check(FILE *out);
 int cmd_bench(struct ibup_cli *cli, int argc, char **argv);
 void help_bench(FILE *out);
+int cmd_env(struct ibup_cli *cli, int argc, char **argv);
+void help_env(FILE *out);
 
 /* Renderers: same model, two forms. */
 struct ibup_plan;

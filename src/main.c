@@ -24,6 +24,8 @@ static const struct ibup_cmd commands[] = {
 	  "show or apply IPoIB addresses from the platform" },
 	{ "bench", cmd_bench, help_bench,
 	  "measure RDMA bandwidth and latency (loopback, two devices, two hosts)" },
+	{ "env", cmd_env, help_env,
+	  "print the UCX, NCCL and MPI environment of this node's fabric" },
 	{ "help", cmd_help, help_help, "show help for ibup or one of its commands" },
 };
 

@@ -15,5 +15,6 @@
 #include "ibup/ipoib.h"
 #include "ibup/check.h"
 #include "ibup/plan.h"
+#include "ibup/env.h"
 
 #endif
