@@ -20,10 +20,12 @@
  *   used as the QP's pkeyIndex: an index into the port's pkey table, not a key.
  * - NCCL_IB_GID_INDEX: src/transport/net_ib/connect.cc, NCCL_PARAM(IbGidIndex,
  *   "IB_GID_INDEX", -1); the default was 0 (RoCE v1 link-local) before NCCL 2.21.
- * - NCCL_IB_PCI_RELAXED_ORDERING: src/transport/net_ib/init.cc, default 2 (use when
- *   available), 1 requires it.
- * - NCCL_SOCKET_IFNAME: src/misc/socket.cc ncclFindInterfaces(); without it NCCL
- *   tries "ib*" interfaces first, whatever their address.
+ * - NCCL_IB_PCI_RELAXED_ORDERING: src/transport/net_ib/init.cc, default 2; the docs
+ *   say 1 forces it, but ncclIbRelaxedOrderingCapable() treats 1 and 2 alike (since
+ *   2.12.7): used when libibverbs has ibv_reg_mr_iova2 (IBVERBS_1.8), 0 turns it off.
+ * - NCCL_SOCKET_IFNAME: src/misc/socket.cc ncclFindInterfaces(); a leading '=' makes
+ *   the names exact; without it NCCL takes "ib*" interfaces with an address first, then
+ *   any but docker, lo and virbr.
  * - NCCL_TOPO_FILE: docs/userguide/source/env.rst (since 2.6), an XML file loaded before
  *   topology detection; azhpc-images ships /opt/microsoft/<family>-topo.xml.
  */
@@ -578,16 +580,6 @@ static int calc_mpi(struct calc *c)
 	char buf[256];
 	int r;
 
-	snprintf(buf, sizeof(buf), "%s:%u", first->dev->name, first->port->num);
-	r = set_varf(&c->vars[HCOLL_MAIN_IB], buf,
-		     "HCOLL's device:port for its collectives: the first fabric port");
-	if (r < 0)
-		return r;
-	r = set_varf(&c->vars[I_MPI_FABRICS], "shm:ofi",
-		     "Intel MPI 2019 and later: shared memory in the node, libfabric "
-		     "between nodes");
-	if (r < 0)
-		return r;
 	for (unsigned i = 0; i < c->n_picked; i++) {
 		const char *drv = c->picked[i].dev->driver;
 
@@ -595,6 +587,21 @@ static int calc_mpi(struct calc *c)
 		    (strcmp(drv, "mlx5_core") != 0 && strcmp(drv, "mlx4_core") != 0))
 			mlx = false;
 	}
+	snprintf(buf, sizeof(buf), "%s:%u", first->dev->name, first->port->num);
+	if (mlx)
+		r = set_varf(
+			&c->vars[HCOLL_MAIN_IB], buf,
+			"HCOLL's device:port for its collectives: the first fabric port");
+	else
+		r = set_varf(&c->vars[HCOLL_MAIN_IB], NULL,
+			     "not set: HCOLL runs on NVIDIA/Mellanox HCAs only");
+	if (r < 0)
+		return r;
+	r = set_varf(&c->vars[I_MPI_FABRICS], "shm:ofi",
+		     "Intel MPI 2019 and later: shared memory in the node, libfabric "
+		     "between nodes");
+	if (r < 0)
+		return r;
 	if (mlx)
 		return set_varf(
 			&c->vars[FI_PROVIDER], "mlx",
@@ -720,8 +727,9 @@ static int calc_relaxed_ordering(struct calc *c)
 				"uses relaxed ordering when available");
 	return set_varf(
 		v, "1",
-		"the HCAs are virtual functions: relaxed ordering greatly helps IB "
-		"in a VM (NCCL's docs); 1 requires it, as azhpc-images' nccl.conf");
+		"the HCAs are virtual functions: relaxed ordering greatly helps IB in a VM "
+		"(NCCL's docs); on, as azhpc-images' nccl.conf has it, whatever the job "
+		"inherits");
 }
 
 static void env_release_vars(struct ibup_env_var *v, unsigned n)
