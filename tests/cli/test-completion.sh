@@ -45,5 +45,12 @@ complete_is "--expect-gbps --expect-usec" ibup bench -q 4 --exp
 complete_is "mlx5_an0 mlx5_ib0" ibup --root "$src/tests/fixtures/hbv3" bench -d ""
 complete_is "mlx5_ib0" ibup --root "$src/tests/fixtures/hbv3" bench --to mlx5_i
 complete_is "" ibup bench --size ""
+complete_is "env" ibup en
+complete_is "env" ibup help en
+complete_is "--format" ibup env --fo
+complete_is "mpirun mpich" ibup env --format mp
+complete_is "sh srun" ibup env -f s
+complete_is "hpcx" ibup env --format srun --mpi h
+complete_is "--mpi --metadata-url" ibup env --m
 [ "$fail" = 0 ] && echo "completion checks passed"
 exit "$fail"
