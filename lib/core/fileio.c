@@ -121,7 +121,17 @@ static int open_resolved(int dirfd, const char *path, int flags, bool in_root, b
 	int fd;
 
 	if (!no_openat2) {
-		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		/*
+		 * EAGAIN: a rename or mount anywhere on the system raced with a walk
+		 * through "..", which RESOLVE_IN_ROOT/RESOLVE_BENEATH then cannot vouch for
+		 * (openat2(2): "The caller may choose to retry"). sysfs links are full of
+		 * "..", so a busy host would otherwise turn into unreadable attributes.
+		 */
+		for (int tries = 0; tries < 64; tries++) {
+			fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+			if (fd >= 0 || errno != EAGAIN)
+				break;
+		}
 		if (fd >= 0)
 			return fd;
 		if (errno != ENOSYS && errno != EPERM)
