@@ -112,14 +112,25 @@ static void render_sh(FILE *out, const struct ibup_env *env)
 /*
  * Launcher flags on one line. Slurm splits --export at commas outside quotes and drops
  * the quotes around a whole NAME=value (its env_merge_filter() with find_quote_token()),
- * so a value with a comma goes in double quotes, and the whole flag is one word.
+ * so a value with a comma goes in double quotes, and the whole flag is one word. A
+ * value with a quote or a space (only a device renamed so could give one) cannot be
+ * passed that way: that is an error, not a wrong job environment.
  */
-static void render_flags(FILE *out, const struct ibup_env *env, enum env_format f)
+static int render_flags(FILE *out, const struct ibup_env *env, enum env_format f)
 {
 	bool first = true;
 
-	if (f == FORMAT_SRUN)
+	if (f == FORMAT_SRUN) {
+		for (unsigned i = 0; i < env->n_vars; i++) {
+			const char *val = env->vars[i].value;
+
+			if (val && strpbrk(val, "\"' \t\n"))
+				return cli_error(-EINVAL,
+						 "cannot pass %s through srun --export",
+						 env->vars[i].name);
+		}
 		fputs("--export=ALL", out);
+	}
 	for (unsigned i = 0; i < env->n_vars; i++) {
 		const struct ibup_env_var *v = &env->vars[i];
 
@@ -146,6 +157,7 @@ static void render_flags(FILE *out, const struct ibup_env *env, enum env_format 
 		first = false;
 	}
 	fputc('\n', out);
+	return IBUP_EXIT_OK;
 }
 
 static json_t *readers_json(unsigned readers)
@@ -275,7 +287,7 @@ int cmd_env(struct ibup_cli *cli, int argc, char **argv)
 	else if (format == FORMAT_SH)
 		render_sh(stdout, env);
 	else
-		render_flags(stdout, env, format);
+		r = render_flags(stdout, env, format);
 	ibup_env_free(env);
 	return r;
 }
