@@ -441,23 +441,21 @@ static int calc_net_devices(struct calc *c)
 		return -ENOMEM;
 	}
 	r = set_var(&c->vars[UCX_NET_DEVICES], val.s, &why);
+	free(why.s);
 	if (r == 0) {
 		/* NCCL: '=' makes the names exact, so mlx5_1 does not also take mlx5_10. */
-		free(why.s);
-		why = (struct strbuf){ 0 };
-		sb_addf(&why,
-			"the fabric ports; '=' makes the names exact (else mlx5_1 would also "
-			"match mlx5_10)");
-		struct strbuf hca = { 0 };
-		sb_addf(&hca, "=%s", val.s);
-		if (hca.oom)
+		_cleanup_free_ char *hca = NULL;
+
+		if (asprintf(&hca, "=%s", val.s) < 0) {
+			hca = NULL; /* undefined after a failure */
 			r = -ENOMEM;
-		else
-			r = set_var(&c->vars[NCCL_IB_HCA], hca.s, &why);
-		free(hca.s);
+		} else
+			r = set_varf(
+				&c->vars[NCCL_IB_HCA], hca,
+				"the fabric ports; '=' makes the names exact (else mlx5_1 "
+				"would also match mlx5_10)");
 	}
 	free(val.s);
-	free(why.s);
 	return r;
 }
 
