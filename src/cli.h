@@ -131,6 +131,8 @@ void help_ipoib(FILE *out);
 void help_check(FILE *out);
 int cmd_bench(struct ibup_cli *cli, int argc, char **argv);
 void help_bench(FILE *out);
+int cmd_env(struct ibup_cli *cli, int argc, char **argv);
+void help_env(FILE *out);
 int cmd_metrics(struct ibup_cli *cli, int argc, char **argv);
 void help_metrics(FILE *out);
 int cmd_rename(struct ibup_cli *cli, int argc, char **argv);

@@ -24,6 +24,8 @@ static const struct ibup_cmd commands[] = {
 	  "show or apply IPoIB addresses from the platform" },
 	{ "bench", cmd_bench, help_bench,
 	  "measure RDMA bandwidth and latency (loopback, two devices, two hosts)" },
+	{ "env", cmd_env, help_env,
+	  "print the UCX, NCCL and MPI environment of this node's fabric" },
 	{ "rename", cmd_rename, help_rename,
 	  "give RDMA devices persistent names (mlx5_ib<N>, mlx5_an<N>)" },
 	{ "metrics", cmd_metrics, help_metrics,

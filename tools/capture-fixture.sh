@@ -58,7 +58,8 @@ What is copied (nothing else):
   /etc/os-release, /etc/security/limits.conf, /etc/security/limits.d/*,
   /etc/systemd/system.conf, /etc/systemd/system.conf.d/*,
   /usr/lib/systemd/system.conf.d/*, /etc/waagent.conf, /var/lib/hyperv/.kvp_pool_0,
-  /var/lib/waagent/SharedConfig.xml
+  /var/lib/waagent/SharedConfig.xml, /opt/microsoft/*-topo.xml,
+  /opt/microsoft/*/topo.xml (azhpc-images' NCCL topology files)
 
 Files are read with head -c 4096 (sysfs attributes are at most one page;
 ofed_info and modules.dep up to 1 MiB).
@@ -434,6 +435,11 @@ cap_etc() {
 	# SharedConfig.xml. Pool 0 holds what the host sends (IPoIB_Data, NdDriverVersion).
 	copy_file var/lib/hyperv/.kvp_pool_0 $((1024 * 1024))
 	copy_file var/lib/waagent/SharedConfig.xml
+	# NCCL topology files of azhpc-images (ibup env's NCCL_TOPO_FILE).
+	local t
+	for t in "$S"/opt/microsoft/*-topo.xml "$S"/opt/microsoft/*/topo.xml; do
+		copy_file "${t#"$S"/}" $((1024 * 1024))
+	done
 }
 
 main() {

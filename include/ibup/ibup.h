@@ -19,5 +19,6 @@
 #include "ibup/rename.h"
 #include "ibup/metrics.h"
 #include "ibup/vmext.h"
+#include "ibup/env.h"
 
 #endif

@@ -111,6 +111,7 @@ struct ibup_port {
 	uint16_t *pkeys; /* non-zero entries, in table order (see ibup_port_read) */
 	unsigned n_pkeys;
 	int32_t tenant_pkey; /* IBUP_UNKNOWN when there is none */
+	int32_t tenant_pkey_index; /* its index in the pkey table; IBUP_UNKNOWN likewise */
 	struct ibup_gid *gids; /* non-zero entries, by index */
 	unsigned n_gids;
 	char *netdev; /* the port's network interface, NULL when none */

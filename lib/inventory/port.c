@@ -212,8 +212,12 @@ static int read_pkeys(struct ibup_ctx *ctx, int portfd, const char *dev,
 		}
 	}
 	ibup_strv_free(names, n);
-	if (p->link_layer == IBUP_LINK_LAYER_INFINIBAND)
+	if (p->link_layer == IBUP_LINK_LAYER_INFINIBAND) {
 		p->tenant_pkey = ibup_tenant_pkey(first, 2);
+		/* NCCL takes the key by its index (NCCL_IB_PKEY), UCX by its value. */
+		if (p->tenant_pkey != IBUP_UNKNOWN)
+			p->tenant_pkey_index = p->tenant_pkey == first[0] ? 0 : 1;
+	}
 	return 0;
 }
 
@@ -289,6 +293,7 @@ int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned nu
 		.sm_lid = IBUP_UNKNOWN,
 		.lmc = IBUP_UNKNOWN,
 		.tenant_pkey = IBUP_UNKNOWN,
+		.tenant_pkey_index = IBUP_UNKNOWN,
 	};
 	char path[32], buf[128];
 	int r;

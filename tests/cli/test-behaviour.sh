@@ -57,6 +57,10 @@ expect 2 "^ibup: --metadata-url needs an http:// or https:// URL, not 'notaurl'$
 expect 2 "URL, not 'ftp://x'" err -- check --metadata-url ftp://x
 expect 3 "^ibup: cannot open root '/nonexistent/ibup-root': No such file or directory$" err \
   -- --root /nonexistent/ibup-root status
+expect 0 '^Usage: ibup env' out -- env --help
+expect 2 "^ibup: --format takes sh, mpirun, srun or mpich, not 'csh'$" err -- env --format csh
+expect 2 "^ibup: --mpi takes openmpi, hpcx, intel, mpich or all, not 'lam'$" err -- env --mpi lam
+expect 2 "^ibup: --json and --format are exclusive$" err -- env --json --format sh
 # Usage errors print nothing on stdout.
 "$ibup" status --bogus >"$tmp/out" 2>/dev/null
 if [ -s "$tmp/out" ]; then

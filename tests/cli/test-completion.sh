@@ -53,5 +53,12 @@ complete_is "" ibup metrics --listen ""
 complete_is "--vm-size --verbose --version" ibup metrics --listen 9315 --v
 complete_is "uninstall update" ibup vmext u
 complete_is "--handler-dir" ibup vmext enable --ha
+complete_is "env" ibup en
+complete_is "env" ibup help en
+complete_is "--format" ibup env --fo
+complete_is "mpirun mpich" ibup env --format mp
+complete_is "sh srun" ibup env -f s
+complete_is "hpcx" ibup env --format srun --mpi h
+complete_is "--mpi --metadata-url" ibup env --m
 [ "$fail" = 0 ] && echo "completion checks passed"
 exit "$fail"

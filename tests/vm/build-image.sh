@@ -84,7 +84,7 @@ while [ $# -gt 0 ]; do
 done
 
 # The root filesystem's packages.  ibup needs libjansson4; the tests need the rest.
-base_packages=(kmod iproute2 rdma-core ibverbs-providers ibverbs-utils perftest
+base_packages=(kmod iproute2 rdma-core ibverbs-providers ibverbs-utils perftest ucx-utils
   infiniband-diags rdmacm-utils jq libjansson4 procps)
 # The kernel modules kept, relative to lib/modules/<ver>/kernel.  net/ holds the
 # bridge (net/bridge), llc/stp, netem and the UDP tunnel rxe sends through;
