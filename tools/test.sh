@@ -23,11 +23,13 @@ step "shellcheck"
 mapfile -t sh_files < <(git ls-files '*.sh' .ci/run tests/vm/guest/init packaging/bash-completion/ibup tests/fakes/bin 2>/dev/null | sort -u)
 shellcheck -x "${sh_files[@]}"
 
-step "release build (hardened)"
+step "release build (hardened) and its tests"
 cmake --preset release >/dev/null
 cmake --build --preset release
-ctest --preset release -LE vm --no-label-summary >/dev/null ||
-  ctest --preset release -LE vm --rerun-failed --output-on-failure --no-label-summary
+cmake --preset release-test >/dev/null
+cmake --build --preset release-test
+ctest --preset release-test -LE vm --no-label-summary >/dev/null ||
+  ctest --preset release-test -LE vm --rerun-failed --output-on-failure --no-label-summary
 
 step "fuzz smoke (libFuzzer, clang)"
 cmake --preset fuzz >/dev/null
