@@ -40,7 +40,6 @@ version=$(sed -n 's/^project(ibup VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
   echo "package.sh: no version in CMakeLists.txt" >&2
   exit 3
 }
-rm -rf "$out"
 mkdir -p "$out"
 
 # A source tree of the tracked files as they are in the working tree.
@@ -82,6 +81,7 @@ build_deb() {
     echo "package.sh: debian/changelog says $changelog_version, CMakeLists.txt $version" >&2
     exit 1
   fi
+  rm -rf "$out/deb" "$out"/ibup_*.deb
   src=$out/deb/ibup-$version
   source_tree "$src"
   (cd "$src" && dpkg-buildpackage -b -us -uc -j"$(nproc)" >"$out/deb/build.log" 2>&1) || {
@@ -114,6 +114,7 @@ build_rpm() {
     echo "package.sh: ibup.spec says $spec_version, CMakeLists.txt $version" >&2
     exit 1
   fi
+  rm -rf "$top" "$out"/ibup-*.rpm
   mkdir -p "$top/SOURCES"
   source_tree "$top/ibup-$version"
   tar -C "$top" -czf "$top/SOURCES/ibup-$version.tar.gz" "ibup-$version"
@@ -133,8 +134,8 @@ build_rpm() {
   tree=$top/contents
   mkdir -p "$tree"
   (cd "$tree" && rpm2cpio "$rpm" | cpio -idm --quiet)
-  # %license puts the license file in /usr/share/licenses/ibup.
-  files_of "$tree" | grep -v '^/usr/share/licenses/ibup/' >"$top/files"
+  # rpmbuild adds the %license file and the binary's build-id link.
+  files_of "$tree" | grep -Ev '^/usr/share/licenses/ibup[^/]*/|^/usr/lib/\.build-id/' >"$top/files"
   files_of "$(cmake_install_tree rpm)" >"$top/cmake-files"
   compare rpm "$top/files" "$top/cmake-files"
 }
