@@ -133,6 +133,7 @@ new_tree() {
   mounts+=("$tree/proc")
   bind /sys /sys
   bind /dev /dev
+  bind /dev/pts /dev/pts
   bind "$cache/apt-archives" /var/cache/apt/archives
   cp -L /etc/resolv.conf "$tree/etc/resolv.conf"
 }
@@ -222,6 +223,7 @@ deb() {
     dpkg -r \"\$name\"
     left=0
     while read -r p; do
+      [ \"\$p\" != /. ] || continue
       [ -e \"\$p\" ] || [ -L \"\$p\" ] || continue
       # A directory may stay when it was there before or another package owns it.
       if [ -d \"\$p\" ] && { grep -qxF \"\$p\" /tmp/dirs-before || dpkg -S \"\$p\" >/dev/null 2>&1; }; then
