@@ -64,9 +64,14 @@ deb) if [ $# -ne 1 ] || [ ! -f "$1" ]; then die "deb: give one .deb file"; fi ;;
   ;;
 esac
 [ "$(id -u)" = 0 ] || die "needs root (chroot and mounts)"
-for tool in mmdebstrap zstd git; do
+for tool in mmdebstrap zstd git flock; do
   command -v "$tool" >/dev/null || die "needs $tool (tools/deps.sh --test installs it)"
 done
+# One run at a time per cache: the trees share its .deb directory, and apt in two of
+# them would fight over its lock (CI runs of several checkouts may share a machine).
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+flock -w 1800 9 || die "another fresh-tree run has held $cache/lock for 30 minutes"
 
 # The base tree: built once per (suite, mirror, package list, this script).
 base_tarball() {
@@ -89,6 +94,7 @@ base_tarball() {
       rm -f "$tmp"
       die "mmdebstrap failed"
     fi
+    chmod 644 "$tmp"
     mv "$tmp" "$tarball"
     # Older keys are dead weight: a changed script or list never uses them again.
     find "$cache" -maxdepth 1 -name "debian-$suite-*.tar.zst" ! -path "$tarball" -delete
