@@ -72,6 +72,8 @@ done
 mkdir -p "$cache"
 exec 9>"$cache/lock"
 flock -w 1800 9 || die "another fresh-tree run has held $cache/lock for 30 minutes"
+# A base tree left half-written by an interrupted run (none is being written: the lock).
+rm -f "$cache"/.base.*
 
 # The base tree: built once per (suite, mirror, package list, this script).
 base_tarball() {
