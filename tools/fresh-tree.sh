@@ -39,7 +39,7 @@ suite=bookworm
 # Nothing beyond minbase (essential + apt): what the quick start needs, it installs.
 base_packages=()
 
-log() { printf 'fresh-tree: %s\n' "$*" >&2; }
+log() { printf "fresh-tree: [%3ds] %s\n" "$SECONDS" "$*" >&2; }
 die() {
   log "$*"
   exit 1
@@ -144,6 +144,7 @@ new_tree() {
   bind /dev/pts /dev/pts
   bind "$cache/apt-archives" /var/cache/apt/archives
   cp -L /etc/resolv.conf "$tree/etc/resolv.conf"
+  log "fresh tree in $tree"
 }
 
 # Run a script in the tree as root with a login-like environment and nothing inherited.
