@@ -16,7 +16,8 @@
 # keyed on the suite, the package list and this script's hash; each stage extracts a
 # copy. Downloaded .debs are kept in $IBUP_CI_CACHE/apt-archives, bind-mounted as the
 # tree's /var/cache/apt/archives: apt still resolves and installs everything itself,
-# it only does not fetch the same file twice. Needs root (chroot, mounts).
+# it only does not fetch the same file twice. The tree is a tmpfs (IBUP_CI_TMPFS=0: on
+# disk, under $TMPDIR or /var/tmp). Needs root (chroot, mounts).
 set -euo pipefail
 
 usage() {
@@ -114,7 +115,7 @@ cleanup() {
   mounts=()
   [ -n "$tree" ] && [ -d "$tree" ] || return 0
   # Never delete through a mount point: that would reach the host's /dev or the cache.
-  if findmnt -rn -o TARGET | grep -qF "$tree/"; then
+  if findmnt -rn -o TARGET | grep -qE "^$tree(/|\$)"; then
     log "leaving $tree: something is still mounted under it"
     return 0
   fi
@@ -135,6 +136,12 @@ new_tree() {
   local tarball
   tarball=$(base_tarball)
   tree=$(mktemp -d "${TMPDIR:-/var/tmp}/ibup-fresh.XXXXXX")
+  # In memory by default: extracting and deleting a tree of many small files on a busy
+  # disk took longer than the build in it. IBUP_CI_TMPFS=0 keeps it on disk.
+  if [ "${IBUP_CI_TMPFS:-1}" = 1 ]; then
+    mount -t tmpfs -o "size=${IBUP_CI_TMPFS_SIZE:-8g},mode=755" ibup-fresh "$tree"
+    mounts+=("$tree")
+  fi
   tar -C "$tree" --zstd -xpf "$tarball"
   mkdir -p "$tree/proc" "$cache/apt-archives/partial"
   mount -t proc proc "$tree/proc"
