@@ -99,9 +99,11 @@ base_tarball() {
     fi
     chmod 644 "$tmp"
     mv "$tmp" "$tarball"
-    # Older keys are dead weight: a changed script or list never uses them again.
-    find "$cache" -maxdepth 1 -name "debian-$suite-*.tar.zst" ! -path "$tarball" -delete
   fi
+  # Other keys belong to other versions of this script (branches sharing the machine);
+  # drop those no run has used for a week.
+  touch "$tarball"
+  find "$cache" -maxdepth 1 -name "debian-$suite-*.tar.zst" -mtime +7 -delete
   printf '%s\n' "$tarball"
 }
 
@@ -126,7 +128,7 @@ trap 'exit 130' INT TERM
 
 bind() {
   mkdir -p "$tree$2"
-  mount "${@:3}" --bind "$1" "$tree$2"
+  mount --bind "$1" "$tree$2"
   mounts+=("$tree$2")
 }
 
