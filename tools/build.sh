@@ -2,12 +2,19 @@
 # SPDX-License-Identifier: MIT
 # From a fresh checkout to ibup's answer: install the build dependencies, build the
 # hardened release configuration, and run `ibup status` on this machine.
+# The release preset builds no tests, so nothing the tests need is installed here
+# (tools/test.sh installs those); CI runs this script in a fresh Debian 12 tree
+# (tools/fresh-tree.sh quickstart) to keep it working for a newcomer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then
   tools/deps.sh
-else
+elif command -v sudo >/dev/null; then
   sudo tools/deps.sh
+else
+  echo "build.sh: installing the build dependencies needs root, and there is no sudo;" \
+    "run 'tools/deps.sh' as root, then this again" >&2
+  exit 3
 fi
 cmake --preset release >/dev/null
 cmake --build --preset release

@@ -29,15 +29,19 @@ done
 apt_build=(gcc cmake ninja-build pkg-config libjansson-dev libmnl-dev libexpat1-dev libcurl4-openssl-dev libibverbs-dev scdoc)
 dnf_build=(gcc cmake ninja-build pkgconf-pkg-config jansson-devel libmnl-devel expat-devel libcurl-devel rdma-core-devel scdoc)
 zypper_build=(gcc cmake ninja pkg-config libjansson-devel libmnl-devel libexpat-devel libcurl-devel rdma-core-devel scdoc)
-# Tests: cmocka, the schema validator, linters, and the Soft-RoCE guest's tools; promtool
-# (Debian's prometheus) lints `ibup metrics` (the test skips where it is not packaged).
+# Tests: cmocka, the schema validator, linters, and the Soft-RoCE guest's tools.
+# valgrind for the valgrind preset; git, mmdebstrap and zstd for the fresh-tree checks
+# (tools/fresh-tree.sh); dpkg-dev, debhelper, lintian and rpm to build and check the
+# packages (tools/package.sh); promtool (Debian's prometheus) lints `ibup metrics`;
+# the Azure Linux agent (waagent) drives the VM-extension tests and checks the
+# waagent.conf reader; systemctl (systemd) enables units under --root in plan tests.
 apt_test=(libcmocka-dev python3 python3-jsonschema clang libclang-rt-14-dev clang-format cppcheck shellcheck
-  qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq bash-completion
-  prometheus waagent systemd)
+  qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq bash-completion valgrind
+  git mmdebstrap zstd dpkg-dev debhelper lintian rpm prometheus waagent systemd)
 dnf_test=(libcmocka-devel python3 python3-jsonschema clang compiler-rt clang-tools-extra cppcheck ShellCheck
-  qemu-kvm debootstrap cpio iproute jq bash-completion)
+  qemu-kvm debootstrap cpio iproute jq bash-completion valgrind git rpm-build)
 zypper_test=(libcmocka-devel python3 python3-jsonschema clang llvm-compiler-rt clang-tools cppcheck ShellCheck
-  qemu-x86 debootstrap cpio iproute2 jq bash-completion)
+  qemu-x86 debootstrap cpio iproute2 jq bash-completion valgrind git rpm-build)
 
 run() {
   if [ "$print" = 1 ]; then

@@ -1,33 +1,83 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The whole test suite, as CI runs it: install the dependencies, check formatting and
-# lint, build the release configuration, then build with ASan+UBSan and -Werror and run
-# every test (unit, command-line golden files, Soft-RoCE guest). ctest's summary is last.
+# lint, build the release configuration and test it, build the packages, prove the
+# README's commands in fresh Debian 12 trees, then build with ASan+UBSan and -Werror and
+# run every test (unit, command-line golden files, Soft-RoCE guest). Each stage's time
+# is printed at the end (also after a failure), then ctest's summary line again.
+# IBUP_CI_FRESH=0 skips the fresh-tree stages (they need Debian's registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+stage_names=() stage_secs=() stage_start=
+step() {
+  finish_stage
+  printf '\n==> %s\n' "$*"
+  stage_names+=("$*")
+  stage_start=$SECONDS
+}
+finish_stage() {
+  [ -n "$stage_start" ] || return 0
+  stage_secs+=($((SECONDS - stage_start)))
+  stage_start=
+}
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  else
+    sudo "$@"
+  fi
+}
+
+fresh=${IBUP_CI_FRESH:-1}
+summary=$(mktemp)
+report() {
+  local rc=$?
+  finish_stage
+  printf '\n==> time per stage\n'
+  for i in "${!stage_names[@]}"; do
+    printf '%5ds  %s\n' "${stage_secs[i]}" "${stage_names[i]}"
+  done
+  printf '%5ds  total%s\n' "$SECONDS" "$([ "$rc" = 0 ] || echo ", failed (exit $rc)")"
+  [ "$fresh" = 1 ] || echo "(IBUP_CI_FRESH=0: the fresh Debian 12 stages were skipped)"
+  # ctest's summary last, where CI reads it.
+  grep -E '^[0-9]+% tests passed' "$summary" || true
+  rm -f "$summary"
+}
+trap report EXIT
 
 step "dependencies"
-if [ "$(id -u)" = 0 ]; then
-  tools/deps.sh --test
-else
-  sudo tools/deps.sh --test
-fi
+as_root tools/deps.sh --test
 
 step "clang-format"
 mapfile -t c_files < <(git ls-files '*.c' '*.h' 2>/dev/null || find include lib src tests -name '*.[ch]')
 clang-format --dry-run --Werror "${c_files[@]}"
 
 step "shellcheck"
-mapfile -t sh_files < <(git ls-files '*.sh' .ci/run tests/vm/guest/init packaging/bash-completion/ibup tests/fakes/bin 2>/dev/null | sort -u)
+mapfile -t sh_files < <(git ls-files '*.sh' .ci/run tests/vm/guest/init packaging/bash-completion/ibup debian/postrm tests/fakes/bin 2>/dev/null | sort -u)
 shellcheck -x "${sh_files[@]}"
 
-step "release build (hardened)"
+step "release build (hardened) and its tests"
 cmake --preset release >/dev/null
 cmake --build --preset release
-ctest --preset release -LE vm --no-label-summary >/dev/null ||
-  ctest --preset release -LE vm --rerun-failed --output-on-failure --no-label-summary
+cmake --preset release-test >/dev/null
+cmake --build --preset release-test
+ctest --preset release-test -LE vm --no-label-summary >/dev/null ||
+  ctest --preset release-test -LE vm --rerun-failed --output-on-failure --no-label-summary
+
+step "packages: .deb (lintian) and .rpm, each equal to cmake --install"
+tools/package.sh deb rpm
+
+if [ "$fresh" = 1 ]; then
+  step "fresh Debian 12: the README's quick start (tools/build.sh)"
+  as_root tools/fresh-tree.sh quickstart
+
+  step "fresh Debian 12: tools/deps.sh --test, every test preset configured and built"
+  as_root tools/fresh-tree.sh test-presets
+
+  step "fresh Debian 12: the .deb installed, run on a fixture, removed, purged"
+  as_root tools/fresh-tree.sh deb build/packages/ibup_*.deb
+fi
 
 step "fuzz smoke (libFuzzer, clang)"
 cmake --preset fuzz >/dev/null
@@ -43,4 +93,4 @@ cppcheck --project=build/ci/compile_commands.json --enable=warning,performance,p
   --inline-suppr --suppress=missingIncludeSystem --error-exitcode=1 -q
 
 step "tests (sanitizer build)"
-ctest --preset ci --output-on-failure --no-label-summary
+ctest --preset ci --output-on-failure --no-label-summary | tee "$summary"
