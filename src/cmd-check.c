@@ -413,8 +413,9 @@ int cmd_check(struct ibup_cli *cli, int argc, char **argv)
 		if (unknown)
 			r = IBUP_EXIT_FAILURE;
 		else
-			r = cli_exit_code(none && !allow_none ? -ENODEV : 0,
-					  !none && (n[IBUP_FAIL] || (strict && n[IBUP_WARN])));
+			r = cli_exit_code(
+				none && !allow_none ? -ENODEV : 0,
+				!none && (n[IBUP_FAIL] || (strict && n[IBUP_WARN])));
 	}
 	ibup_check_report_free(rep);
 	ibup_status_free(st);

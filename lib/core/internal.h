@@ -290,8 +290,8 @@ int ibup_parse_systemd_memlock(const char *text, int64_t *soft,
 			       struct ibup_diag *reterr_diag);
 int ibup_limits_read(struct ibup_ctx *ctx, struct ibup_limits *ret);
 /* Secure Boot and the newer kernels' modules (lib/inventory/boot.c). */
-int ibup_boot_read(struct ibup_ctx *ctx, const char *running, const struct ibup_drivers *dr,
-		   struct ibup_boot *ret);
+int ibup_boot_read(struct ibup_ctx *ctx, const char *running,
+		   const struct ibup_drivers *dr, struct ibup_boot *ret);
 void ibup_boot_release(struct ibup_boot *b);
 
 /* SHA-256 (libcrypto through dlopen, lib/core/sha256.c). -ELIBACC without libcrypto. */
