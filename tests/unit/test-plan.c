@@ -227,6 +227,32 @@ static void test_state_lock(void **state)
 	tmp_root_remove(root, ctx);
 }
 
+/* The unit runs ibup wherever it is: a path with a space or '%' is one word, unexpanded. */
+static void test_unit_exec_quoting(void **state)
+{
+	char root[TMP_ROOT_SIZE];
+	struct ibup_ctx *ctx;
+	struct ibup_plan *p;
+
+	tmp_root_make(root, "unit", &ctx);
+	assert_int_equal(
+		ibup_ipoib_enable_plan(ctx, "systemd", "/opt/my ibup/100%/ibup", &p), 0);
+	assert_string_equal(p->steps[0].path, "etc/systemd/system/ibup-ipoib.service");
+	assert_non_null(strstr(
+		p->steps[0].content,
+		"\nExecStart=\"/opt/my ibup/100%%/ibup\" ipoib apply --wait 120\n"));
+	ibup_plan_free(p);
+	assert_int_equal(ibup_ipoib_enable_plan(ctx, "systemd", "/usr/sbin/ibup", &p), 0);
+	assert_non_null(strstr(p->steps[0].content,
+			       "\nExecStart=/usr/sbin/ibup ipoib apply --wait 120\n"));
+	ibup_plan_free(p);
+	assert_int_equal(ibup_ipoib_enable_plan(ctx, "systemd", "/a\nb", &p), -EINVAL);
+	assert_int_equal(
+		ibup_ipoib_enable_plan(ctx, "carrier-pigeon", "/usr/sbin/ibup", &p),
+		-EINVAL);
+	tmp_root_remove(root, ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_plan_idempotent),
 		cmocka_unit_test(test_exec_stops_journals_resumes),
 		cmocka_unit_test(test_state_lock),
+		cmocka_unit_test(test_unit_exec_quoting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
