@@ -154,6 +154,16 @@ int ibup_plan_note(struct ibup_plan *plan, const char *path, const char *fmt, ..
 int ibup_plan_finish(struct ibup_plan *plan);
 
 /**
+ * ibup_plan_end() - how every planner ends: finish the plan, or drop it on an error
+ * @plan: the plan being built (may be NULL when @r < 0)
+ * @r: the planner's result so far (negative: an error)
+ * @ret: set to @plan on success
+ *
+ * Return: 0, or @r (or ibup_plan_finish()'s error) after freeing @plan.
+ */
+int ibup_plan_end(struct ibup_plan *plan, int r, struct ibup_plan **ret);
+
+/**
  * ibup_step_argv() - the command line a step is, as an administrator would type it
  * @plan: the plan (its root: "systemctl --root=DIR enable ..." under another root)
  * @step: the step

@@ -71,24 +71,6 @@ _printf_(2, 3) static void say(struct ibup_download_result *res, const char *fmt
 	ibup_sanitize(res->error);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void progress(struct dl *d, uint64_t now, uint64_t total)
 {
 	if (d->o.progress)
@@ -252,7 +234,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 		f->error = -EFBIG;
 		return 0;
 	}
-	r = write_all(d->fd, ptr, len);
+	r = ibup_write_all(d->fd, ptr, len);
 	if (r < 0) {
 		f->error = r;
 		return 0;
@@ -595,7 +577,7 @@ static int from_cache(struct dl *d, int cachefd)
 			return drop_cache_entry(d, cachefd); /* grew since the fstat */
 		}
 		ibup_sha256_update(&s, buf, (size_t)n);
-		r = write_all(d->fd, buf, (size_t)n);
+		r = ibup_write_all(d->fd, buf, (size_t)n);
 		if (r < 0) {
 			ibup_sha256_release(&s);
 			return r;
@@ -641,7 +623,7 @@ static void fill_cache(struct dl *d, int cachefd, int dirfd, const char *base)
 				r = n < 0 ? -errno : 0;
 				break;
 			}
-			r = write_all(out, buf, (size_t)n);
+			r = ibup_write_all(out, buf, (size_t)n);
 		}
 		if (r == 0 && fsync(out) < 0)
 			r = -errno;

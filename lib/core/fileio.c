@@ -464,7 +464,7 @@ int ibup_list_dir_at(int dirfd, unsigned max, char ***ret_names, unsigned *ret_n
 }
 
 /* Write all of @data to @fd. */
-static int write_all(int fd, const void *data, size_t len)
+int ibup_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -549,7 +549,7 @@ static int copy_to_backup(int dirfd, const char *base, int srcfd)
 		    st.st_mode & 07777);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, data, len);
+	r = ibup_write_all(fd, data, len);
 	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r >= 0 && !same_content(fd, data, len))
@@ -585,7 +585,7 @@ static int fill_new_file(int fd, int dirfd, const char *base, int oldfd, const v
 		/* The umask must not narrow the mode the caller asked for. */
 		return -errno;
 	}
-	r = write_all(fd, data, len);
+	r = ibup_write_all(fd, data, len);
 	if (r < 0)
 		return r;
 	if (fsync(fd) < 0)
@@ -771,5 +771,5 @@ int ibup_write_device(struct ibup_ctx *ctx, const char *path, const void *data,
 	fd = open_under_root(ctx, path, O_WRONLY | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return fd;
-	return write_all(fd, data, len);
+	return ibup_write_all(fd, data, len);
 }

@@ -338,6 +338,9 @@ const char *ibup_state_path(const struct ibup_state *s, const char *name, char *
 int ibup_spawn_env(const char *const argv[], const char *const env[], unsigned timeout_ms,
 		   size_t out_max, struct ibup_spawn_result *ret_result);
 
+/* Write all of @data to @fd (EINTR retried): 0 or -errno. */
+int ibup_write_all(int fd, const void *data, size_t len);
+
 /* An open file under the root (O_PATH-free: the same resolution as the readers). */
 int ibup_open_under_root(struct ibup_ctx *ctx, const char *path, int flags);
 

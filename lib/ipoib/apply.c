@@ -414,13 +414,9 @@ int ibup_ipoib_apply_plan(struct ibup_ctx *ctx, const struct ibup_ipoib_plan *ip
 	}
 	if (r >= 0 && network_direct && ip->network_direct && ip->n)
 		r = plan_network_direct(ctx, ip, plan, &dat_conf);
-	if (r >= 0)
-		r = ibup_plan_finish(plan);
-	if (r < 0) {
-		ibup_plan_free(plan);
+	r = ibup_plan_end(plan, r, ret);
+	if (r < 0)
 		return r;
-	}
-	*ret = plan;
 	if (ret_dat_conf)
 		*ret_dat_conf = TAKE_PTR(dat_conf);
 	return 0;

@@ -264,14 +264,7 @@ int ibup_ipoib_enable_plan(struct ibup_ctx *ctx, const char *via, const char *ex
 		r = plan_systemd(ctx, plan, exe);
 	else
 		r = plan_waagent(ctx, plan, "y", NULL);
-	if (r >= 0)
-		r = ibup_plan_finish(plan);
-	if (r < 0) {
-		ibup_plan_free(plan);
-		return r;
-	}
-	*ret = plan;
-	return 0;
+	return ibup_plan_end(plan, r, ret);
 }
 
 int ibup_ipoib_disable_plan(struct ibup_ctx *ctx, struct ibup_plan **ret)
@@ -310,12 +303,5 @@ int ibup_ipoib_disable_plan(struct ibup_ctx *ctx, struct ibup_plan **ret)
 				r = plan_waagent(ctx, plan, r ? "y" : "n", orig);
 		}
 	}
-	if (r >= 0)
-		r = ibup_plan_finish(plan);
-	if (r < 0) {
-		ibup_plan_free(plan);
-		return r;
-	}
-	*ret = plan;
-	return 0;
+	return ibup_plan_end(plan, r, ret);
 }

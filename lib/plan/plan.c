@@ -126,6 +126,18 @@ void ibup_plan_input(struct ibup_plan *plan, const char *name, const void *data,
 		ibup_sha256_update(plan->inputs, data, len);
 }
 
+int ibup_plan_end(struct ibup_plan *plan, int r, struct ibup_plan **ret)
+{
+	if (r >= 0)
+		r = ibup_plan_finish(plan);
+	if (r < 0) {
+		ibup_plan_free(plan);
+		return r;
+	}
+	*ret = plan;
+	return 0;
+}
+
 int ibup_plan_finish(struct ibup_plan *plan)
 {
 	int r;

@@ -371,14 +371,7 @@ int ibup_rename_plan(struct ibup_ctx *ctx, const struct ibup_status *st,
 	for (unsigned i = 0; i < n; i++)
 		free(tmp[i]);
 	ibup_rename_targets_free(t, n);
-	if (r >= 0)
-		r = ibup_plan_finish(plan);
-	if (r < 0) {
-		ibup_plan_free(plan);
-		return r;
-	}
-	*ret = plan;
-	return 0;
+	return ibup_plan_end(plan, r, ret);
 }
 
 int ibup_rename_rule_plan(struct ibup_ctx *ctx, bool enable, const char *exe,
@@ -417,12 +410,5 @@ int ibup_rename_rule_plan(struct ibup_ctx *ctx, bool enable, const char *exe,
 	if (r > 0 && ibup_ctx_is_live(ctx))
 		r = ibup_plan_run(plan, reload, NULL, 60000, NULL, 0,
 				  "udev reads the changed rules");
-	if (r >= 0)
-		r = ibup_plan_finish(plan);
-	if (r < 0) {
-		ibup_plan_free(plan);
-		return r;
-	}
-	*ret = plan;
-	return 0;
+	return ibup_plan_end(plan, r, ret);
 }
