@@ -170,28 +170,30 @@ if [ "$rc" != 0 ]; then
 fi
 rm -rf "$out"
 mkdir -p "$out"
-cp "$tree/root/build/ibup" "$out/ibup"
-log "built $out/ibup ($(stat -c %s "$out/ibup") bytes)"
+# Named ibup only once every check below passed: nothing takes a binary that failed one.
+bin=$out/ibup.unchecked
+cp "$tree/root/build/ibup" "$bin"
+log "built $bin ($(stat -c %s "$bin") bytes)"
 
 # The ELF: every GLIBC_ version it asks for, then the newest against $need.
-versions=$(objdump -T "$out/ibup" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -uV)
+versions=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -uV)
 newest=$(tail -n 1 <<<"$versions")
 log "glibc symbol versions: $(tr '\n' ' ' <<<"$versions")"
 if [ "$(printf '%s\n' "GLIBC_$need" "$newest" | sort -V | tail -n 1)" != "GLIBC_$need" ]; then
-  objdump -T "$out/ibup" | awk -v need="$need" '
+  objdump -T "$bin" | awk -v need="$need" '
     match($0, /GLIBC_[0-9.]+/) {
       split(substr($0, RSTART + 6, RLENGTH - 6), v, ".")
       split(need, n, ".")
       if (v[1] > n[1] || (v[1] == n[1] && v[2] > n[2])) print "  " $NF " (" substr($0, RSTART, RLENGTH) ")"
     }' >&2
-  die "$out/ibup needs $newest, newer than glibc $need: replace the symbols above with syscall() or a fallback"
+  die "$bin needs $newest, newer than glibc $need: replace the symbols above with syscall() or a fallback"
 fi
-needed=$(readelf -d "$out/ibup" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 log "NEEDED: $(tr '\n' ' ' <<<"$needed")"
 while read -r lib; do
   case $lib in
   libc.so.6 | libm.so.6 | libdl.so.2 | libpthread.so.0 | librt.so.1 | libmnl.so.0 | ld-linux*) ;;
-  *) die "$out/ibup needs $lib: only glibc's libraries and libmnl may be (jansson and expat are linked in: IBUP_STATIC_DEPS)" ;;
+  *) die "$bin needs $lib: only glibc's libraries and libmnl may be (jansson and expat are linked in: IBUP_STATIC_DEPS)" ;;
   esac
 done <<<"$needed"
 
@@ -208,6 +210,7 @@ if [ "$rc" != 0 ]; then
   die "the portable binary failed in the Debian 11 tree (exit $rc)"
 fi
 log "in Debian 11 without libjansson4 and libexpat1: '$(head -n 1 "$tree/root/run.log")'; status on hbv3 equals its golden output"
+mv "$bin" "$out/ibup"
 
 if [ "$tarball" = 1 ]; then
   version=$(sed -n 's/^project(ibup VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
