@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite, as CI runs it: install the dependencies, check formatting and
 # lint, build the release configuration and test it, build the packages, prove the
-# README's commands in fresh Debian 12 trees, then build with ASan+UBSan and -Werror and
+# README's commands in fresh Debian 12 trees, build and run the portable binary in a
+# Debian 11 tree (tools/portable.sh), then build with ASan+UBSan and -Werror and
 # run every test (unit, command-line golden files, Soft-RoCE guest). Each stage's time
 # is printed at the end (also after a failure), then ctest's summary line again.
 # IBUP_CI_FRESH=0 skips the fresh-tree stages (they need Debian's registry).

@@ -12,7 +12,8 @@ real=$(dirname "$self")/../libexec/ibup/ibup
 # "glibc 2.28" from getconf; else ldd's first line, "ldd (GNU libc) 2.28".
 have=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc \([0-9][0-9.]*\).*/\1/p')
 [ -n "$have" ] ||
-  have=$(ldd --version 2>/dev/null | sed -n '1{/GNU\|GLIBC/s/.* \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p;}')
+  have=$(ldd --version 2>/dev/null | head -n 1 | grep -Ei 'gnu|glibc' |
+    sed -n 's/.* \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p')
 
 # 0 when version $1 is at least $2 (both major.minor).
 at_least() {
