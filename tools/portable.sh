@@ -78,11 +78,14 @@ done
 for tool in mmdebstrap zstd git flock objdump readelf; do
   command -v "$tool" >/dev/null || die "needs $tool (tools/deps.sh --test installs it)"
 done
-# The same lock as tools/fresh-tree.sh: one tree builder at a time per cache.
+# One portable run at a time per cache (they share build/portable only per checkout, but
+# the tree's tarball per machine). Its own lock and temporary names, not fresh-tree.sh's:
+# this uses no shared apt directory, so it need not wait for a fresh-tree run.
 mkdir -p "$cache"
-exec 9>"$cache/lock"
-flock -w 1800 9 || die "another run has held $cache/lock for 30 minutes"
-rm -f "$cache"/.base.*
+exec 9>"$cache/portable.lock"
+flock -w 1800 9 || die "another run has held $cache/portable.lock for 30 minutes"
+# A tree tarball left half-written by an interrupted run (none is being written: the lock).
+rm -f "$cache"/.portable.*
 
 # The build tree: made once per (suite, mirrors, package list).
 base_tarball() {
@@ -91,7 +94,7 @@ base_tarball() {
     "${build_packages[*]}" | sha256sum | cut -c1-16)
   tarball=$cache/debian-$suite-$key.tar.zst
   if [ ! -s "$tarball" ]; then
-    tmp=$(mktemp "$cache/.base.XXXXXX.tar.zst")
+    tmp=$(mktemp "$cache/.portable.XXXXXX.tar.zst")
     log "building the Debian 11 tree (mmdebstrap $suite minbase + the build packages), cached as $tarball"
     include=$(
       IFS=,
