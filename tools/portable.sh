@@ -78,9 +78,9 @@ done
 for tool in mmdebstrap zstd git flock objdump readelf; do
   command -v "$tool" >/dev/null || die "needs $tool (tools/deps.sh --test installs it)"
 done
-# One portable run at a time per cache (they share build/portable only per checkout, but
-# the tree's tarball per machine). Its own lock and temporary names, not fresh-tree.sh's:
-# this uses no shared apt directory, so it need not wait for a fresh-tree run.
+# One portable run at a time per cache, which makes the tree's tarball. Its own lock and
+# temporary names, not fresh-tree.sh's: this uses no shared apt directory, so it need not
+# wait for a fresh-tree run.
 mkdir -p "$cache"
 exec 9>"$cache/portable.lock"
 flock -w 1800 9 || die "another run has held $cache/portable.lock for 30 minutes"
