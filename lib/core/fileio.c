@@ -22,8 +22,10 @@
 
 #define MAX_LINKS 40 /* as the kernel's path walk */
 
-/* glibc before 2.32 (Debian 11, the portable build) has no SYS_openat2; the kernel's
- * headers (5.6 and later, as <linux/openat2.h> needs) have its number. */
+/*
+ * glibc before 2.32 (Debian 11, the portable build) has no SYS_openat2; the kernel's
+ * headers (5.6 and later, as <linux/openat2.h> needs) have its number.
+ */
 #ifndef SYS_openat2
 #define SYS_openat2 __NR_openat2
 #endif
