@@ -4,23 +4,43 @@
 # directory. Regular files only (no symlinks: zip tools and the agent's extractall
 # treat them differently); the agent itself adds the execute bits it needs.
 #
-#   tools/build-vmext-zip.sh IBUP_BINARY OUT.zip
+#   tools/build-vmext-zip.sh IBUP_BINARY|--portable OUT.zip
 #
-# The binary should be the portable build (IBUP_STATIC_JANSSON, glibc 2.28); its
+# What ships is the portable build (tools/portable.sh: IBUP_STATIC_DEPS, glibc 2.28 at
+# most), which --portable takes from build/portable/ibup; any other binary (the tests
+# package their own) is packaged with a warning when it needs a newer glibc. Its
 # architecture is read from its ELF header and recorded in bin/ARCH, which
 # ibup-vmext.sh compares with the VM's before running it.
 set -euo pipefail
 
 usage() {
-  echo "Usage: tools/build-vmext-zip.sh IBUP_BINARY OUT.zip" >&2
+  echo "Usage: tools/build-vmext-zip.sh IBUP_BINARY|--portable OUT.zip" >&2
   exit 2
 }
 [ $# -eq 2 ] || usage
 bin=$1 out=$2
-src=$(cd "$(dirname "$0")/.." && pwd)/packaging/vmext
+repo=$(cd "$(dirname "$0")/.." && pwd)
+src=$repo/packaging/vmext
+if [ "$bin" = --portable ]; then
+  bin=$repo/build/portable/ibup
+  [ -f "$bin" ] || {
+    echo "build-vmext-zip.sh: no $bin: run 'sudo tools/portable.sh' first" >&2
+    exit 1
+  }
+fi
 if [ ! -f "$bin" ] || [ -L "$bin" ]; then
   echo "build-vmext-zip.sh: '$bin' is not a regular file" >&2
   exit 1
+fi
+# The newest glibc symbol version it needs, against the portable build's 2.28.
+need=$(sed -n 's/^need=//p' "$repo/packaging/portable/ibup.sh")
+if command -v objdump >/dev/null; then
+  newest=$(objdump -T "$bin" 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' | sort -uV | tail -n 1)
+  if [ -n "$newest" ] &&
+    [ "$(printf '%s\n' "GLIBC_$need" "$newest" | sort -V | tail -n 1)" != "GLIBC_$need" ]; then
+    echo "build-vmext-zip.sh: warning: '$bin' needs $newest; VMs with glibc older than" \
+      "that cannot run it (the portable build, tools/portable.sh, needs $need)" >&2
+  fi
 fi
 
 python3 - "$bin" "$out" "$src" <<'PY'

@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite, as CI runs it: install the dependencies, check formatting and
 # lint, build the release configuration and test it, build the packages, prove the
-# README's commands in fresh Debian 12 trees, then build with ASan+UBSan and -Werror and
+# README's commands in fresh Debian 12 trees, build and run the portable binary in a
+# Debian 11 tree (tools/portable.sh), then build with ASan+UBSan and -Werror and
 # run every test (unit, command-line golden files, Soft-RoCE guest). Each stage's time
 # is printed at the end (also after a failure), then ctest's summary line again.
 # IBUP_CI_FRESH=0 skips the fresh-tree stages (they need Debian's registry).
+# IBUP_CI_PORTABLE=0 skips the portable build in a Debian 11 tree (tools/portable.sh;
+# default: as IBUP_CI_FRESH, since its first run needs the registry too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +33,7 @@ as_root() {
 }
 
 fresh=${IBUP_CI_FRESH:-1}
+portable=${IBUP_CI_PORTABLE:-$fresh}
 summary=$(mktemp)
 report() {
   local rc=$?
@@ -40,6 +44,7 @@ report() {
   done
   printf '%5ds  total%s\n' "$SECONDS" "$([ "$rc" = 0 ] || echo ", failed (exit $rc)")"
   [ "$fresh" = 1 ] || echo "(IBUP_CI_FRESH=0: the fresh Debian 12 stages were skipped)"
+  [ "$portable" = 1 ] || echo "(IBUP_CI_PORTABLE=0: the portable build in Debian 11 was skipped)"
   # ctest's summary last, where CI reads it.
   grep -E '^[0-9]+% tests passed' "$summary" || true
   rm -f "$summary"
@@ -77,6 +82,11 @@ if [ "$fresh" = 1 ]; then
 
   step "fresh Debian 12: the .deb installed, run on a fixture, removed, purged"
   as_root tools/fresh-tree.sh deb build/packages/ibup_*.deb
+fi
+
+if [ "$portable" = 1 ]; then
+  step "portable build in Debian 11: glibc 2.28 at most, jansson and expat linked in, run there; tarball"
+  as_root tools/portable.sh --tarball
 fi
 
 step "fuzz smoke (libFuzzer, clang)"

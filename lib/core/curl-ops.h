@@ -10,6 +10,16 @@
 #define CURL_DISABLE_TYPECHECK /* the type-checking macros would hide the symbols */
 #include <curl/curl.h>
 
+/*
+ * curl.h before 7.85 (Debian 11's, where the portable build is made) lacks the _STR
+ * options; the libcurl loaded at run time may have them, and answers
+ * CURLE_UNKNOWN_OPTION when it does not (the callers fall back then).
+ */
+#if LIBCURL_VERSION_NUM < 0x075500
+#define CURLOPT_PROTOCOLS_STR ((CURLoption)(CURLOPTTYPE_STRINGPOINT + 318))
+#define CURLOPT_REDIR_PROTOCOLS_STR ((CURLoption)(CURLOPTTYPE_STRINGPOINT + 319))
+#endif
+
 #include "internal.h"
 
 #define CURL_SYMBOLS(X)       \

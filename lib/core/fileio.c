@@ -23,6 +23,14 @@
 #define MAX_LINKS 40 /* as the kernel's path walk */
 
 /*
+ * glibc before 2.32 (Debian 11, the portable build) has no SYS_openat2; the kernel's
+ * headers (5.6 and later, as <linux/openat2.h> needs) have its number.
+ */
+#ifndef SYS_openat2
+#define SYS_openat2 __NR_openat2
+#endif
+
+/*
  * openat2's RESOLVE_IN_ROOT / RESOLVE_BENEATH for kernels without it (before 5.6, or a
  * seccomp filter that refuses it): walk @path one component at a time below @dirfd.
  * ".." never climbs above @dirfd; in @in_root mode an absolute symlink restarts at

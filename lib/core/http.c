@@ -4,6 +4,8 @@
  * ~30 libraries and costs every start of ibup a few milliseconds, and most commands
  * never make a request. One typed symbol table, checked against curl.h at build time.
  */
+/* CURLOPT_PROTOCOLS is the fallback for libcurl before 7.85 (EL8: 7.61), as in download.c. */
+#define CURL_DISABLE_DEPRECATION
 #include <dlfcn.h>
 #include <string.h>
 
@@ -132,7 +134,9 @@ int ibup_http_get(struct ibup_ctx *ctx, const char *url, const char *const *head
 	c->curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
 	/* Never through a proxy: the metadata service is link-local. */
 	c->curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	c->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+		c->curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+				    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	c->curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	c->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	c->curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);

@@ -8,6 +8,10 @@
 #include <stdarg.h>
 #include <sys/syscall.h>
 
+#ifndef SYS_openat2 /* glibc before 2.32, as lib/core/fileio.c */
+#define SYS_openat2 __NR_openat2
+#endif
+
 long syscall(long number, ...);
 
 long syscall(long number, ...)
