@@ -62,3 +62,35 @@ assert_eq "ucx_info -d ignores UCX_NET_DEVICES" "$uct_without" "$(net_devices "$
 # The launcher forms carry the same assignment.
 vm_test mpirun ibup env --format mpirun --mpi openmpi
 assert_match "mpirun flags" "-x UCX_NET_DEVICES=${VM_RXE[0]}:1,${VM_RXE[1]}:1( |$)" "$(cat "$VM_OUT")"
+
+# Two processes move data over the selected devices with that environment: UCX's own
+# ucx_perftest, its transports limited to RC verbs (and UD, which RC's wire-up needs;
+# intra-node UCX would otherwise take shared memory), so that the bytes cross the
+# Soft-RoCE devices ibup chose.
+perftest_pair() {
+  # shellcheck disable=SC1091 # written by the step above
+  . ./env.sh || exit 1
+  export UCX_TLS=rc_verbs,ud_verbs,self
+  # One host: both devices' IPv4-mapped GIDs (ibup's choice, right across hosts) are
+  # local addresses of one namespace, and the kernel would loop the packets through lo;
+  # the link-local GID keeps them on the veth pairs (as `ibup bench --to` does).
+  export UCX_IB_GID_INDEX=0
+  timeout -k 5 80 ucx_perftest -p 13337 >perftest-server.out 2>&1 &
+  local server=$! rc
+  sleep 2
+  ucx_perftest 127.0.0.1 -p 13337 -t tag_bw -s 65536 -n 200
+  rc=$?
+  wait "$server" || rc=$?
+  return "$rc"
+}
+rx_before=$(cat "/sys/class/infiniband/${VM_RXE[0]}/ports/1/hw_counters/rcvd_pkts" 2>/dev/null || echo 0)
+tx_before=$(cat "/sys/class/infiniband/${VM_RXE[0]}/ports/1/hw_counters/sent_pkts" 2>/dev/null || echo 0)
+rx1_before=$(cat "/sys/class/infiniband/${VM_RXE[1]}/ports/1/hw_counters/rcvd_pkts" 2>/dev/null || echo 0)
+tx1_before=$(cat "/sys/class/infiniband/${VM_RXE[1]}/ports/1/hw_counters/sent_pkts" 2>/dev/null || echo 0)
+vm_test -t 90 ucx-perftest perftest_pair
+vm_log "ucx_perftest: $(grep -v '^ *$' "$VM_OUT" | tail -n 1)"
+moved=$(($(cat "/sys/class/infiniband/${VM_RXE[0]}/ports/1/hw_counters/rcvd_pkts") - rx_before +
+  $(cat "/sys/class/infiniband/${VM_RXE[0]}/ports/1/hw_counters/sent_pkts") - tx_before +
+  $(cat "/sys/class/infiniband/${VM_RXE[1]}/ports/1/hw_counters/rcvd_pkts") - rx1_before +
+  $(cat "/sys/class/infiniband/${VM_RXE[1]}/ports/1/hw_counters/sent_pkts") - tx1_before))
+assert_num "packets through the Soft-RoCE devices during ucx_perftest" "$moved" -ge $((65536 * 200 / 1024))
