@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build the Debian package (dpkg-buildpackage, then lintian) and the RPM (rpmbuild with
-# packaging/rpm/ibup.spec) from the files git tracks, and check each holds exactly what
+# packaging/rpm/ibup.spec; with the portable binary of tools/portable.sh when it is built)
+# from the files git tracks, and check each holds exactly what
 # `cmake --install` puts down, apart from what the format itself adds (the Debian
 # copyright and changelog, the RPM license file) and man pages being compressed.
 # Everything goes to build/packages/; the .deb is build/packages/ibup_<version>_<arch>.deb.
@@ -121,8 +122,14 @@ build_rpm() {
   source_tree "$top/ibup-$version"
   tar -C "$top" -czf "$top/SOURCES/ibup-$version.tar.gz" "ibup-$version"
   rm -rf "${top:?}/ibup-$version"
+  # The portable binary, when tools/portable.sh has built it, is the one the RPM ships
+  # (EL8's glibc 2.28 and later); otherwise this host's build.
+  local prebuilt=()
+  if [ -x build/portable/ibup ]; then
+    prebuilt=(--define "prebuilt $PWD/build/portable/ibup")
+  fi
   # --nodeps: the BuildRequires are RPM names, which dpkg's database does not know.
-  rpmbuild --define "_topdir $top" --nodeps -bb packaging/rpm/ibup.spec >"$top/build.log" 2>&1 || {
+  rpmbuild --define "_topdir $top" "${prebuilt[@]}" --nodeps -bb packaging/rpm/ibup.spec >"$top/build.log" 2>&1 || {
     tail -n 40 "$top/build.log" >&2
     echo "package.sh: rpmbuild failed (log: $top/build.log)" >&2
     exit 1

@@ -70,6 +70,12 @@ cmake --build --preset release-test
 ctest --preset release-test -LE vm --no-label-summary >/dev/null ||
   ctest --preset release-test -LE vm --rerun-failed --output-on-failure --no-label-summary
 
+if [ "$portable" = 1 ]; then
+  step "portable build in Debian 11: glibc 2.28 at most, jansson and expat linked in, run there; tarball"
+  as_root tools/portable.sh --tarball
+fi
+
+# The RPM ships the portable binary when the step above built it.
 step "packages: .deb (lintian) and .rpm, each equal to cmake --install"
 tools/package.sh deb rpm
 
@@ -82,11 +88,6 @@ if [ "$fresh" = 1 ]; then
 
   step "fresh Debian 12: the .deb installed, run on a fixture, removed, purged"
   as_root tools/fresh-tree.sh deb build/packages/ibup_*.deb
-fi
-
-if [ "$portable" = 1 ]; then
-  step "portable build in Debian 11: glibc 2.28 at most, jansson and expat linked in, run there; tarball"
-  as_root tools/portable.sh --tarball
 fi
 
 step "fuzz smoke (libFuzzer, clang)"
