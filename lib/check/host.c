@@ -149,7 +149,7 @@ void check_waagent(struct run *run)
 						"OS.CheckRdmaDriver" };
 	_cleanup_free_ char *text = NULL, *rdma = NULL, *nd = NULL;
 	int on = 0, nd_on;
-	bool sriov = false;
+	bool sriov = false, ibup_unit;
 	char seen[160];
 	int r;
 
@@ -191,12 +191,21 @@ void check_waagent(struct run *run)
 	snprintf(seen, sizeof(seen), "OS.EnableRDMA=%.48s OS.CheckRdmaDriver=%.48s",
 		 rdma ? ibup_sanitize(rdma) : "(unset)",
 		 nd ? ibup_sanitize(nd) : "(unset)");
-	if (run->rep->expect.ipoib == 1 && !on)
+	/* `ibup ipoib enable` (its unit enabled) addresses IPoIB instead of the agent. */
+	ibup_unit =
+		ibup_path_exists(run->ctx, "etc/systemd/system/multi-user.target.wants/"
+					   "ibup-ipoib.service") > 0;
+	if (run->rep->expect.ipoib == 1 && !on && ibup_unit)
+		check_add(run, "waagent_rdma", NULL, IBUP_PASS, NULL,
+			  "ibup-ipoib.service is enabled: ibup addresses IPoIB", NULL,
+			  NULL);
+	else if (run->rep->expect.ipoib == 1 && !on)
 		check_add(
 			run, "waagent_rdma", NULL, IBUP_WARN, "NHCNA", seen,
-			"OS.EnableRDMA=y",
-			"the agent will not give the IPoIB interfaces their addresses: set "
-			"OS.EnableRDMA=y in /etc/waagent.conf and restart the agent");
+			"OS.EnableRDMA=y, or ibup's IPoIB unit",
+			"nothing will give the IPoIB interfaces their addresses: run 'ibup ipoib "
+			"enable' (ibup's unit and udev rule), or set OS.EnableRDMA=y in "
+			"/etc/waagent.conf and restart the agent");
 	else if (sriov && nd_on)
 		check_add(
 			run, "waagent_rdma", NULL, IBUP_WARN, NULL, seen,

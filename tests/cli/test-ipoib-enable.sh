@@ -63,6 +63,10 @@ ib enable >"$tmp/out2" || fail=1
 grep -q "^Nothing to do: 'ibup ipoib enable --via systemd' changes nothing.$" "$tmp/out2" ||
   { echo "FAIL: a second enable planned something:"; cat "$tmp/out2"; fail=1; }
 ib enable --json --dry-run >"$tmp/plan2.json"
+# check knows ibup's unit addresses IPoIB: the agent's OS.EnableRDMA is not needed then.
+"$ibup" --root "$root" check --vm-size Standard_HB120rs_v3 --json >"$tmp/check.json" 2>/dev/null
+[ "$(jq -r '.checks[] | select(.id == "waagent_rdma") | .verdict' "$tmp/check.json")" = pass ] ||
+  { echo "FAIL: check does not see ibup's enabled unit:"; jq -c '.checks[] | select(.id == "waagent_rdma")' "$tmp/check.json"; fail=1; }
 [ "$(jq '.steps|length' "$tmp/plan2.json")" = 0 ] || { echo "FAIL: a second plan is not empty"; fail=1; }
 
 # 3. waagent: one line changes, in place; again: unchanged.
