@@ -94,49 +94,55 @@ static int open_socket_of(int bus, struct mnl_socket **ret)
 	return 0;
 }
 
-static int open_socket(struct mnl_socket **ret)
+/*
+ * Send the dump request @nlh (built at the start of @buf) on @bus and run @cb on every
+ * answer, received into @buf. 0, or -errno (also when @cb stopped with MNL_CB_ERROR).
+ */
+static int dump(int bus, char *buf, size_t size, struct nlmsghdr *nlh, mnl_cb_t cb,
+		void *data)
 {
-	return open_socket_of(NETLINK_ROUTE, ret);
+	struct mnl_socket *nl;
+	unsigned seq, portid;
+	ssize_t n;
+	int r;
+
+	r = open_socket_of(bus, &nl);
+	if (r < 0)
+		return r;
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = (unsigned)time(NULL);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		mnl_socket_close(nl);
+		return r;
+	}
+	while ((n = mnl_socket_recvfrom(nl, buf, size)) > 0) {
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (r <= MNL_CB_STOP)
+			break;
+	}
+	r = n < 0 || r == MNL_CB_ERROR ? -errno : 0;
+	mnl_socket_close(nl);
+	return r;
 }
 
 int ibup_netlink_ipv4(struct ibup_netlink_addr **ret, unsigned *ret_n)
 {
 	char buf[32768]; /* MNL_SOCKET_BUFFER_SIZE is a VLA; a dump part never exceeds this */
 	struct addr_list list = { 0 };
-	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct rtgenmsg *rt;
-	unsigned seq, portid;
-	ssize_t n;
-	int r = 0;
+	int r;
 
-	r = open_socket(&nl);
-	if (r < 0)
-		return r;
-	portid = mnl_socket_get_portid(nl);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq = (unsigned)time(NULL);
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
 	rt->rtgen_family = AF_INET;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		mnl_socket_close(nl);
-		return r;
-	}
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, addr_cb, &list);
-		if (r <= MNL_CB_STOP)
-			break;
-	}
-	if (n < 0)
-		r = -errno;
-	else if (r == MNL_CB_ERROR)
-		r = list.error ? list.error : -errno;
-	else
-		r = 0;
-	mnl_socket_close(nl);
+	r = dump(NETLINK_ROUTE, buf, sizeof(buf), nlh, addr_cb, &list);
+	/* The callback's own reason (too many addresses, no memory) over errno's. */
+	if (r < 0 && list.error)
+		r = list.error;
 	if (r < 0) {
 		free(list.v);
 		return r;
@@ -214,32 +220,11 @@ static int rdma_dev_index(const char *name, uint32_t *ret)
 {
 	char buf[32768];
 	struct dev_index d = { .name = name, .index = -1 };
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
-	unsigned seq, portid;
-	ssize_t n;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	int r;
 
-	r = open_socket_of(NETLINK_RDMA, &nl);
-	if (r < 0)
-		return r;
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, RDMA_NLDEV_CMD_GET);
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq = (unsigned)time(NULL);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		mnl_socket_close(nl);
-		return r;
-	}
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, dev_cb, &d);
-		if (r <= MNL_CB_STOP)
-			break;
-	}
-	r = n < 0 || r == MNL_CB_ERROR ? -errno : 0;
-	mnl_socket_close(nl);
+	r = dump(NETLINK_RDMA, buf, sizeof(buf), nlh, dev_cb, &d);
 	if (r < 0)
 		return r;
 	if (d.index < 0)
