@@ -6,9 +6,11 @@
  * leaves status/<n>.status, the only thing the agent reads back. Exit codes are the
  * protocol's (enum ibup_vmext_code), not ibup's usual ones.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +25,22 @@
 
 /* The error-counter baseline of `check` on the running system, as ibup check keeps it. */
 #define STATE_DIR "/var/lib/ibup"
+/* How long enable waits for its background work before it returns (the agent kills
+ * enable after 300 s): short work ends within it and enable exits with its verdict. */
+#define WAIT_DEFAULT_S 30
+/* How long the background work waits for another ibup run that holds the lock. */
+#define LOCK_WAIT_MS (30u * 60 * 1000)
+/* How long enable waits for a lock that another enable holds to start a worker. */
+#define LAUNCH_WAIT_MS 1000
+/* How long disable and uninstall wait for another ibup run that holds the lock. */
+#define DISABLE_LOCK_WAIT_MS (120u * 1000)
+/* The background work's output, in the handler environment's logFolder. */
+#define WORKER_LOG "ibup-vmext.log"
 
 enum {
 	OPT_HANDLER_DIR = OPT_COMMAND_BASE,
+	OPT_WAIT,
+	OPT_WORKER,
 };
 
 void help_vmext(FILE *out)
@@ -36,11 +51,17 @@ void help_vmext(FILE *out)
 	      "sequence number (ConfigSequenceNumber, else the newest config/<n>.settings) and\n"
 	      "its public settings, do the steps (ipoib: apply the platform's IPoIB addresses\n"
 	      "and apply them at every boot; check: ibup check) and write status/<n>.status\n"
-	      "for the agent. disable and uninstall undo the boot-time IPoIB setup.\n"
+	      "for the agent. enable does the steps in the background (a transient systemd\n"
+	      "unit, or a detached process where systemd is not running), so they survive\n"
+	      "the agent's timeout; the status stays 'transitioning' until they end.\n"
+	      "disable and uninstall stop that work and undo the boot-time IPoIB setup.\n"
 	      "\n"
 	      "Options:\n"
 	      "      --handler-dir DIR  the handler directory (default: the working directory,\n"
-	      "                         where the agent starts its commands)\n" IBUP_VM_SIZE_HELP
+	      "                         where the agent starts its commands)\n"
+	      "      --wait SECONDS     enable: how long to wait for the background work\n"
+	      "                         before returning with the status 'transitioning'\n"
+	      "                         (default 30; 0 returns at once)\n" IBUP_VM_SIZE_HELP
 	      "      --root DIR         read (and configure) the system under DIR instead of /;\n"
 	      "                         the handler directory stays where it is\n"
 	      "  -v, --verbose          more detail on stderr\n"
@@ -76,6 +97,8 @@ struct vmext_run {
 	bool heartbeat;
 	struct ibup_vmext_settings settings;
 	struct ibup_vmext_status st;
+	unsigned wait_s; /* --wait */
+	bool worker; /* --worker: this is the background work */
 };
 
 /* Write the status (and the heartbeat the manifest asked for); returns the exit code. */
@@ -335,32 +358,103 @@ static int step_check(struct vmext_run *v)
 	return r;
 }
 
-static int op_enable(struct vmext_run *v)
+/* A line of the background work's log (its stdout), with the time. */
+static void wlog(const char *fmt, ...) _printf_(1, 2);
+static void wlog(const char *fmt, ...)
 {
-	enum ibup_vmext_state was;
-	unsigned mrseq;
-	const struct ibup_vmext_substatus *bad = NULL;
+	time_t now = time(NULL);
+	char stamp[32] = "";
+	struct tm tm;
+	va_list ap;
+
+	if (gmtime_r(&now, &tm))
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%s ibup vmext[%ld]: ", stamp, (long)getpid());
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* The status while the work goes on: "transitioning", the steps so far, @what now. */
+static void progress(struct vmext_run *v, const char *fmt, ...) _printf_(2, 3);
+static void progress(struct vmext_run *v, const char *fmt, ...)
+{
+	char msg[IBUP_VMEXT_MESSAGE_MAX + 1];
+	va_list ap;
 	int r;
 
-	/* This number's work finished and succeeded: the agent re-runs enable at start. */
-	if (ibup_vmext_mrseq_read(v->dir, &mrseq) == 0 && mrseq == v->seq &&
-	    ibup_vmext_status_read(&v->env, v->seq, &was) == 0 &&
-	    was == IBUP_VMEXT_SUCCESS) {
-		printf("ibup vmext enable: sequence number %u is applied already (mrseq)\n",
-		       v->seq);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	v->st.state = IBUP_VMEXT_TRANSITIONING;
+	v->st.code = IBUP_VMEXT_OK;
+	if (ibup_vmext_set_message(&v->st.message, "sequence number %u: %s", v->seq,
+				   msg) < 0)
+		return;
+	r = ibup_vmext_status_write(&v->env, v->seq, &v->st, time(NULL));
+	if (r < 0)
+		cli_warn("cannot write the status: %s", strerror(-r));
+	if (v->worker)
+		wlog("%s", v->st.message);
+}
+
+/* Whether status/<seq>.status holds a verdict written at or after @since. */
+static bool status_since(struct vmext_run *v, const struct timespec *since)
+{
+	enum ibup_vmext_state state;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (ibup_vmext_status_read(&v->env, v->seq, &state) < 0 ||
+	    state == IBUP_VMEXT_TRANSITIONING)
+		return false;
+	snprintf(path, sizeof(path), "%s/%u.status", v->env.status_folder, v->seq);
+	if (stat(path, &sb) < 0)
+		return false;
+	return sb.st_mtim.tv_sec > since->tv_sec ||
+	       (sb.st_mtim.tv_sec == since->tv_sec &&
+		sb.st_mtim.tv_nsec >= since->tv_nsec);
+}
+
+/* The background work: the steps, the verdict, mrseq. Holds the one lock throughout. */
+static int op_worker(struct vmext_run *v)
+{
+	const struct ibup_vmext_substatus *bad = NULL;
+	struct timespec started;
+	struct ibup_ctx *ctx = v->cli->ctx;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &started);
+	wlog("applying the settings of sequence number %u (handler %s)", v->seq, v->dir);
+	r = ibup_plan_lock(ctx, 0);
+	if (r == -EBUSY) {
+		progress(v, "waiting for another ibup run to finish changing this host "
+			    "(it holds ibup's lock)");
+		r = ibup_plan_lock(ctx, LOCK_WAIT_MS);
+	}
+	if (r == -EBUSY)
+		return fail(v, IBUP_VMEXT_FAILED,
+			    "another ibup run held ibup's lock for %u minutes; enable "
+			    "again once it has finished",
+			    LOCK_WAIT_MS / 60000);
+	if (r < 0)
+		return fail(v, IBUP_VMEXT_FAILED, "cannot take ibup's lock: %s",
+			    strerror(-r));
+	/* Two enables at once while another run held the lock start two workers: the
+	 * second finds the verdict the first wrote since it started, and leaves it. */
+	if (status_since(v, &started)) {
+		wlog("sequence number %u was applied by another worker meanwhile",
+		     v->seq);
 		return IBUP_VMEXT_OK;
 	}
-	v->st.state = IBUP_VMEXT_TRANSITIONING;
-	if (ibup_vmext_set_message(&v->st.message,
-				   "applying the settings of sequence number %u",
-				   v->seq) < 0)
-		return IBUP_VMEXT_FAILED;
-	r = report(v);
-	if (r)
-		return r;
+	progress(v, "ipoib: applying the platform's IPoIB addresses");
 	r = step_ipoib(v);
-	if (r == 0)
+	if (r == 0) {
+		progress(v, "check: checking the node");
 		r = step_check(v);
+	}
 	if (r < 0)
 		return fail(v, IBUP_VMEXT_FAILED, "cannot carry out the steps: %s",
 			    strerror(-r));
@@ -402,13 +496,431 @@ static int op_enable(struct vmext_run *v)
 	return r;
 }
 
+/*
+ * Whether the process @pid lives (not a zombie) and is ibup vmext: the worker, or the
+ * enable that starts it in the instant before the worker's exec.
+ */
+static bool process_is_worker(long pid)
+{
+	char path[64], buf[4096];
+	size_t n;
+	FILE *f;
+	char *p;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold anything */
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	/* argv: ibup vmext enable --worker ... */
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, "vmext") == 0)
+			ok = true;
+	return ok;
+}
+
+static bool unit_is_active(const char *unit)
+{
+	const char *argv[] = { "systemctl", "is-active", "--quiet", unit, NULL };
+	struct ibup_spawn_result res;
+	bool active;
+
+	if (ibup_spawn(argv, 10000, 4096, &res) < 0)
+		return false;
+	active = res.exit_code == 0;
+	ibup_spawn_result_release(&res);
+	return active;
+}
+
+/* The recorded worker, when it still runs. */
+static bool worker_alive(struct vmext_run *v, struct ibup_vmext_worker *w)
+{
+	if (ibup_vmext_worker_read(v->dir, w) < 0)
+		return false;
+	if (w->kind == IBUP_VMEXT_WORKER_SYSTEMD)
+		return unit_is_active(w->unit);
+	return process_is_worker(w->pid);
+}
+
+static void describe_worker(const struct ibup_vmext_worker *w, char *buf, size_t size)
+{
+	if (w->kind == IBUP_VMEXT_WORKER_SYSTEMD)
+		snprintf(buf, size, "systemd unit %s", w->unit);
+	else
+		snprintf(buf, size, "process %ld (systemd is not running)", w->pid);
+}
+
+/* The worker's command line: this binary, the handler directory, the options given. */
+static int worker_argv(struct vmext_run *v, char *exe, size_t size, const char *argv[],
+		       size_t n)
+{
+	ssize_t len = readlink("/proc/self/exe", exe, size - 1);
+	size_t i = 0;
+
+	if (len <= 0)
+		return -errno;
+	exe[len] = '\0';
+	argv[i++] = exe;
+	argv[i++] = "vmext";
+	argv[i++] = "enable";
+	argv[i++] = "--worker";
+	argv[i++] = "--handler-dir";
+	argv[i++] = v->dir;
+	if (v->cli->root) {
+		argv[i++] = "--root";
+		argv[i++] = v->cli->root;
+	}
+	if (v->cli->vm_size) {
+		argv[i++] = "--vm-size";
+		argv[i++] = v->cli->vm_size;
+	}
+	if (v->cli->metadata_url) {
+		argv[i++] = "--metadata-url";
+		argv[i++] = v->cli->metadata_url;
+	}
+	if (v->cli->verbose)
+		argv[i++] = "--verbose";
+	argv[i] = NULL;
+	return i < n ? 0 : -E2BIG;
+}
+
+static void log_path(struct vmext_run *v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", v->env.log_folder ? v->env.log_folder : v->dir,
+		 WORKER_LOG);
+}
+
+/* A transient systemd unit of its own: outside the agent's scope and process group. */
+static int launch_systemd(struct vmext_run *v, const char *const wargv[],
+			  struct ibup_vmext_worker *w)
+{
+	char unit[64], desc[96], seqenv[48], out[PATH_MAX + 48], err[PATH_MAX + 48],
+		log[PATH_MAX];
+	const char *argv[40];
+	struct ibup_spawn_result res;
+	size_t i = 0;
+	int r;
+
+	snprintf(unit, sizeof(unit), "ibup-vmext-%u.service", v->seq);
+	snprintf(desc, sizeof(desc),
+		 "--description=ibup vmext: the settings of sequence number %u", v->seq);
+	snprintf(seqenv, sizeof(seqenv), "--setenv=ConfigSequenceNumber=%u", v->seq);
+	log_path(v, log, sizeof(log));
+	snprintf(out, sizeof(out), "--property=StandardOutput=append:%s", log);
+	snprintf(err, sizeof(err), "--property=StandardError=append:%s", log);
+	argv[i++] = "systemd-run";
+	argv[i++] = "--unit";
+	argv[i++] = unit;
+	argv[i++] = "--collect";
+	argv[i++] = "--quiet";
+	argv[i++] = desc;
+	argv[i++] = seqenv;
+	argv[i++] = out;
+	argv[i++] = err;
+	argv[i++] = "--";
+	for (size_t j = 0; wargv[j] && i < IBUP_ARRAY_SIZE(argv) - 1; j++)
+		argv[i++] = wargv[j];
+	argv[i] = NULL;
+	r = ibup_spawn(argv, 30000, 16 * 1024, &res);
+	if (r < 0)
+		return r;
+	if (res.exit_code != 0) {
+		/* The unit of this number exists already: a worker another enable started. */
+		bool running = unit_is_active(unit);
+
+		if (!running)
+			cli_warn("systemd-run failed (exit %d): %s", res.exit_code,
+				 res.err ? res.err : "");
+		ibup_spawn_result_release(&res);
+		if (!running)
+			return -EIO;
+	} else {
+		ibup_spawn_result_release(&res);
+	}
+	*w = (struct ibup_vmext_worker){ .kind = IBUP_VMEXT_WORKER_SYSTEMD,
+					 .seq = v->seq };
+	snprintf(w->unit, sizeof(w->unit), "%s", unit);
+	return 0;
+}
+
+/* A detached process: a session of its own, nobody's child, its output in the log. */
+static int launch_process(struct vmext_run *v, const char *const wargv[],
+			  struct ibup_vmext_worker *w)
+{
+	char log[PATH_MAX], seq[48];
+	const char *env[] = { seq, NULL };
+	long pid;
+	int r;
+
+	log_path(v, log, sizeof(log));
+	snprintf(seq, sizeof(seq), "ConfigSequenceNumber=%u", v->seq);
+	fflush(stdout);
+	fflush(stderr);
+	r = ibup_spawn_detached(wargv, env, log, &pid);
+	if (r < 0)
+		return r;
+	*w = (struct ibup_vmext_worker){ .kind = IBUP_VMEXT_WORKER_PROCESS,
+					 .pid = pid,
+					 .seq = v->seq };
+	return 0;
+}
+
+static bool systemd_running(struct vmext_run *v)
+{
+	return ibup_ctx_is_live(v->cli->ctx) && access("/run/systemd/system", F_OK) == 0;
+}
+
+/* Start the background work; the lock is held by the caller. */
+static int launch(struct vmext_run *v, struct ibup_vmext_worker *w)
+{
+	const char *wargv[20];
+	char exe[PATH_MAX], what[PATH_MAX + 64], log[PATH_MAX];
+	int r = worker_argv(v, exe, sizeof(exe), wargv, IBUP_ARRAY_SIZE(wargv));
+
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	if (systemd_running(v))
+		r = launch_systemd(v, wargv, w);
+	if (r < 0)
+		r = launch_process(v, wargv, w);
+	if (r < 0)
+		return r;
+	r = ibup_vmext_worker_write(v->dir, w);
+	if (r < 0)
+		cli_warn("cannot write '%s/worker': %s", v->dir, strerror(-r));
+	describe_worker(w, what, sizeof(what));
+	log_path(v, log, sizeof(log));
+	printf("ibup vmext enable: sequence number %u: the work runs in the background as "
+	       "%s (log: %s)\n",
+	       v->seq, what, log);
+	fflush(stdout);
+	return 0;
+}
+
+/* Wait for the worker's verdict up to @wait_s; the exit code, or -EAGAIN when none yet. */
+static int await(struct vmext_run *v, const struct ibup_vmext_worker *w, unsigned wait_s)
+{
+	const struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
+	struct timespec start, now;
+	enum ibup_vmext_state state;
+	struct ibup_vmext_worker cur;
+	int code = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		bool alive;
+
+		if (ibup_vmext_status_read_code(&v->env, v->seq, &state, &code) == 0 &&
+		    state != IBUP_VMEXT_TRANSITIONING)
+			return state == IBUP_VMEXT_ERROR
+				       ? (code ? code : IBUP_VMEXT_FAILED)
+				       : IBUP_VMEXT_OK;
+		cur = *w;
+		alive = cur.kind == IBUP_VMEXT_WORKER_SYSTEMD
+				? unit_is_active(cur.unit)
+				: process_is_worker(cur.pid);
+		/* It may have written its verdict just before it ended. */
+		if (!alive &&
+		    ibup_vmext_status_read_code(&v->env, v->seq, &state, &code) == 0 &&
+		    state != IBUP_VMEXT_TRANSITIONING)
+			continue;
+		if (!alive) {
+			char what[PATH_MAX + 64], log[PATH_MAX];
+
+			describe_worker(w, what, sizeof(what));
+			log_path(v, log, sizeof(log));
+			return fail(
+				v, IBUP_VMEXT_FAILED,
+				"the background work (%s) ended without a verdict; see %s",
+				what, log);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= (time_t)wait_s)
+			return -EAGAIN;
+		nanosleep(&tick, NULL);
+	}
+}
+
+static int op_enable(struct vmext_run *v)
+{
+	const struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
+	struct ibup_ctx *ctx = v->cli->ctx;
+	struct ibup_vmext_worker w;
+	struct timespec start, now;
+	char what[PATH_MAX + 64];
+	enum ibup_vmext_state was;
+	bool joined = false;
+	unsigned mrseq;
+	int r;
+
+	/* This number's work finished and succeeded: the agent re-runs enable at start. */
+	if (ibup_vmext_mrseq_read(v->dir, &mrseq) == 0 && mrseq == v->seq &&
+	    ibup_vmext_status_read(&v->env, v->seq, &was) == 0 &&
+	    was == IBUP_VMEXT_SUCCESS) {
+		printf("ibup vmext enable: sequence number %u is applied already (mrseq)\n",
+		       v->seq);
+		return IBUP_VMEXT_OK;
+	}
+	/*
+	 * One worker per sequence number: whoever holds ibup's lock decides. A worker
+	 * holds it while it works, so a busy lock with a live worker of this number
+	 * means joining it; a lock busy for long without one (another ibup run) does
+	 * not stop a worker from starting: it waits for the lock itself.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		r = ibup_plan_lock(ctx, 0);
+		if (r != -EBUSY)
+			break;
+		if (worker_alive(v, &w) && w.seq == v->seq) {
+			joined = true;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		/* Another enable holds it only while it starts a worker. */
+		if ((now.tv_sec - start.tv_sec) * 1000 +
+			    (now.tv_nsec - start.tv_nsec) / 1000000 >=
+		    LAUNCH_WAIT_MS)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	if (r < 0 && r != -EBUSY)
+		return fail(v, IBUP_VMEXT_FAILED, "cannot take ibup's lock: %s",
+			    strerror(-r));
+	/* Under the lock: a worker that finished since the check above. */
+	if (r == 0 && ibup_vmext_mrseq_read(v->dir, &mrseq) == 0 && mrseq == v->seq &&
+	    ibup_vmext_status_read(&v->env, v->seq, &was) == 0 &&
+	    was == IBUP_VMEXT_SUCCESS) {
+		ibup_plan_unlock(ctx);
+		printf("ibup vmext enable: sequence number %u is applied already (mrseq)\n",
+		       v->seq);
+		return IBUP_VMEXT_OK;
+	}
+	if (!joined && worker_alive(v, &w) && w.seq == v->seq)
+		joined = true;
+	if (joined) {
+		describe_worker(&w, what, sizeof(what));
+		printf("ibup vmext enable: sequence number %u is being applied already, in "
+		       "the background (%s)\n",
+		       v->seq, what);
+		fflush(stdout);
+	} else {
+		v->st.state = IBUP_VMEXT_TRANSITIONING;
+		if (ibup_vmext_set_message(&v->st.message,
+					   "sequence number %u: applying the settings in "
+					   "the background",
+					   v->seq) < 0)
+			return IBUP_VMEXT_FAILED;
+		r = report(v);
+		if (r)
+			return r;
+		r = launch(v, &w);
+		if (r < 0)
+			return fail(v, IBUP_VMEXT_FAILED,
+				    "cannot start the work in the background: %s",
+				    strerror(-r));
+	}
+	/* The worker takes the lock as soon as it is free. */
+	ibup_plan_unlock(ctx);
+	r = await(v, &w, v->wait_s);
+	if (r == -EAGAIN) {
+		describe_worker(&w, what, sizeof(what));
+		printf("ibup vmext enable: sequence number %u goes on in the background (%s); "
+		       "the status stays 'transitioning' until it ends\n",
+		       v->seq, what);
+		return IBUP_VMEXT_OK;
+	}
+	if (r >= 0) {
+		enum ibup_vmext_state state = IBUP_VMEXT_ERROR;
+
+		ibup_vmext_status_read(&v->env, v->seq, &state);
+		printf("ibup vmext enable: %s (sequence number %u, code %d)\n",
+		       ibup_vmext_state_name(state), v->seq, r);
+	}
+	return r;
+}
+
+/* Stop the background work, if any; a line for the status into @buf ("" for none). */
+static int stop_worker(struct vmext_run *v, char *buf, size_t size)
+{
+	const struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
+	struct ibup_vmext_worker w;
+	char what[PATH_MAX + 64];
+	int r;
+
+	*buf = '\0';
+	if (!worker_alive(v, &w))
+		return ibup_vmext_worker_remove(v->dir);
+	describe_worker(&w, what, sizeof(what));
+	if (w.kind == IBUP_VMEXT_WORKER_SYSTEMD) {
+		const char *argv[] = { "systemctl", "stop", w.unit, NULL };
+		struct ibup_spawn_result res;
+
+		r = ibup_spawn(argv, 120000, 16 * 1024, &res);
+		if (r < 0)
+			return r;
+		r = res.exit_code == 0 ? 0 : -EIO;
+		ibup_spawn_result_release(&res);
+		if (r < 0)
+			return r;
+	} else {
+		/* Its session: the worker and every program it started. */
+		for (int sig = SIGTERM, i = 0; process_is_worker(w.pid); i++) {
+			DIR *d = opendir("/proc");
+			struct dirent *e;
+
+			if (i == 100)
+				sig = SIGKILL; /* 10 s after SIGTERM */
+			if (i % 100 == 0 && d)
+				while ((e = readdir(d))) {
+					long pid = strtol(e->d_name, NULL, 10);
+
+					if (pid > 0 && getsid((pid_t)pid) == (pid_t)w.pid)
+						kill((pid_t)pid, sig);
+				}
+			if (d)
+				closedir(d);
+			if (i > 200)
+				return -ETIMEDOUT;
+			nanosleep(&tick, NULL);
+		}
+	}
+	snprintf(buf, size, "stopped the background work of sequence number %u (%s); ",
+		 w.seq, what);
+	printf("ibup vmext %s: %s\n", v->name, buf);
+	return ibup_vmext_worker_remove(v->dir);
+}
+
 /* disable and uninstall: IPoIB is no longer applied at boot; mrseq goes. */
 static int op_disable(struct vmext_run *v)
 {
 	struct ibup_plan *plan = NULL;
-	char err[512] = "";
-	int r = ibup_ipoib_disable_plan(v->cli->ctx, &plan);
+	char err[512] = "", stopped[PATH_MAX + 128];
+	int r = stop_worker(v, stopped, sizeof(stopped));
 
+	if (r < 0)
+		return fail(v, IBUP_VMEXT_FAILED, "cannot stop the background work: %s",
+			    strerror(-r));
+	/* Another run (or a worker's last step) may hold the lock a moment longer. */
+	r = ibup_plan_lock(v->cli->ctx, DISABLE_LOCK_WAIT_MS);
+	if (r < 0)
+		return fail(v, IBUP_VMEXT_FAILED, "cannot take ibup's lock: %s",
+			    r == -EBUSY ? "another ibup run holds it" : strerror(-r));
+	r = ibup_ipoib_disable_plan(v->cli->ctx, &plan);
 	if (r == 0)
 		r = execute(v, plan, err, sizeof(err));
 	else
@@ -422,10 +934,11 @@ static int op_disable(struct vmext_run *v)
 	v->st.state = IBUP_VMEXT_SUCCESS;
 	v->st.code = IBUP_VMEXT_OK;
 	if (ibup_vmext_set_message(&v->st.message,
-				   "%s: IPoIB addresses are no longer applied at boot "
+				   "%s: %sIPoIB addresses are no longer applied at boot "
 				   "(ibup-ipoib.service and its udev rule removed); the "
 				   "addresses in place are left as they are",
-				   v->op == OP_DISABLE ? "disabled" : "uninstalled") < 0)
+				   v->op == OP_DISABLE ? "disabled" : "uninstalled",
+				   stopped) < 0)
 		return IBUP_VMEXT_FAILED;
 	return report(v);
 }
@@ -448,11 +961,13 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "handler-dir", required_argument, NULL, OPT_HANDLER_DIR },
+		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "worker", no_argument, NULL, OPT_WORKER },
 		IBUP_VM_SIZE_LONGOPTS,
 		IBUP_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
-	struct vmext_run v = { .cli = cli, .op = OP_ENABLE };
+	struct vmext_run v = { .cli = cli, .op = OP_ENABLE, .wait_s = WAIT_DEFAULT_S };
 	const char *handler_dir = ".", *name = NULL;
 	struct ibup_diag env_diag = { 0 };
 	bool known = false;
@@ -468,6 +983,27 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 	       -1) {
 		if (opt == OPT_HANDLER_DIR) {
 			handler_dir = optarg;
+			continue;
+		}
+		if (opt == OPT_WORKER) {
+			v.worker = true;
+			continue;
+		}
+		if (opt == OPT_WAIT) {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    n > 3600) {
+				cli_usage_error(
+					cli,
+					"--wait takes seconds from 0 to 3600, not '%s'",
+					optarg);
+				return IBUP_VMEXT_USAGE;
+			}
+			v.wait_s = (unsigned)n;
 			continue;
 		}
 		r = cli_common_option(cli, opt, argv, help_vmext);
@@ -491,6 +1027,10 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 			v.op = (enum vmext_op)i;
 			known = true;
 		}
+	if (v.worker && (!known || v.op != OP_ENABLE)) {
+		cli_usage_error(cli, "--worker is for enable only");
+		return IBUP_VMEXT_USAGE;
+	}
 	v.st.operation = ops[v.op].operation;
 	v.name = known ? ops[v.op].name : "?";
 
@@ -537,7 +1077,7 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 	}
 	switch (v.op) {
 	case OP_ENABLE:
-		code = op_enable(&v);
+		code = v.worker ? op_worker(&v) : op_enable(&v);
 		break;
 	case OP_DISABLE:
 	case OP_UNINSTALL:

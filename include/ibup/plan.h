@@ -268,6 +268,22 @@ int ibup_plan_execute(struct ibup_ctx *ctx, const struct ibup_plan *plan,
 		      const struct ibup_exec_opts *opts, struct ibup_exec_result *ret);
 void ibup_exec_result_release(struct ibup_exec_result *r);
 
+/**
+ * ibup_plan_lock() - hold the executor's lock across several plans
+ * @ctx: library context; the lock is the one ibup_plan_execute() takes (var/lib/ibup/lock
+ *	under its root)
+ * @wait_ms: how long to wait while another run holds it (0: not at all)
+ *
+ * For a run made of several plans and what happens between them (a handler's steps),
+ * so that no other run starts in between. While @ctx holds it, ibup_plan_execute()
+ * through @ctx takes no lock of its own. Held until ibup_plan_unlock(),
+ * ibup_ctx_free(), or the end of the process, however it ends.
+ *
+ * Return: 0, -EBUSY when another run held it throughout @wait_ms, or a negative errno.
+ */
+int ibup_plan_lock(struct ibup_ctx *ctx, unsigned wait_ms);
+void ibup_plan_unlock(struct ibup_ctx *ctx);
+
 /*
  * JSON (jansson): one step as docs/plan.schema.json describes it (with the content
  * and diff when @full, otherwise only what identifies it: the journal's comparison).

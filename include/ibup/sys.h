@@ -116,6 +116,23 @@ int ibup_spawn(const char *const argv[], unsigned timeout_ms, size_t out_max,
 	       struct ibup_spawn_result *ret_result);
 void ibup_spawn_result_release(struct ibup_spawn_result *r);
 
+/**
+ * ibup_spawn_detached() - start a program that outlives its caller
+ * @argv: program (an absolute path) and arguments, NULL-terminated
+ * @env: "NAME=value" entries added to (or replacing in) the environment; NULL for none
+ * @log_path: where its stdout and stderr go (appended, created 0644); NULL or
+ *	unopenable: /dev/null. stdin is /dev/null.
+ * @ret_pid: the program's pid
+ *
+ * The program is the leader of a session (and process group) of its own, the child of
+ * a child that exits at once: a kill of the caller's process group, or the caller's
+ * exit, does not reach it, and nobody waits for it. Not waited for or bounded in time.
+ *
+ * Return: 0 once it is started (not whether exec succeeded), or a negative errno.
+ */
+int ibup_spawn_detached(const char *const argv[], const char *const env[],
+			const char *log_path, long *ret_pid);
+
 #ifdef __cplusplus
 }
 #endif

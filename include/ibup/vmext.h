@@ -265,6 +265,9 @@ int ibup_vmext_status_write(const struct ibup_vmext_env *env, unsigned seq,
  */
 int ibup_vmext_status_read(const struct ibup_vmext_env *env, unsigned seq,
 			   enum ibup_vmext_state *ret);
+/* The same, and its "code" (0 when absent, as the agent takes it) into @ret_code. */
+int ibup_vmext_status_read_code(const struct ibup_vmext_env *env, unsigned seq,
+				enum ibup_vmext_state *ret, int *ret_code);
 
 /**
  * ibup_vmext_heartbeat_write() - write the heartbeat file the manifest asked for
@@ -288,6 +291,41 @@ int ibup_vmext_heartbeat_write(const struct ibup_vmext_env *env, bool ready,
 int ibup_vmext_mrseq_read(const char *handler_dir, unsigned *ret);
 int ibup_vmext_mrseq_write(const char *handler_dir, unsigned seq);
 int ibup_vmext_mrseq_remove(const char *handler_dir);
+
+/*
+ * enable's background work: `ibup vmext enable --worker`, started as a transient
+ * systemd unit of its own or, where systemd is not running, as a detached process (its
+ * own session). The record ("worker" in the handler directory, one line:
+ * "systemd UNIT SEQ" or "process PID SEQ") lets a later enable join it and disable stop
+ * it; it says nothing about whether the worker still runs.
+ */
+enum ibup_vmext_worker_kind {
+	IBUP_VMEXT_WORKER_SYSTEMD,
+	IBUP_VMEXT_WORKER_PROCESS,
+};
+struct ibup_vmext_worker {
+	enum ibup_vmext_worker_kind kind;
+	char unit[64]; /* systemd: "ibup-vmext-<seq>.service" */
+	long pid; /* process: the worker, leader of its own session */
+	unsigned seq; /* the sequence number it applies */
+};
+
+/**
+ * ibup_vmext_worker_parse() - parse the worker record
+ * @text: its content
+ * @len: its length
+ * @ret: filled on success
+ *
+ * Return: 0, or -EBADMSG.
+ */
+int ibup_vmext_worker_parse(const char *text, size_t len, struct ibup_vmext_worker *ret);
+/* The record's line, newline-terminated, into @buf; -ENAMETOOLONG when it does not fit. */
+int ibup_vmext_worker_format(const struct ibup_vmext_worker *w, char *buf, size_t size);
+/* In the handler directory: _read returns -ENOENT when there is none, -EBADMSG;
+ * _remove returns 0 whether or not it was there. */
+int ibup_vmext_worker_read(const char *handler_dir, struct ibup_vmext_worker *ret);
+int ibup_vmext_worker_write(const char *handler_dir, const struct ibup_vmext_worker *w);
+int ibup_vmext_worker_remove(const char *handler_dir);
 
 struct ibup_check_report;
 

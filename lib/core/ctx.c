@@ -30,6 +30,7 @@ int ibup_ctx_new(const char *root, struct ibup_ctx **ret_ctx)
 		ctx->root[--len] = '\0';
 	ctx->live = strcmp(ctx->root, "/") == 0;
 	ctx->log_max = IBUP_LOG_WARNING;
+	ctx->lock_fd = -1;
 	ctx->root_fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx->root_fd < 0) {
 		int r = -errno;
@@ -48,6 +49,8 @@ struct ibup_ctx *ibup_ctx_free(struct ibup_ctx *ctx)
 		return NULL;
 	if (ctx->root_fd >= 0)
 		close(ctx->root_fd);
+	if (ctx->lock_fd >= 0)
+		close(ctx->lock_fd);
 	ibup_strv_free(ctx->seen, ctx->n_seen);
 	ibup_curl_unload(ctx->curl);
 	free(ctx->root);

@@ -23,6 +23,9 @@ struct ibup_ctx {
 	char **seen;
 	unsigned n_seen;
 	struct ibup_curl *curl; /* libcurl, loaded on first use */
+	/* The state directory's lock while ibup_plan_lock() holds it for several plans;
+	 * -1 otherwise. */
+	int lock_fd;
 };
 
 /* Diagnostics. */
@@ -328,7 +331,8 @@ int ibup_state_write(struct ibup_state *s, const char *name, const void *data,
 		     size_t len);
 int ibup_state_remove(struct ibup_state *s, const char *name);
 /* The one lock of runs that change the host: held until ibup_state_close() or exit.
- * -EBUSY when another process holds it. */
+ * -EBUSY when another process holds it. 0 without taking it again when the context
+ * holds it already (ibup_plan_lock()) and @s is its default state directory. */
 int ibup_state_lock(struct ibup_state *s);
 /* "/var/lib/ibup/NAME" as a person would look for it (host path), into @buf. */
 const char *ibup_state_path(const struct ibup_state *s, const char *name, char *buf,

@@ -2,7 +2,8 @@
 /*
  * The one way ibup runs another program: posix_spawnp with an argv array (no shell),
  * stdout and stderr captured through pipes up to a bound, and a wall-clock timeout
- * after which the child's whole process group is killed.
+ * after which the child's whole process group is killed. And, for work that must
+ * outlive its caller, a detached start: a session of its own, nobody's child.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -297,4 +298,73 @@ void ibup_spawn_result_release(struct ibup_spawn_result *r)
 	free(r->out);
 	free(r->err);
 	memset(r, 0, sizeof(*r));
+}
+
+int ibup_spawn_detached(const char *const argv[], const char *const env[],
+			const char *log_path, long *ret_pid)
+{
+	_cleanup_free_ char **envp = merge_env(env);
+	int pfd[2], status;
+	long pid = 0;
+	pid_t child;
+
+	if (!argv || !argv[0] || argv[0][0] != '/')
+		return -EINVAL;
+	if (env && env[0] && !envp)
+		return -ENOMEM;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	child = fork();
+	if (child < 0) {
+		int r = -errno;
+
+		close_pair(pfd);
+		return r;
+	}
+	if (child == 0) {
+		pid_t grandchild;
+		int fd;
+
+		/* Out of the caller's process group and session: a kill of those, or
+		 * the caller's exit, does not reach it. */
+		close(pfd[0]);
+		if (setsid() < 0)
+			_exit(127);
+		grandchild = fork();
+		if (grandchild != 0) {
+			long gp = grandchild;
+
+			if (grandchild < 0 ||
+			    write(pfd[1], &gp, sizeof(gp)) != sizeof(gp))
+				_exit(127);
+			_exit(0);
+		}
+		close(pfd[1]);
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			dup2(fd, STDIN_FILENO);
+		fd = log_path ? open(log_path,
+				     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+					     O_NOFOLLOW,
+				     0644)
+			      : -1;
+		if (fd < 0)
+			fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execve(argv[0], (char *const *)(uintptr_t)argv, envp ? envp : environ);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (read(pfd[0], &pid, sizeof(pid)) != sizeof(pid) || pid <= 0) {
+		close(pfd[0]);
+		return -ECHILD;
+	}
+	close(pfd[0]);
+	*ret_pid = pid;
+	return 0;
 }

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "ibup/plan.h"
 #include "internal.h"
 #include "banned.h"
 
@@ -96,6 +98,9 @@ int ibup_state_lock(struct ibup_state *s)
 
 	if (s->lock_fd >= 0)
 		return 0;
+	/* Held for the context across plans: the same lock, not taken twice. */
+	if (!s->owned && s->ctx->lock_fd >= 0 && strcmp(s->dir, IBUP_STATE_DIR) == 0)
+		return 0;
 	r = ibup_mkdir_p(s->ctx, s->dir, 0755);
 	if (r < 0)
 		return r;
@@ -113,4 +118,39 @@ int ibup_state_lock(struct ibup_state *s)
 	}
 	s->lock_fd = fd;
 	return 0;
+}
+
+int ibup_plan_lock(struct ibup_ctx *ctx, unsigned wait_ms)
+{
+	const struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
+	struct ibup_state st;
+	unsigned waited = 0;
+	int r;
+
+	if (ctx->lock_fd >= 0)
+		return 0;
+	r = ibup_state_open(ctx, NULL, &st);
+	if (r < 0)
+		return r;
+	for (;;) {
+		r = ibup_state_lock(&st);
+		if (r != -EBUSY || waited >= wait_ms)
+			break;
+		/* flock has no timeout: poll, as often as a person would notice. */
+		nanosleep(&tick, NULL);
+		waited += 100;
+	}
+	if (r == 0) {
+		ctx->lock_fd = st.lock_fd;
+		st.lock_fd = -1;
+	}
+	ibup_state_close(&st);
+	return r;
+}
+
+void ibup_plan_unlock(struct ibup_ctx *ctx)
+{
+	if (ctx->lock_fd >= 0)
+		close(ctx->lock_fd);
+	ctx->lock_fd = -1;
 }

@@ -5,7 +5,10 @@
  */
 #include <fcntl.h>
 #include <jansson.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -426,6 +429,91 @@ int ibup_vmext_mrseq_remove(const char *handler_dir)
 	if (r < 0)
 		return r;
 	r = ibup_file_remove(ctx, "mrseq");
+	ibup_ctx_free(ctx);
+	return r < 0 ? r : 0;
+}
+
+int ibup_vmext_worker_parse(const char *text, size_t len, struct ibup_vmext_worker *ret)
+{
+	char line[128], kind[16], what[64], seq[16], extra;
+	unsigned long long pid;
+	char *end;
+
+	if (len >= sizeof(line) || memchr(text, '\0', len))
+		return -EBADMSG;
+	memcpy(line, text, len);
+	line[len] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	*ret = (struct ibup_vmext_worker){ 0 };
+	if (sscanf(line, "%15s %63s %15s %c", kind, what, seq, &extra) != 3 ||
+	    ibup_vmext_parse_seq(seq, &ret->seq) < 0)
+		return -EBADMSG;
+	if (strcmp(kind, "systemd") == 0) {
+		size_t n = strlen(what);
+
+		if (strncmp(what, "ibup-vmext-", 11) != 0 || n < 9 ||
+		    strcmp(what + n - 8, ".service") != 0)
+			return -EBADMSG;
+		ret->kind = IBUP_VMEXT_WORKER_SYSTEMD;
+		snprintf(ret->unit, sizeof(ret->unit), "%s", what);
+		return 0;
+	}
+	if (strcmp(kind, "process") != 0 || what[0] < '1' || what[0] > '9')
+		return -EBADMSG;
+	errno = 0;
+	pid = strtoull(what, &end, 10);
+	if (errno || *end || pid > 4194304) /* the kernel's pid_max limit */
+		return -EBADMSG;
+	ret->kind = IBUP_VMEXT_WORKER_PROCESS;
+	ret->pid = (long)pid;
+	return 0;
+}
+
+int ibup_vmext_worker_format(const struct ibup_vmext_worker *w, char *buf, size_t size)
+{
+	int n;
+
+	if (w->kind == IBUP_VMEXT_WORKER_SYSTEMD)
+		n = snprintf(buf, size, "systemd %s %u\n", w->unit, w->seq);
+	else
+		n = snprintf(buf, size, "process %ld %u\n", w->pid, w->seq);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
+}
+
+int ibup_vmext_worker_read(const char *handler_dir, struct ibup_vmext_worker *ret)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = read_in(handler_dir, "worker", &text, &len);
+
+	return r < 0 ? r : ibup_vmext_worker_parse(text, len, ret);
+}
+
+int ibup_vmext_worker_write(const char *handler_dir, const struct ibup_vmext_worker *w)
+{
+	struct ibup_ctx *ctx = NULL;
+	char buf[128];
+	int n = ibup_vmext_worker_format(w, buf, sizeof(buf));
+	int r;
+
+	if (n < 0)
+		return n;
+	r = ibup_ctx_new(handler_dir, &ctx);
+	if (r < 0)
+		return r;
+	r = ibup_file_replace(ctx, "worker", buf, (size_t)n, 0644, 0);
+	ibup_ctx_free(ctx);
+	return r < 0 ? r : 0;
+}
+
+int ibup_vmext_worker_remove(const char *handler_dir)
+{
+	struct ibup_ctx *ctx = NULL;
+	int r = ibup_ctx_new(handler_dir, &ctx);
+
+	if (r < 0)
+		return r;
+	r = ibup_file_remove(ctx, "worker");
 	ibup_ctx_free(ctx);
 	return r < 0 ? r : 0;
 }

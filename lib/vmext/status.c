@@ -199,11 +199,17 @@ int ibup_vmext_status_write(const struct ibup_vmext_env *env, unsigned seq,
 int ibup_vmext_status_read(const struct ibup_vmext_env *env, unsigned seq,
 			   enum ibup_vmext_state *ret)
 {
+	return ibup_vmext_status_read_code(env, seq, ret, NULL);
+}
+
+int ibup_vmext_status_read_code(const struct ibup_vmext_env *env, unsigned seq,
+				enum ibup_vmext_state *ret, int *ret_code)
+{
 	_cleanup_free_ char *text = NULL;
 	struct ibup_ctx *ctx = NULL;
+	json_t *root, *status, *code;
 	const char *s;
 	char name[32];
-	json_t *root;
 	size_t len;
 	int r = ibup_ctx_new(env->status_folder, &ctx);
 
@@ -215,14 +221,18 @@ int ibup_vmext_status_read(const struct ibup_vmext_env *env, unsigned seq,
 	if (r < 0)
 		return r;
 	root = json_loadb(text, len, 0, NULL);
-	s = json_string_value(json_object_get(
-		json_object_get(json_array_get(root, 0), "status"), "status"));
+	status = json_object_get(json_array_get(root, 0), "status");
+	s = json_string_value(json_object_get(status, "status"));
+	code = json_object_get(status, "code");
 	r = -EBADMSG;
 	for (int i = IBUP_VMEXT_TRANSITIONING; s && i <= IBUP_VMEXT_SUCCESS; i++)
 		if (strcmp(s, ibup_vmext_state_name(i)) == 0) {
 			*ret = i;
 			r = 0;
 		}
+	/* The agent takes a missing code as 0. */
+	if (r == 0 && ret_code)
+		*ret_code = json_is_integer(code) ? (int)json_integer_value(code) : 0;
 	json_decref(root);
 	return r;
 }

@@ -59,4 +59,6 @@ if [ ! -x "$here/bin/ibup" ]; then
   write_error 14 "the extension package has no bin/ibup"
   exit 14
 fi
-exec "$here/bin/ibup" vmext "$op" --handler-dir "$here"
+# Options after the command (a manifest's "ibup-vmext.sh enable --wait 60") go along.
+shift
+exec "$here/bin/ibup" vmext "$op" --handler-dir "$here" "$@"

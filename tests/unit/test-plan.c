@@ -227,6 +227,44 @@ static void test_state_lock(void **state)
 	tmp_root_remove(root, ctx);
 }
 
+/* ibup_plan_lock(): the same lock, held across plans; others wait or are refused. */
+static void test_plan_lock_held(void **state)
+{
+	char root[TMP_ROOT_SIZE];
+	struct ibup_ctx *ctx, *other;
+	struct ibup_state b;
+	struct ibup_plan *p;
+	struct ibup_exec_result res;
+
+	tmp_root_make(root, "held", &ctx);
+	assert_int_equal(ibup_ctx_new(root, &other), 0);
+	assert_int_equal(ibup_plan_lock(ctx, 0), 0);
+	assert_int_equal(ibup_plan_lock(ctx, 0), 0); /* held already: nothing taken */
+	/* Another run: its own lock and its plans are refused, after waiting a little. */
+	assert_int_equal(ibup_state_open(other, NULL, &b), 0);
+	assert_int_equal(ibup_state_lock(&b), -EBUSY);
+	assert_int_equal(ibup_plan_lock(other, 300), -EBUSY);
+	/* The holder's plans run under the lock it holds, one after the other. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
+		ibup_plan_write_file(ctx, p, i ? "etc/y" : "etc/x", "x", 1, 0644, "x");
+		ibup_plan_finish(p);
+		assert_int_equal(ibup_plan_execute(ctx, p, NULL, &res), 0);
+		ibup_exec_result_release(&res);
+		ibup_plan_free(p);
+	}
+	assert_int_equal(ibup_path_exists(ctx, "etc/y"), 1);
+	assert_int_equal(ibup_state_lock(&b), -EBUSY); /* still held between plans */
+	ibup_plan_unlock(ctx);
+	assert_int_equal(ibup_state_lock(&b), 0);
+	assert_int_equal(ibup_plan_lock(ctx, 0), -EBUSY);
+	ibup_state_close(&b);
+	assert_int_equal(ibup_plan_lock(ctx, 0), 0);
+	ibup_plan_unlock(ctx);
+	ibup_ctx_free(other);
+	tmp_root_remove(root, ctx);
+}
+
 /* The unit runs ibup wherever it is: a path with a space or '%' is one word, unexpanded. */
 static void test_unit_exec_quoting(void **state)
 {
@@ -260,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_plan_idempotent),
 		cmocka_unit_test(test_exec_stops_journals_resumes),
 		cmocka_unit_test(test_state_lock),
+		cmocka_unit_test(test_plan_lock_held),
 		cmocka_unit_test(test_unit_exec_quoting),
 	};
 

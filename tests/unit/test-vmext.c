@@ -381,6 +381,57 @@ static void test_files(void **state)
 	tmp_root_write(root, "mrseq", S("garbage"));
 	assert_int_equal(ibup_vmext_mrseq_read(root, &seq), -EBADMSG);
 
+	/* The background work's record. */
+	{
+		struct ibup_vmext_worker w = { .kind = IBUP_VMEXT_WORKER_PROCESS,
+					       .pid = 4242,
+					       .seq = 3 },
+					 got;
+		char line[128];
+
+		assert_int_equal(ibup_vmext_worker_read(root, &got), -ENOENT);
+		assert_int_equal(ibup_vmext_worker_write(root, &w), 0);
+		assert_int_equal(ibup_vmext_worker_read(root, &got), 0);
+		assert_int_equal(got.kind, IBUP_VMEXT_WORKER_PROCESS);
+		assert_int_equal(got.pid, 4242);
+		assert_int_equal(got.seq, 3);
+		w = (struct ibup_vmext_worker){ .kind = IBUP_VMEXT_WORKER_SYSTEMD,
+						.unit = "ibup-vmext-5.service",
+						.seq = 5 };
+		assert_int_equal(ibup_vmext_worker_format(&w, line, sizeof(line)), 31);
+		assert_string_equal(line, "systemd ibup-vmext-5.service 5\n");
+		assert_int_equal(ibup_vmext_worker_parse(line, strlen(line), &got), 0);
+		assert_string_equal(got.unit, "ibup-vmext-5.service");
+		assert_int_equal(ibup_vmext_worker_parse(S("process 0 1"), &got),
+				 -EBADMSG);
+		assert_int_equal(ibup_vmext_worker_parse(S("process 12x 1"), &got),
+				 -EBADMSG);
+		assert_int_equal(ibup_vmext_worker_parse(S("process 12 1 extra"), &got),
+				 -EBADMSG);
+		assert_int_equal(
+			ibup_vmext_worker_parse(S("systemd sshd.service 1"), &got),
+			-EBADMSG);
+		assert_int_equal(ibup_vmext_worker_parse(S("process 12 -1"), &got),
+				 -EBADMSG);
+		assert_int_equal(ibup_vmext_worker_parse(S("process 99999999 1"), &got),
+				 -EBADMSG);
+		assert_int_equal(ibup_vmext_worker_remove(root), 0);
+		assert_int_equal(ibup_vmext_worker_remove(root), 0);
+		assert_int_equal(ibup_vmext_worker_read(root, &got), -ENOENT);
+	}
+
+	/* The status's code, as the agent takes it. */
+	{
+		int code = -1;
+
+		st.state = IBUP_VMEXT_ERROR;
+		st.code = IBUP_VMEXT_NO_IB;
+		assert_int_equal(ibup_vmext_status_write(&env, 4, &st, time(NULL)), 0);
+		assert_int_equal(ibup_vmext_status_read_code(&env, 4, &was, &code), 0);
+		assert_int_equal(was, IBUP_VMEXT_ERROR);
+		assert_int_equal(code, 11);
+	}
+
 	/* The manifest and the environment, from the directory. */
 	assert_int_equal(ibup_vmext_manifest_read(root, &hb), -ENOENT);
 	tmp_root_write(root, "HandlerManifest.json",

@@ -13,15 +13,21 @@ assertions are on what the agent would report (its VMStatus).
 
     agent-driver.py IBUP_BINARY SOURCE_DIR
 
+IBUP_AGENT_SCENARIO=background (say) runs that scenario alone.
+
 Exits 77 when the azurelinuxagent package is not installed (apt-get install waagent).
 """
 import copy
+import fcntl
+import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import zipfile
 
 try:
@@ -81,10 +87,14 @@ class Protocol(object):
 
 # Every command the agent launches, with its exit: the agent's own launch_command runs it.
 LAUNCHED = []
+# A command's timeout, shortened (the agent's are 300 s and 900 s): {cmd_name: seconds}.
+TIMEOUTS = {}
 _launch = exthandlers.ExtHandlerInstance.launch_command
 
 
 def launch_spy(self, cmd, cmd_name=None, **kwargs):
+    if cmd_name in TIMEOUTS:
+        kwargs["timeout"] = TIMEOUTS[cmd_name]
     try:
         out = _launch(self, cmd, cmd_name=cmd_name, **kwargs)
         LAUNCHED.append((cmd_name, 0, out))
@@ -160,6 +170,50 @@ class Agent(object):
 
     def status_file(self, seq):
         return os.path.join(self.base, "status", "%d.status" % seq)
+
+    def report(self):
+        """What the agent reports now, without processing a goal state."""
+        vm_status = self.handlers.report_ext_handlers_status(incarnation_changed=True)
+        handlers = vm_status.vmAgent.extensionHandlers if vm_status else []
+        return handlers[0] if handlers else None
+
+    def hold_lock(self):
+        """Another ibup run changing the host: it holds ibup's one lock."""
+        path = os.path.join(self.root, "var/lib/ibup/lock")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        f = open(path, "a")
+        fcntl.flock(f, fcntl.LOCK_EX)
+        return f
+
+    def parsed(self, seq):
+        """status/<seq>.status as the agent's parse_ext_status reads it."""
+        es = exthandlers.ExtensionStatus(seq_no=seq)
+        exthandlers.parse_ext_status(es, json.load(open(self.status_file(seq))))
+        return es
+
+    def wait_terminal(self, seq, limit=30):
+        """Wait for the background work's verdict in status/<seq>.status."""
+        end = time.time() + limit
+        while time.time() < end:
+            try:
+                es = self.parsed(seq)
+                if es.status in ("success", "error"):
+                    return es
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        return None
+
+    def worker_log(self):
+        logs = glob.glob(os.path.join(self.dir, "log", "*", "ibup-vmext.log"))
+        return open(logs[0]).read() if logs else ""
+
+    def worker_pid(self):
+        try:
+            kind, what, _ = open(os.path.join(self.base, "worker")).read().split()
+        except (OSError, ValueError):
+            return None
+        return int(what) if kind == "process" else None
 
 
 def ext_status(handler):
@@ -369,12 +423,119 @@ def scenario_arch(zip_path):
           % es.message)
 
 
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def scenario_background(zip_path):
+    print("hbv3: the work in the background (another ibup run holds the lock meanwhile)")
+    a = Agent("background", "hbv3", zip_path)
+
+    # Enable past its timeout: the agent kills enable's process group after 3 s.
+    t0 = time.time()
+    lock = a.hold_lock()
+    TIMEOUTS["enable"] = 3
+    try:
+        h = a.goal_state("enabled", 0, HBV3)
+    finally:
+        del TIMEOUTS["enable"]
+    check(a.launched()[0] == ("install", 0) and a.launched()[1][0] == "enable" and
+          a.launched()[1][1] != 0, "the agent timed enable out: %s" % a.launched())
+    es = ext_status(h)
+    check(es is not None and es.status == "transitioning" and
+          "waiting for another ibup run" in es.message,
+          "the agent reports transitioning, waiting: %s" % (es.message if es else None))
+    pid = a.worker_pid()
+    check(pid is not None and alive(pid), "the worker outlived enable (process %s)" % pid)
+    lock.close()
+    es = a.wait_terminal(0)
+    check(es is not None and es.status == "success" and es.code == 0,
+          "the worker finished: success (%s)" % (es.message if es else None))
+    es = ext_status(a.report())
+    check(es is not None and es.status == "success" and
+          sorted(substatus(es)) == ["check", "ipoib"],
+          "the agent reports success with both substatuses")
+    check(open(os.path.join(a.base, "mrseq")).read().strip() == "0", "mrseq 0 (the worker)")
+    h = a.goal_state("enabled", 0, HBV3)
+    check(a.launched() == [("enable", 0)] and h.status == "Ready",
+          "the agent's next enable: nothing to redo, Ready (%s)" % h.status)
+    print("  (%.1f s)" % (time.time() - t0))
+
+    # Two enables at once, with the lock held: both return, the work runs once.
+    t0 = time.time()
+    h = a.goal_state("enabled", 1, {"ipoib": False, "check": True})
+    check(ext_status(h).status == "success", "enable 1: success")
+    lock = a.hold_lock()
+    settings = copy.deepcopy(a.ext.settings[0])
+    settings.sequenceNumber = 2
+    settings.publicSettings = {"ipoib": True, "check": True}
+    a.ext.settings = [settings]
+    a.instance().update_settings(settings)  # the agent writes config/2.settings
+    out = []
+
+    def one():
+        try:
+            out.append(a.instance().launch_command("ibup-vmext.sh enable --wait 1", cmd_name="enable",
+                                                  timeout=60, extension=settings))
+        except Exception as e:  # pylint: disable=broad-except
+            out.append("FAILED: %s" % e)
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(len(out) == 2 and not any(o.startswith("FAILED") for o in out),
+          "both enables returned, exit 0: %s" % [o[:80] for o in out])
+    check(all("goes on in the background" in o for o in out),
+          "both say the work goes on in the background")
+    es = a.parsed(2)
+    check(es.status == "transitioning", "status 2 transitioning while the lock is held")
+    lock.close()
+    es = a.wait_terminal(2)
+    check(es is not None and es.status == "success", "seq 2: success")
+    time.sleep(0.5)  # the second worker, if any, leaves now
+    log = a.worker_log()
+    check(log.count("sequence number 2: ipoib: applying") == 1,
+          "the steps of sequence number 2 ran once (%d times)"
+          % log.count("sequence number 2: ipoib: applying"))
+    print("  (%.1f s)" % (time.time() - t0))
+
+    # disable stops a running worker.
+    t0 = time.time()
+    lock = a.hold_lock()
+    settings.sequenceNumber = 3
+    settings.publicSettings = HBV3
+    a.instance().update_settings(settings)
+    out = a.instance().launch_command("ibup-vmext.sh enable --wait 0", cmd_name="enable",
+                                      timeout=60, extension=settings)
+    pid = a.worker_pid()
+    check(pid is not None and alive(pid), "a worker for 3 runs (process %s)" % pid)
+    # The other run ends while disable runs: disable waits for ibup's lock.
+    threading.Timer(3, lock.close).start()
+    h = a.goal_state("disabled", 3, HBV3)
+    check(a.launched() == [("disable", 0)], "disable ran, exit 0: %s" % a.launched())
+    check(pid is not None and not alive(pid), "the worker is stopped")
+    es = common(a, h, 3)
+    check(es.status == "success" and es.operation == "Disable" and
+          "stopped the background work of sequence number 3" in es.message,
+          "disable: success, says it stopped the work: %s" % es.message)
+    check(not os.path.exists(os.path.join(a.base, "worker")), "no worker record left")
+    print("  (%.1f s)" % (time.time() - t0))
+
+
 def main():
     logger.add_logger_appender(logger.AppenderType.FILE, logger.LogLevel.INFO,
                                os.path.join(TMP, "waagent.log"))
     zip_path = build_zip(os.path.join(TMP, "%s__%s.zip" % (NAME, VERSION)))
+    only = os.environ.get("IBUP_AGENT_SCENARIO")
     for scenario in (scenario_lifecycle, scenario_upgrade, scenario_check_fails, scenario_bad_settings,
-                     scenario_heartbeat, scenario_arch):
+                     scenario_heartbeat, scenario_arch, scenario_background):
+        if only and scenario.__name__ != "scenario_" + only:
+            continue
         try:
             scenario(zip_path)
         except Exception as e:  # a crash of the scenario is a failure, not an error
