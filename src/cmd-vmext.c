@@ -319,6 +319,17 @@ static int step_ipoib(struct vmext_run *v)
 	return r;
 }
 
+/* Step "install": the driver stack the settings ask for (ibup install). */
+static int step_install(struct vmext_run *v)
+{
+	if (!v->settings.install)
+		return ibup_vmext_add_substatus(&v->st, "install", IBUP_VMEXT_SUCCESS, 0,
+						"not run: no \"stack\" in the settings");
+	return ibup_vmext_add_substatus(
+		&v->st, "install", IBUP_VMEXT_ERROR, IBUP_VMEXT_FAILED,
+		"this build of ibup cannot install a driver stack");
+}
+
 /* Step "check": ibup check; its failures, each with its fix, fail the extension. */
 static int step_check(struct vmext_run *v)
 {
@@ -449,12 +460,29 @@ static int op_worker(struct vmext_run *v)
 		     v->seq);
 		return IBUP_VMEXT_OK;
 	}
-	progress(v, "ipoib: applying the platform's IPoIB addresses");
-	r = step_ipoib(v);
+	if (v->settings.install)
+		progress(v, "install: installing the driver stack (%s%s%s)",
+			 v->settings.stack, *v->settings.version ? " " : "",
+			 v->settings.version);
+	r = step_install(v);
+	/* The steps after a failed install would only report its absence. */
+	if (r == 0 && v->st.sub[v->st.n_sub - 1].state == IBUP_VMEXT_ERROR) {
+		r = ibup_vmext_add_substatus(&v->st, "ipoib", IBUP_VMEXT_WARNING, 0,
+					     "not run: install failed");
+		if (r == 0)
+			r = ibup_vmext_add_substatus(&v->st, "check", IBUP_VMEXT_WARNING,
+						     0, "not run: install failed");
+		goto verdict;
+	}
+	if (r == 0) {
+		progress(v, "ipoib: applying the platform's IPoIB addresses");
+		r = step_ipoib(v);
+	}
 	if (r == 0) {
 		progress(v, "check: checking the node");
 		r = step_check(v);
 	}
+verdict:
 	if (r < 0)
 		return fail(v, IBUP_VMEXT_FAILED, "cannot carry out the steps: %s",
 			    strerror(-r));
@@ -597,8 +625,12 @@ static int worker_argv(struct vmext_run *v, char *exe, size_t size, const char *
 	return i < n ? 0 : -E2BIG;
 }
 
+/* The worker's log; its folder is made when missing (the agent makes it first). */
 static void log_path(struct vmext_run *v, char *buf, size_t size)
 {
+	if (v->env.log_folder && mkdir(v->env.log_folder, 0755) < 0 && errno != EEXIST)
+		cli_warn("cannot make the log folder '%s': %s", v->env.log_folder,
+			 strerror(errno));
 	snprintf(buf, size, "%s/%s", v->env.log_folder ? v->env.log_folder : v->dir,
 		 WORKER_LOG);
 }

@@ -140,6 +140,10 @@ int ibup_vmext_newest_seq(const char *config_folder, unsigned *ret);
 
 /* The public settings ibup's handler takes (docs/vmext-settings.schema.json). */
 struct ibup_vmext_settings {
+	bool install; /* "stack" was given: install the driver stack first */
+	char stack[8]; /* "auto", "inbox", "doca", "mofed" (ibup install --stack) */
+	char version[64]; /* "version": the vendor stack's version, or "" */
+	bool secure_boot_enroll; /* "secureBoot": "enroll" (default "refuse") */
 	bool ipoib; /* apply the platform's IPoIB addresses, and at every boot */
 	bool check; /* run ibup check; its failures fail the extension */
 	bool has_protected; /* protectedSettings was given (ibup takes none) */
@@ -154,7 +158,8 @@ struct ibup_vmext_settings {
  * @reterr_diag: on -EBADMSG, what is wrong, naming the key
  *
  * runtimeSettings[0].handlerSettings.publicSettings is read; a missing or null
- * publicSettings means the defaults, and protectedSettings (absent, null, or the
+ * publicSettings means the defaults (no install; ipoib and check), "version" and
+ * "secureBoot" need "stack", and protectedSettings (absent, null, or the
  * agent's base64 blob) is never decrypted. An unknown key, or a value of the wrong
  * type, is an error naming the key.
  *

@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <jansson.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -285,11 +286,56 @@ static const char *json_type_name(const json_t *v)
 	return "?";
 }
 
+/* A string setting out of @allowed (NULL-terminated), or any of at most @size - 1
+ * printable bytes when @allowed is NULL. */
+static int string_setting(const char *key, json_t *v, const char *const *allowed,
+			  char *buf, size_t size, struct ibup_diag *d)
+{
+	const char *str = json_string_value(v);
+	size_t len = json_string_length(v);
+
+	if (!json_is_string(v))
+		return diag(d, "publicSettings.%s must be a string, not %s", key,
+			    json_type_name(v));
+	for (unsigned i = 0; allowed && allowed[i]; i++)
+		if (strcmp(str, allowed[i]) == 0) {
+			snprintf(buf, size, "%s", str);
+			return 0;
+		}
+	if (allowed) {
+		_cleanup_free_ char *clean = ibup_strdup_clean(str);
+		char list[64] = "";
+		size_t n = 0;
+
+		for (unsigned i = 0; allowed[i] && n < sizeof(list); i++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+					      i ? ", " : "", allowed[i]);
+		return diag(d, "publicSettings.%s must be one of %s, not '%.40s'", key,
+			    list, clean ? clean : "?");
+	}
+	if (len == 0 || len >= size || strlen(str) != len)
+		return diag(d, "publicSettings.%s must be 1 to %zu characters", key,
+			    size - 1);
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_+~",
+			    str[i]))
+			return diag(d,
+				    "publicSettings.%s holds '%c': a version is letters, "
+				    "digits and . - _ + ~",
+				    key, isprint((unsigned char)str[i]) ? str[i] : '?');
+	memcpy(buf, str, len + 1);
+	return 0;
+}
+
 static int public_settings(json_t *pub, struct ibup_vmext_settings *s,
 			   struct ibup_diag *d)
 {
+	static const char *const stacks[] = { "auto", "inbox", "doca", "mofed", NULL };
+	static const char *const sb[] = { "refuse", "enroll", NULL };
 	const char *key;
 	json_t *v;
+	char mode[8];
+	int r;
 
 	if (!pub || json_is_null(pub))
 		return 0;
@@ -300,6 +346,27 @@ static int public_settings(json_t *pub, struct ibup_vmext_settings *s,
 	{
 		bool *field = NULL;
 
+		if (strcmp(key, "stack") == 0) {
+			r = string_setting(key, v, stacks, s->stack, sizeof(s->stack), d);
+			if (r < 0)
+				return r;
+			s->install = true;
+			continue;
+		}
+		if (strcmp(key, "version") == 0) {
+			r = string_setting(key, v, NULL, s->version, sizeof(s->version),
+					   d);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (strcmp(key, "secureBoot") == 0) {
+			r = string_setting(key, v, sb, mode, sizeof(mode), d);
+			if (r < 0)
+				return r;
+			s->secure_boot_enroll = strcmp(mode, "enroll") == 0;
+			continue;
+		}
 		if (strcmp(key, "ipoib") == 0)
 			field = &s->ipoib;
 		else if (strcmp(key, "check") == 0)
@@ -314,7 +381,8 @@ static int public_settings(json_t *pub, struct ibup_vmext_settings *s,
 
 			return diag(
 				d,
-				"unknown key '%.60s' in publicSettings (known: ipoib, check)",
+				"unknown key '%.60s' in publicSettings (known: stack, "
+				"version, secureBoot, ipoib, check)",
 				clean ? clean : "?");
 		}
 		if (!json_is_boolean(v))
@@ -322,6 +390,11 @@ static int public_settings(json_t *pub, struct ibup_vmext_settings *s,
 				    key, json_type_name(v));
 		*field = json_is_true(v);
 	}
+	if (!s->install && (*s->version || json_object_get(pub, "secureBoot")))
+		return diag(d,
+			    "publicSettings.%s is for the install step: give \"stack\" "
+			    "too",
+			    *s->version ? "version" : "secureBoot");
 	return 0;
 }
 

@@ -169,6 +169,42 @@ static void test_settings(void **state)
 	/* Duplicate keys could say two things: refused. */
 	settings_bad(HS("{\"publicSettings\":{\"ipoib\":true,\"ipoib\":false}}"),
 		     "not JSON");
+	/* The install step: "stack", and what needs it. */
+	{
+		struct ibup_vmext_settings st;
+		struct ibup_diag d = { 0 };
+
+		assert_int_equal(ibup_vmext_settings_parse(S(""), &st, &d), 0);
+		assert_false(st.install);
+		assert_int_equal(
+			ibup_vmext_settings_parse(
+				S(HS("{\"publicSettings\":{\"stack\":\"doca\","
+				     "\"version\":\"3.2.1\",\"secureBoot\":\"enroll\"}}")),
+				&st, &d),
+			0);
+		assert_true(st.install);
+		assert_string_equal(st.stack, "doca");
+		assert_string_equal(st.version, "3.2.1");
+		assert_true(st.secure_boot_enroll);
+		assert_true(st.ipoib);
+	}
+	settings_bad(
+		HS("{\"publicSettings\":{\"stack\":\"ofed\"}}"),
+		"publicSettings.stack must be one of auto, inbox, doca, mofed, not 'ofed'");
+	settings_bad(HS("{\"publicSettings\":{\"stack\":1}}"),
+		     "publicSettings.stack must be a string, not a number");
+	settings_bad(
+		HS("{\"publicSettings\":{\"version\":\"3.2.1\"}}"),
+		"publicSettings.version is for the install step: give \"stack\" too");
+	settings_bad(HS("{\"publicSettings\":{\"secureBoot\":\"enroll\"}}"),
+		     "publicSettings.secureBoot is for the install step");
+	settings_bad(
+		HS("{\"publicSettings\":{\"stack\":\"inbox\",\"secureBoot\":\"x\"}}"),
+		"secureBoot must be one of refuse, enroll, not 'x'");
+	settings_bad(HS("{\"publicSettings\":{\"stack\":\"doca\",\"version\":\"3 2\"}}"),
+		     "publicSettings.version holds ' '");
+	settings_bad(HS("{\"publicSettings\":{\"stack\":\"doca\",\"version\":\"\"}}"),
+		     "publicSettings.version must be 1 to 63 characters");
 	/* A hostile key is named, cleaned and bounded. */
 	settings_bad(HS("{\"publicSettings\":{\"a\\u001bb\":true}}"),
 		     "unknown key 'a?b'");

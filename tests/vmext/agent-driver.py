@@ -258,8 +258,10 @@ def scenario_lifecycle(zip_path):
     check(es.status == "success" and es.code == 0, "enable 0: success, code 0")
     check(es.operation == "Enable", "operation Enable")
     subs = substatus(es)
-    check(sorted(subs) == ["check", "ipoib"], "substatus ipoib and check: %s" % sorted(subs))
-    check("install" not in subs, "no install substatus (not part of this version)")
+    check([x.name for x in es.substatusList] == ["install", "ipoib", "check"],
+          "substatus install, ipoib, check: %s" % [x.name for x in es.substatusList])
+    check(subs["install"].status == "success" and "not run" in subs["install"].message,
+          "install not run without \"stack\": %s" % subs["install"].message)
     check(subs["ipoib"].status in ("success", "warning") and "172.16.1.9" in subs["ipoib"].message,
           "ipoib substatus names the platform's address: %s" % subs["ipoib"].message)
     check(subs["check"].status in ("success", "warning") and subs["check"].code == 0,
@@ -457,8 +459,8 @@ def scenario_background(zip_path):
           "the worker finished: success (%s)" % (es.message if es else None))
     es = ext_status(a.report())
     check(es is not None and es.status == "success" and
-          sorted(substatus(es)) == ["check", "ipoib"],
-          "the agent reports success with both substatuses")
+          sorted(substatus(es)) == ["check", "install", "ipoib"],
+          "the agent reports success with the three substatuses")
     check(open(os.path.join(a.base, "mrseq")).read().strip() == "0", "mrseq 0 (the worker)")
     h = a.goal_state("enabled", 0, HBV3)
     check(a.launched() == [("enable", 0)] and h.status == "Ready",

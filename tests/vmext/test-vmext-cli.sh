@@ -52,6 +52,7 @@ ConfigSequenceNumber=1 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 pid=
+status 1 check >&2; status 1 message >&2
 expect "--metadata-url: the size from the metadata service" grep -q "(HBv3)" <<<"$(status 1 check)"
 
 # Without a size: generic checks, still a success.
@@ -59,6 +60,25 @@ cp "$h/config/0.settings" "$h/config/2.settings"
 (cd "$h" && ConfigSequenceNumber=2 "$ibup" --root "$tmp/root" vmext enable >/dev/null 2>&1)
 expect "the working directory is the handler directory" test "$(status 2 status)" = success
 expect "mrseq after a success" test "$(cat "$h/mrseq")" = 2
+
+# --wait and --worker: bad values are usage errors (1, the extension's code), nothing run.
+rc=0
+ConfigSequenceNumber=2 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h" --wait -1 \
+  >/dev/null 2>"$tmp/err" || rc=$?
+expect "--wait -1: exit 1, one line" test "$rc:$(wc -l <"$tmp/err")" = "1:2"
+rc=0
+"$ibup" --root "$tmp/root" vmext disable --worker --handler-dir "$h" >/dev/null 2>&1 || rc=$?
+expect "--worker with disable: exit 1" test "$rc" = 1
+
+# The background work's log: which way it was started, and its steps.
+cp "$h/config/0.settings" "$h/config/6.settings"
+ConfigSequenceNumber=6 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h" \
+  >"$tmp/out" 2>&1
+expect "enable says how the work was started" \
+  grep -q "in the background as process [0-9]* (systemd is not running) (log: $tmp/log/ibup-vmext.log)" "$tmp/out"
+expect "enable waited for the verdict" grep -q "^ibup vmext enable: success (sequence number 6, code 0)" "$tmp/out"
+expect "the worker's log has its steps" grep -q "sequence number 6: check: checking the node" "$tmp/log/ibup-vmext.log"
+expect "no worker left" test -z "$(pgrep -f -- "--worker --handler-dir $h" || true)"
 
 # The package's entry script, before ibup runs.
 pkg=$tmp/pkg
