@@ -49,8 +49,9 @@ void help_vmext(FILE *out)
 	      "\n"
 	      "Act as an Azure Linux VM-extension handler: read HandlerEnvironment.json, the\n"
 	      "sequence number (ConfigSequenceNumber, else the newest config/<n>.settings) and\n"
-	      "its public settings, do the steps (ipoib: apply the platform's IPoIB addresses\n"
-	      "and apply them at every boot; check: ibup check) and write status/<n>.status\n"
+	      "its public settings, do the steps (install: ibup install of the settings'\n"
+	      "stack, when they name one; ipoib: apply the platform's IPoIB addresses and\n"
+	      "apply them at every boot; check: ibup check) and write status/<n>.status\n"
 	      "for the agent. enable does the steps in the background (a transient systemd\n"
 	      "unit, or a detached process where systemd is not running), so they survive\n"
 	      "the agent's timeout; the status stays 'transitioning' until they end.\n"
@@ -69,7 +70,8 @@ void help_vmext(FILE *out)
 	      "\n"
 	      "Exit status (InfiniBandDriverLinux's codes): 0 success, 1 incorrect usage\n"
 	      "(settings, handler environment), 11 no InfiniBand on this VM, 12 this build\n"
-	      "cannot run on this image, 14 operation unsuccessful (see the status).\n"
+	      "cannot run on (or install a stack for) this image, 14 operation\n"
+	      "unsuccessful (see the status).\n"
 	      "\n"
 	      "See ibup-vmext(8).\n",
 	      out);
