@@ -13,7 +13,10 @@ assertions are on what the agent would report (its VMStatus).
 
     agent-driver.py IBUP_BINARY SOURCE_DIR
 
-IBUP_AGENT_SCENARIO=background (say) runs that scenario alone.
+IBUP_AGENT_SCENARIO=background (say) runs that scenario alone. IBUP_AGENT_SHOW=DIR
+writes what the agent reports for the healthy node and the port down (its handler status
+as it sends it to Azure, wire.ext_handler_status_to_v1) to DIR/healthy.json and
+DIR/port-down.json.
 
 Exits 77 when the azurelinuxagent package is not installed (apt-get install waagent).
 """
@@ -216,6 +219,16 @@ class Agent(object):
         return int(what) if kind == "process" else None
 
 
+def show(name, handler):
+    """Keep what the agent would send to Azure for @handler, when asked to."""
+    where = os.environ.get("IBUP_AGENT_SHOW")
+    if where and handler is not None:
+        from azurelinuxagent.common.protocol.wire import ext_handler_status_to_v1
+        with open(os.path.join(where, name + ".json"), "w") as f:
+            json.dump(ext_handler_status_to_v1(handler), f, indent=2)
+            f.write("\n")
+
+
 def ext_status(handler):
     return handler.extension_status if handler is not None else None
 
@@ -250,6 +263,7 @@ def scenario_lifecycle(zip_path):
                      thumbprint="6A2C3B1F0E5D4C3B2A1F0E9D8C7B6A5F4E3D2C1B")
     check(a.launched() == [("install", 0), ("enable", 0)],
           "the agent ran install then enable, both exit 0: %s" % a.launched())
+    show("healthy", h)
     env = json.load(open(os.path.join(a.base, "HandlerEnvironment.json")))
     check(env[0]["handlerEnvironment"]["statusFolder"] == os.path.join(a.base, "status"),
           "the agent wrote HandlerEnvironment.json")
@@ -337,6 +351,7 @@ def scenario_check_fails(zip_path):
     h = a.goal_state("enabled", 0, HBV3)
     check(a.launched() == [("install", 0), ("enable", 14)],
           "enable exits 14 (operation unsuccessful): %s" % a.launched())
+    show("port-down", h)
     es = common(a, h, 0)
     check(es.status == "error" and es.code == 14, "error, code 14 (%s %s)" % (es.status, es.code))
     check(h.status == "NotReady" and "Non-zero exit code: 14" in (h.message or ""),
