@@ -80,6 +80,29 @@ expect "enable waited for the verdict" grep -q "^ibup vmext enable: success (seq
 expect "the worker's log has its steps" grep -q "sequence number 6: check: checking the node" "$tmp/log/ibup-vmext.log"
 expect "no worker left" test -z "$(pgrep -f -- "--worker --handler-dir $h" || true)"
 
+# A worker killed before its verdict: the enable waiting for it says so (error, 14).
+mkdir -p "$tmp/root/var/lib/ibup"
+flock "$tmp/root/var/lib/ibup/lock" sleep 60 &
+holder=$!
+cp "$h/config/0.settings" "$h/config/7.settings"
+ConfigSequenceNumber=7 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h" --wait 20 \
+  >"$tmp/out" 2>&1 &
+waiter=$!
+wpid=
+for _ in $(seq 1 100); do
+  wpid=$(sed -n 's/^process \([0-9]*\) 7$/\1/p' "$h/worker" 2>/dev/null)
+  [ -n "$wpid" ] && grep -q "waiting for another ibup run" "$h/status/7.status" 2>/dev/null && break
+  sleep 0.1
+done
+expect "a worker for 7 waits for the lock" test -n "$wpid"
+[ -n "$wpid" ] && kill -9 "$wpid"
+rc=0
+wait "$waiter" || rc=$?
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+expect "enable: the worker ended without a verdict: exit 14" test "$rc" = 14
+expect "... an error status saying so" grep -q "ended without a verdict" <<<"$(status 7 message)"
+
 # The package's entry script, before ibup runs.
 pkg=$tmp/pkg
 mkdir -p "$pkg/config"
