@@ -9,9 +9,13 @@ ibup=${1:?usage: test-vmext-cli.sh IBUP FAKE-IMDS SOURCE_DIR}
 fake=${2:?}
 src=${3:?}
 tmp=$(mktemp -d)
-pid=
+pid='' holder=''
 # shellcheck disable=SC2317 # run by the trap
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  [ -n "$holder" ] && kill "$holder" 2>/dev/null
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 fail=0
 
@@ -82,8 +86,14 @@ expect "no worker left" test -z "$(pgrep -f -- "--worker --handler-dir $h" || tr
 
 # A worker killed before its verdict: the enable waiting for it says so (error, 14).
 mkdir -p "$tmp/root/var/lib/ibup"
-flock "$tmp/root/var/lib/ibup/lock" sleep 60 &
+# Another ibup run holding the lock: one process, so that killing it lets go.
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$tmp/root/var/lib/ibup/lock" "$tmp/locked" >/dev/null 2>&1 &
 holder=$!
+for _ in $(seq 1 100); do [ -e "$tmp/locked" ] && break; sleep 0.1; done
 cp "$h/config/0.settings" "$h/config/7.settings"
 ConfigSequenceNumber=7 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h" --wait 20 \
   >"$tmp/out" 2>&1 &
@@ -94,12 +104,13 @@ for _ in $(seq 1 100); do
   [ -n "$wpid" ] && grep -q "waiting for another ibup run" "$h/status/7.status" 2>/dev/null && break
   sleep 0.1
 done
-expect "a worker for 7 waits for the lock" test -n "$wpid"
+expect "a worker for 7 waits for the lock" grep -q "waiting for another ibup run" "$h/status/7.status"
 [ -n "$wpid" ] && kill -9 "$wpid"
 rc=0
 wait "$waiter" || rc=$?
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
+holder=
 expect "enable: the worker ended without a verdict: exit 14" test "$rc" = 14
 expect "... an error status saying so" grep -q "ended without a verdict" <<<"$(status 7 message)"
 
