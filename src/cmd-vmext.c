@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ibup/install.h"
 #include "ibup/plan.h"
 #include "ibup/vmext.h"
 #include "banned.h"
@@ -182,6 +183,48 @@ static int setup(struct vmext_run *v, const char *handler_dir, int *ret_env_err,
 	return 0;
 }
 
+/* A line of the background work's log (its stdout), with the time. */
+static void wlog(const char *fmt, ...) _printf_(1, 2);
+static void wlog(const char *fmt, ...)
+{
+	time_t now = time(NULL);
+	char stamp[32] = "";
+	struct tm tm;
+	va_list ap;
+
+	if (gmtime_r(&now, &tm))
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%s ibup vmext[%ld]: ", stamp, (long)getpid());
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* The status while the work goes on: "transitioning", the steps so far, @what now. */
+static void progress(struct vmext_run *v, const char *fmt, ...) _printf_(2, 3);
+static void progress(struct vmext_run *v, const char *fmt, ...)
+{
+	char msg[IBUP_VMEXT_MESSAGE_MAX + 1];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	v->st.state = IBUP_VMEXT_TRANSITIONING;
+	v->st.code = IBUP_VMEXT_OK;
+	if (ibup_vmext_set_message(&v->st.message, "sequence number %u: %s", v->seq,
+				   msg) < 0)
+		return;
+	r = ibup_vmext_status_write(&v->env, v->seq, &v->st, time(NULL));
+	if (r < 0)
+		cli_warn("cannot write the status: %s", strerror(-r));
+	if (v->worker)
+		wlog("%s", v->st.message);
+}
+
 static int read_settings(struct vmext_run *v)
 {
 	struct ibup_diag diag = { 0 };
@@ -321,15 +364,135 @@ static int step_ipoib(struct vmext_run *v)
 	return r;
 }
 
+/* The status names the plan's step as it starts. */
+static void install_progress(void *data, const struct ibup_plan *plan, unsigned i,
+			     int result, const char *detail)
+{
+	struct vmext_run *v = data;
+
+	(void)detail;
+	if (result == 1)
+		progress(v, "install: step %u of %u: %s", i + 1, plan->n,
+			 plan->steps[i].why ? plan->steps[i].why : "");
+}
+
+/* An install refusal's code: the extension's, as InfiniBandDriverLinux has them. */
+static int refusal_code(const struct ibup_install_error *e, const struct ibup_status *st)
+{
+	switch (e->kind) {
+	case IBUP_REFUSE_USAGE:
+		return IBUP_VMEXT_USAGE;
+	case IBUP_REFUSE_UNSUPPORTED:
+		/* Nothing to install a stack for, or an image it does not install on. */
+		return st->n_devices == 0 && !st->devices_error
+			       ? IBUP_VMEXT_NO_IB
+			       : IBUP_VMEXT_UNSUPPORTED_IMAGE;
+	default:
+		return IBUP_VMEXT_FAILED;
+	}
+}
+
 /* Step "install": the driver stack the settings ask for (ibup install). */
 static int step_install(struct vmext_run *v)
 {
+	struct ibup_install_opts o = { .secure_boot = v->settings.secure_boot_enroll
+							      ? IBUP_SB_ENROLL
+							      : IBUP_SB_REFUSE,
+				       .replace = v->settings.replace };
+	struct ibup_exec_opts eo = { .resume = true,
+				     .progress = install_progress,
+				     .progress_data = v };
+	struct ibup_manifest manifest = { 0 };
+	struct ibup_install_choice choice = { 0 };
+	struct ibup_install_error err = { 0 };
+	struct ibup_exec_result res = { 0 };
+	struct ibup_ctx *ctx = v->cli->ctx;
+	struct ibup_status *st = NULL;
+	struct ibup_plan *plan = NULL;
+	struct ibup_diag diag = { 0 };
+	char exe[PATH_MAX], command[160], stack[64];
+	int r;
+
 	if (!v->settings.install)
 		return ibup_vmext_add_substatus(&v->st, "install", IBUP_VMEXT_SUCCESS, 0,
 						"not run: no \"stack\" in the settings");
-	return ibup_vmext_add_substatus(
-		&v->st, "install", IBUP_VMEXT_ERROR, IBUP_VMEXT_FAILED,
-		"this build of ibup cannot install a driver stack");
+	r = ibup_stack_from_name(v->settings.stack, &o.stack);
+	if (r < 0)
+		return r;
+	o.version = *v->settings.version ? v->settings.version : NULL;
+	snprintf(command, sizeof(command), "install --stack %s%s%s%s%s",
+		 v->settings.stack, o.version ? " --version " : "",
+		 o.version ? o.version : "",
+		 o.secure_boot == IBUP_SB_ENROLL ? " --secure-boot enroll" : "",
+		 o.replace ? " --replace" : "");
+	o.command = command;
+	r = ibup_manifest_builtin(&manifest, &diag);
+	if (r < 0)
+		return ibup_vmext_add_substatus(
+			&v->st, "install", IBUP_VMEXT_ERROR, IBUP_VMEXT_FAILED,
+			"the built-in install manifest is broken: %s",
+			r == -EBADMSG ? diag.msg : strerror(-r));
+	o.manifest = &manifest;
+	r = ibup_status_read(ctx, 0, &st);
+	if (r < 0) {
+		ibup_manifest_release(&manifest);
+		return ibup_vmext_add_substatus(
+			&v->st, "install", IBUP_VMEXT_ERROR, IBUP_VMEXT_FAILED,
+			"cannot take the inventory: %s", strerror(-r));
+	}
+	r = cli_fill_vm_size(v->cli, st);
+	if (r)
+		goto out;
+	cli_exe_path(v->cli, exe, sizeof(exe));
+	o.exe = exe;
+	o.vm_size = st->platform.vm_size;
+	r = ibup_install_choose(ctx, st, &o, &choice, &err);
+	if (r == 0)
+		r = ibup_install_plan(ctx, st, &o, &choice, &plan, &err);
+	if (r == -EPERM) {
+		r = ibup_vmext_add_substatus(&v->st, "install", IBUP_VMEXT_ERROR,
+					     refusal_code(&err, st), "%s%s%s", err.msg,
+					     *err.hint ? " " : "", err.hint);
+		goto out;
+	}
+	if (r < 0) {
+		r = ibup_vmext_add_substatus(&v->st, "install", IBUP_VMEXT_ERROR,
+					     IBUP_VMEXT_FAILED, "cannot plan it: %s",
+					     strerror(-r));
+		goto out;
+	}
+	snprintf(stack, sizeof(stack), "%s%s%s", ibup_stack_name(choice.stack),
+		 choice.version ? " " : "", choice.version ? choice.version : "");
+	if (!plan->n) {
+		if (choice.same && choice.installed)
+			r = ibup_vmext_add_substatus(
+				&v->st, "install", IBUP_VMEXT_SUCCESS, 0,
+				"%s is installed already", choice.installed);
+		else
+			r = ibup_vmext_add_substatus(&v->st, "install",
+						     IBUP_VMEXT_SUCCESS, 0,
+						     "%s: nothing to do", stack);
+		goto out;
+	}
+	wlog("install: %s, %u steps", stack, plan->n);
+	r = ibup_plan_execute(ctx, plan, &eo, &res);
+	if (r < 0 || res.failed)
+		r = ibup_vmext_add_substatus(
+			&v->st, "install", IBUP_VMEXT_ERROR, IBUP_VMEXT_FAILED, "%s: %s",
+			stack, *res.error ? res.error : strerror(r < 0 ? -r : EIO));
+	else
+		r = ibup_vmext_add_substatus(&v->st, "install", IBUP_VMEXT_SUCCESS, 0,
+					     "%s: %u step%s done%s%s", stack, res.done,
+					     res.done == 1 ? "" : "s",
+					     choice.n_warnings ? "; " : "",
+					     choice.n_warnings ? choice.warnings[0] : "");
+	ibup_exec_result_release(&res);
+out:
+	ibup_plan_free(plan);
+	ibup_install_choice_release(&choice);
+	ibup_status_free(st);
+	ibup_manifest_release(&manifest);
+	return r;
 }
 
 /* Step "check": ibup check; its failures, each with its fix, fail the extension. */
@@ -369,48 +532,6 @@ static int step_check(struct vmext_run *v)
 	ibup_check_report_free(rep);
 	ibup_status_free(st);
 	return r;
-}
-
-/* A line of the background work's log (its stdout), with the time. */
-static void wlog(const char *fmt, ...) _printf_(1, 2);
-static void wlog(const char *fmt, ...)
-{
-	time_t now = time(NULL);
-	char stamp[32] = "";
-	struct tm tm;
-	va_list ap;
-
-	if (gmtime_r(&now, &tm))
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s ibup vmext[%ld]: ", stamp, (long)getpid());
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-/* The status while the work goes on: "transitioning", the steps so far, @what now. */
-static void progress(struct vmext_run *v, const char *fmt, ...) _printf_(2, 3);
-static void progress(struct vmext_run *v, const char *fmt, ...)
-{
-	char msg[IBUP_VMEXT_MESSAGE_MAX + 1];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	v->st.state = IBUP_VMEXT_TRANSITIONING;
-	v->st.code = IBUP_VMEXT_OK;
-	if (ibup_vmext_set_message(&v->st.message, "sequence number %u: %s", v->seq,
-				   msg) < 0)
-		return;
-	r = ibup_vmext_status_write(&v->env, v->seq, &v->st, time(NULL));
-	if (r < 0)
-		cli_warn("cannot write the status: %s", strerror(-r));
-	if (v->worker)
-		wlog("%s", v->st.message);
 }
 
 /* Whether status/<seq>.status holds a verdict written at or after @since. */

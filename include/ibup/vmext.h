@@ -144,6 +144,7 @@ struct ibup_vmext_settings {
 	char stack[8]; /* "auto", "inbox", "doca", "mofed" (ibup install --stack) */
 	char version[64]; /* "version": the vendor stack's version, or "" */
 	bool secure_boot_enroll; /* "secureBoot": "enroll" (default "refuse") */
+	bool replace; /* "replace": remove another stack first */
 	bool ipoib; /* apply the platform's IPoIB addresses, and at every boot */
 	bool check; /* run ibup check; its failures fail the extension */
 	bool has_protected; /* protectedSettings was given (ibup takes none) */
@@ -158,8 +159,8 @@ struct ibup_vmext_settings {
  * @reterr_diag: on -EBADMSG, what is wrong, naming the key
  *
  * runtimeSettings[0].handlerSettings.publicSettings is read; a missing or null
- * publicSettings means the defaults (no install; ipoib and check), "version" and
- * "secureBoot" need "stack", and protectedSettings (absent, null, or the
+ * publicSettings means the defaults (no install; ipoib and check), "version",
+ * "secureBoot" and "replace" need "stack", and protectedSettings (absent, null, or the
  * agent's base64 blob) is never decrypted. An unknown key, or a value of the wrong
  * type, is an error naming the key.
  *

@@ -369,6 +369,8 @@ static int public_settings(json_t *pub, struct ibup_vmext_settings *s,
 		}
 		if (strcmp(key, "ipoib") == 0)
 			field = &s->ipoib;
+		else if (strcmp(key, "replace") == 0)
+			field = &s->replace;
 		else if (strcmp(key, "check") == 0)
 			field = &s->check;
 		else if (strcmp(key, "checkBench") == 0)
@@ -382,7 +384,7 @@ static int public_settings(json_t *pub, struct ibup_vmext_settings *s,
 			return diag(
 				d,
 				"unknown key '%.60s' in publicSettings (known: stack, "
-				"version, secureBoot, ipoib, check)",
+				"version, secureBoot, replace, ipoib, check)",
 				clean ? clean : "?");
 		}
 		if (!json_is_boolean(v))
@@ -390,11 +392,14 @@ static int public_settings(json_t *pub, struct ibup_vmext_settings *s,
 				    key, json_type_name(v));
 		*field = json_is_true(v);
 	}
-	if (!s->install && (*s->version || json_object_get(pub, "secureBoot")))
+	if (!s->install && (*s->version || json_object_get(pub, "secureBoot") ||
+			    json_object_get(pub, "replace")))
 		return diag(d,
 			    "publicSettings.%s is for the install step: give \"stack\" "
 			    "too",
-			    *s->version ? "version" : "secureBoot");
+			    *s->version				 ? "version"
+			    : json_object_get(pub, "secureBoot") ? "secureBoot"
+								 : "replace");
 	return 0;
 }
 

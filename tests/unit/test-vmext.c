@@ -186,6 +186,7 @@ static void test_settings(void **state)
 		assert_string_equal(st.stack, "doca");
 		assert_string_equal(st.version, "3.2.1");
 		assert_true(st.secure_boot_enroll);
+		assert_false(st.replace);
 		assert_true(st.ipoib);
 	}
 	settings_bad(
@@ -196,6 +197,8 @@ static void test_settings(void **state)
 	settings_bad(
 		HS("{\"publicSettings\":{\"version\":\"3.2.1\"}}"),
 		"publicSettings.version is for the install step: give \"stack\" too");
+	settings_bad(HS("{\"publicSettings\":{\"replace\":true}}"),
+		     "publicSettings.replace is for the install step");
 	settings_bad(HS("{\"publicSettings\":{\"secureBoot\":\"enroll\"}}"),
 		     "publicSettings.secureBoot is for the install step");
 	settings_bad(

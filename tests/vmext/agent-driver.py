@@ -440,6 +440,46 @@ def scenario_arch(zip_path):
           % es.message)
 
 
+def scenario_install(zip_path):
+    print("the install step: a stack installed already, a refusal, a package manager failing")
+    a = Agent("install", "hbv3", zip_path)
+    # The tree is installed into with 'chroot ROOT apt-get': it needs one to be planned.
+    os.makedirs(os.path.join(a.root, "usr/bin"), exist_ok=True)
+    open(os.path.join(a.root, "usr/bin/apt-get"), "w").close()
+    h = a.goal_state("enabled", 0, {"stack": "mofed", "check": False})
+    es = common(a, h, 0)
+    subs = substatus(es)
+    check(es.status == "success" and subs["install"].status == "success" and
+          "mofed 24.07-0.6.1.0 is installed already" in subs["install"].message,
+          "mofed there already: install success (%s)" % subs["install"].message)
+    check(subs["ipoib"].status in ("success", "warning"), "then ipoib ran")
+
+    h = a.goal_state("enabled", 1, {"stack": "inbox"})
+    es = common(a, h, 1)
+    subs = substatus(es)
+    check(es.status == "error" and es.code == 1 and a.launched()[-1] == ("enable", 1) and
+          "needs --replace" in subs["install"].message,
+          "inbox over mofed: refused, code 1, the way out named (%s)" % subs["install"].message)
+    check("not run: install failed" in subs["ipoib"].message and
+          "not run: install failed" in subs["check"].message,
+          "ipoib and check not run after it")
+    check(es.message.startswith("install failed:"), "message: %s" % es.message[:80])
+
+    # Debian 12 without a usable apt-get in the tree: the plan's first step fails.
+    b = Agent("install-fails", "softroce", zip_path)
+    os.makedirs(os.path.join(b.root, "usr/bin"), exist_ok=True)
+    open(os.path.join(b.root, "usr/bin/apt-get"), "w").close()
+    h = b.goal_state("enabled", 0, {"stack": "inbox", "ipoib": False})
+    es = common(b, h, 0)
+    sub = substatus(es)["install"]
+    check(es.status == "error" and es.code == 14 and sub.code == 14 and
+          "step 1 of 5" in sub.message and "apt-get" in sub.message,
+          "apt-get failing: install error, code 14, the step named (%s)" % sub.message)
+    check(os.path.exists(os.path.join(b.root, "var/lib/ibup/plan-journal.json")) or
+          glob.glob(os.path.join(b.root, "var/lib/ibup/*journal*")),
+          "the executor's journal is left for the next enable to resume")
+
+
 def alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -550,7 +590,7 @@ def main():
     zip_path = build_zip(os.path.join(TMP, "%s__%s.zip" % (NAME, VERSION)))
     only = os.environ.get("IBUP_AGENT_SCENARIO")
     for scenario in (scenario_lifecycle, scenario_upgrade, scenario_check_fails, scenario_bad_settings,
-                     scenario_heartbeat, scenario_arch, scenario_background):
+                     scenario_heartbeat, scenario_arch, scenario_background, scenario_install):
         if only and scenario.__name__ != "scenario_" + only:
             continue
         try:
