@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target: the extension handler's parsers (settings, HandlerEnvironment.json,
- * HandlerManifest.json) and the status built from what they report. Whatever the
+ * HandlerManifest.json, the background work's record) and the status built from what
+ * they report. Whatever the
  * input, a parse succeeds or fails with -EBADMSG (and a message), an environment's
  * folders are absolute, and a status carrying the input as its message is JSON the
  * agent can read, with the message within its 1 KiB.
@@ -43,6 +44,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = ibup_vmext_manifest_heartbeat((const char *)data, size, &hb);
 	if (r != 0 && r != -EBADMSG)
 		abort();
+	/* A record parsed is one ibup would write, and reads back the same. */
+	{
+		struct ibup_vmext_worker w, again;
+		char line[128];
+
+		r = ibup_vmext_worker_parse((const char *)data, size, &w);
+		if (r == 0) {
+			int n = ibup_vmext_worker_format(&w, line, sizeof(line));
+
+			if (n < 0 ||
+			    ibup_vmext_worker_parse(line, (size_t)n, &again) != 0 ||
+			    again.kind != w.kind || again.pid != w.pid ||
+			    again.seq != w.seq || strcmp(again.unit, w.unit) != 0)
+				abort();
+		} else if (r != -EBADMSG) {
+			abort();
+		}
+	}
 
 	msg = strndup((const char *)data, size);
 	if (!msg)
