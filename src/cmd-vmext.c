@@ -659,6 +659,8 @@ static bool process_is_worker(long pid)
 	char *p;
 	bool ok = false;
 
+	if (pid == (long)getpid()) /* a record older than the pid's reuse */
+		return false;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	f = fopen(path, "re");
 	if (!f)

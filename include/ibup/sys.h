@@ -124,8 +124,8 @@ void ibup_spawn_result_release(struct ibup_spawn_result *r);
  *	unopenable: /dev/null. stdin is /dev/null.
  * @ret_pid: the program's pid
  *
- * The program is the leader of a session (and process group) of its own, the child of
- * a child that exits at once: a kill of the caller's process group, or the caller's
+ * The program is the leader of a session (and process group) of its own, whose id is
+ * its pid, the child of a child that exits at once: a kill of the caller's process group, or the caller's
  * exit, does not reach it, and nobody waits for it. Not waited for or bounded in time.
  *
  * Return: 0 once it is started (not whether exec succeeded), or a negative errno.

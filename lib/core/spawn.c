@@ -325,11 +325,7 @@ int ibup_spawn_detached(const char *const argv[], const char *const env[],
 		pid_t grandchild;
 		int fd;
 
-		/* Out of the caller's process group and session: a kill of those, or
-		 * the caller's exit, does not reach it. */
 		close(pfd[0]);
-		if (setsid() < 0)
-			_exit(127);
 		grandchild = fork();
 		if (grandchild != 0) {
 			long gp = grandchild;
@@ -340,6 +336,11 @@ int ibup_spawn_detached(const char *const argv[], const char *const env[],
 			_exit(0);
 		}
 		close(pfd[1]);
+		/* Out of the caller's process group and session, the leader of its own
+		 * (its pid names both): a kill of the caller's group, or the caller's
+		 * exit, does not reach it; a kill of its session reaches all it started. */
+		if (setsid() < 0)
+			_exit(127);
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0)
 			dup2(fd, STDIN_FILENO);

@@ -576,6 +576,9 @@ def scenario_background(zip_path):
     h = a.goal_state("disabled", 3, HBV3)
     check(a.launched() == [("disable", 0)], "disable ran, exit 0: %s" % a.launched())
     check(pid is not None and not alive(pid), "the worker is stopped")
+    check("sequence number 3: ipoib" not in a.worker_log() and
+          not os.path.exists(os.path.join(a.base, "mrseq")),
+          "... before it did any step (it was waiting for the lock)")
     es = common(a, h, 3)
     check(es.status == "success" and es.operation == "Disable" and
           "stopped the background work of sequence number 3" in es.message,
