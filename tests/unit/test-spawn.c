@@ -4,8 +4,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "internal.h"
@@ -118,6 +122,44 @@ static void test_output_bound(void **state)
 	ibup_spawn_result_release(&r);
 }
 
+/* Detached: its own session (named by its pid), its environment, its output in the log. */
+static void test_detached(void **state)
+{
+	char dir[] = "/tmp/ibup-spawn-XXXXXX", log[64], buf[256] = "";
+	const char *const argv[] = { "/bin/sh", "-c", "echo \"$IBUP_T\"; exec sleep 30",
+				     NULL };
+	const char *const env[] = { "IBUP_T=detached", NULL };
+	const struct timespec tick = { .tv_nsec = 50 * 1000 * 1000 };
+	long pid = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(log, sizeof(log), "%s/log", dir);
+	assert_int_equal(ibup_spawn_detached(argv, env, log, &pid), 0);
+	assert_true(pid > 0 && pid != getpid());
+	for (int i = 0; i < 100 && !strstr(buf, "detached\n"); i++) {
+		nanosleep(&tick, NULL);
+		f = fopen(log, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+			buf[n] = '\0';
+			fclose(f);
+		}
+	}
+	assert_string_equal(buf, "detached\n");
+	assert_int_equal(getsid((pid_t)pid), (pid_t)pid);
+	assert_true(getsid((pid_t)pid) != getsid(0));
+	assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
+	unlink(log);
+	rmdir(dir);
+	/* Relative programs are refused: nothing is looked up in PATH. */
+	assert_int_equal(ibup_spawn_detached((const char *const[]){ "sh", NULL }, NULL,
+					     NULL, &pid),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_lingering_grandchild),
 		cmocka_unit_test(test_closed_pipes_still_bounded),
 		cmocka_unit_test(test_output_bound),
+		cmocka_unit_test(test_detached),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
