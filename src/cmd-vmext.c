@@ -562,7 +562,8 @@ static int op_worker(struct vmext_run *v)
 
 	clock_gettime(CLOCK_REALTIME, &started);
 	wlog("applying the settings of sequence number %u (handler %s)", v->seq, v->dir);
-	r = ibup_plan_lock(ctx, 0);
+	/* The enable that started it lets go of the lock a moment later. */
+	r = ibup_plan_lock(ctx, 2000);
 	if (r == -EBUSY) {
 		progress(v, "waiting for another ibup run to finish changing this host "
 			    "(it holds ibup's lock)");

@@ -504,8 +504,8 @@ def scenario_background(zip_path):
           a.launched()[1][1] != 0, "the agent timed enable out: %s" % a.launched())
     es = ext_status(h)
     check(es is not None and es.status == "transitioning" and
-          "waiting for another ibup run" in es.message,
-          "the agent reports transitioning, waiting: %s" % (es.message if es else None))
+          ("waiting for another ibup run" in es.message or "in the background" in es.message),
+          "the agent reports transitioning: %s" % (es.message if es else None))
     pid = a.worker_pid()
     check(pid is not None and alive(pid), "the worker outlived enable (process %s)" % pid)
     lock.close()
