@@ -221,6 +221,10 @@ static void progress(struct vmext_run *v, const char *fmt, ...)
 	r = ibup_vmext_status_write(&v->env, v->seq, &v->st, time(NULL));
 	if (r < 0)
 		cli_warn("cannot write the status: %s", strerror(-r));
+	/* A sign of life at each step: the agent waits 10 minutes for the next one. */
+	if (v->heartbeat &&
+	    (r = ibup_vmext_heartbeat_write(&v->env, true, v->st.message)) < 0)
+		cli_warn("cannot write the heartbeat file: %s", strerror(-r));
 	if (v->worker)
 		wlog("%s", v->st.message);
 }
