@@ -208,13 +208,18 @@ static void choice_text(FILE *out, const struct ibup_install_choice *c,
 static int command_line(const struct install_args *a, char **ret)
 {
 	const struct ibup_install_opts *o = &a->o;
+	bool stack = o->stack != IBUP_STACK_AUTO || o->remove;
 
-	if (asprintf(ret, "install%s%s%s%s%s%s%s%s%s",
-		     o->stack != IBUP_STACK_AUTO || o->remove ? " --stack " : "",
-		     o->stack != IBUP_STACK_AUTO || o->remove ? ibup_stack_name(o->stack)
-							      : "",
+	/* What --resume must be given again: everything that shapes the plan. */
+	if (asprintf(ret, "install%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s",
+		     stack ? " --stack " : "", stack ? ibup_stack_name(o->stack) : "",
 		     o->version ? " --version " : "", o->version ? o->version : "",
 		     o->kernel ? " --kernel " : "", o->kernel ? o->kernel : "",
+		     o->url ? " --url " : "", o->url ? o->url : "",
+		     o->sha256 ? " --sha256 " : "", o->sha256 ? o->sha256 : "",
+		     o->from ? " --from " : "", o->from ? o->from : "",
+		     a->manifest_path ? " --manifest " : "",
+		     a->manifest_path ? a->manifest_path : "",
 		     o->replace ? " --replace" : "", o->remove ? " --remove" : "",
 		     o->secure_boot == IBUP_SB_ENROLL ? " --secure-boot enroll" : "") < 0)
 		return -ENOMEM;
