@@ -235,6 +235,7 @@ static int run_install(struct ibup_cli *cli, struct install_args *a)
 	struct ibup_plan *plan = NULL;
 	char exe[PATH_MAX], *command = NULL;
 	struct ibup_ctx *ctx;
+	unsigned steps;
 	int r;
 
 	ctx = cli_ctx(cli);
@@ -295,8 +296,19 @@ static int run_install(struct ibup_cli *cli, struct install_args *a)
 		for (unsigned i = 0; i < choice.n_warnings; i++)
 			cli_warn("%s", choice.warnings[i]);
 	}
+	steps = plan->n;
 	r = cli_run_plan(cli, plan, a->dry_run, a->resume);
 	plan = NULL;
+	/* The inbox stack is in use at once on a live host: check's verdict ends the run. */
+	if (r == IBUP_EXIT_OK && steps && !a->dry_run && !cli->json && !a->o.remove &&
+	    ibup_ctx_is_live(ctx) && choice.stack == IBUP_STACK_INBOX) {
+		char check[] = "check", *argv[] = { check, NULL };
+
+		fputc('\n', stdout);
+		fflush(stdout);
+		optind = 0;
+		cmd_check(cli, 1, argv);
+	}
 out:
 	ibup_plan_free(plan);
 	free(command);
