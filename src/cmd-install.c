@@ -194,7 +194,7 @@ static void choice_text(FILE *out, const struct ibup_install_choice *c,
 	fprintf(out, "Installed:    %s\n", c->installed ? c->installed : "no RDMA stack");
 	fprintf(out, "Stack:        %s%s%s%s\n", ibup_stack_name(c->stack),
 		c->version ? " " : "", c->version ? c->version : "",
-		c->dkms ? " (kernel modules built by DKMS)" : "");
+		c->dkms ? " (kernel modules built on this host, unsigned)" : "");
 	if (c->url)
 		fprintf(out, "File:         %s\nSHA-256:      %s\n", c->url,
 			c->sha256 ? c->sha256 : "-");
