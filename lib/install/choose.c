@@ -221,7 +221,11 @@ static int weigh_installed(const struct ibup_status *st,
 			ofed_generation(c->url, gen, sizeof(gen));
 		else if (c->stack == IBUP_STACK_MOFED && c->version)
 			snprintf(gen, sizeof(gen), "%.5s", c->version);
-		if (!ver || !*gen || strncmp(ver, gen, strlen(gen)) == 0 || o->remove) {
+		if (o->remove)
+			return reason(
+				c, "%s is removed the vendor's way (ofed_uninstall.sh)",
+				c->installed);
+		if (!ver || !*gen || strncmp(ver, gen, strlen(gen)) == 0) {
 			c->same = true;
 			return reason(c, "%s is installed already", c->installed);
 		}
@@ -269,9 +273,13 @@ static int read_distro(struct ibup_ctx *ctx, struct ibup_install_choice *c,
 }
 
 /* Ubuntu 26.04 carries Canonical-built, signed DOCA-OFED modules in its archive. */
+/* Ubuntu 26.04 with linux-azure: Canonical's doca-ofed-azure, built for that kernel. */
 static bool archive_doca(const struct ibup_install_choice *c)
 {
-	return strcmp(c->distro.key, "ubuntu26.04") == 0;
+	size_t n = c->kernel ? strlen(c->kernel) : 0;
+
+	return strcmp(c->distro.key, "ubuntu26.04") == 0 && n > 6 &&
+	       strcmp(c->kernel + n - 6, "-azure") == 0;
 }
 
 /* Azure Linux carries its own MLNX_OFED kernel packages (mlnx-ofa_kernel). */
@@ -480,7 +488,16 @@ int ibup_install_choose(struct ibup_ctx *ctx, const struct ibup_status *st,
 	}
 	count_hw(st, &hw);
 	c->stack = o->stack;
-	if (c->stack == IBUP_STACK_AUTO)
+	if (o->remove) {
+		/* --remove takes away what is there: a vendor stack, else the inbox tools. */
+		const char *have = installed_stack(st);
+
+		if (have && strcmp(have, "inbox") != 0)
+			ibup_stack_from_name(have, &c->stack);
+		else if (c->stack == IBUP_STACK_AUTO)
+			c->stack = IBUP_STACK_INBOX;
+		r = have ? 0 : reason(c, "--remove: no RDMA stack is installed");
+	} else if (c->stack == IBUP_STACK_AUTO)
 		r = choose_auto(st, o, &hw, &x, x_found, c);
 	else
 		r = reason(c, "--stack %s", ibup_stack_name(c->stack));
