@@ -176,11 +176,11 @@ static int ofed_generation(const char *url, char *buf, size_t size)
 	const char *base = strrchr(url, '/');
 
 	base = base ? base + 1 : url;
+	/* "-YY.MM-" (or "_YY.MM_"): each test only reads bytes the previous ones vouched for. */
 	for (const char *p = base; *p; p++)
-		if ((*p == '-' || *p == '_') && p[1] >= '0' && p[1] <= '9' &&
-		    p[3] == '.' && p[6] && (p[6] == '-' || p[6] == '_') && p[1] != '0' &&
-		    strspn(p + 1, "0123456789") == 2 &&
-		    strspn(p + 4, "0123456789") == 2) {
+		if ((*p == '-' || *p == '_') && p[1] != '0' &&
+		    strspn(p + 1, "0123456789") == 2 && p[3] == '.' &&
+		    strspn(p + 4, "0123456789") == 2 && (p[6] == '-' || p[6] == '_')) {
 			snprintf(buf, size, "%.5s", p + 1);
 			return 0;
 		}
@@ -393,7 +393,7 @@ static int resolve_vendor(const struct ibup_install_opts *o, const struct hw *hw
 	c->row = ibup_manifest_find(o->manifest, c->distro.key, c->arch, c->stack,
 				    o->version,
 				    c->stack == IBUP_STACK_MOFED ? devices : NULL);
-	if (!c->row && !o->url)
+	if (!c->row && !o->url && !(o->from && o->sha256))
 		return install_refuse(
 			err, IBUP_REFUSE_UNSUPPORTED,
 			"Give the file with --url URL --sha256 HEX (or --from FILE --sha256 "
@@ -403,7 +403,8 @@ static int resolve_vendor(const struct ibup_install_opts *o, const struct hw *hw
 			o->version ? o->version : "", c->distro.key, c->arch,
 			strcmp(devices, "cx3") == 0 ? " (ConnectX-3)" : "");
 	c->version = strdup(c->row ? c->row->version : o->version ? o->version : "given");
-	c->url = strdup(o->url ? o->url : c->row->url);
+	/* --from without a row: the file's own name stands for the URL's. */
+	c->url = strdup(o->url ? o->url : c->row ? c->row->url : o->from);
 	if (!c->version || !c->url)
 		return -ENOMEM;
 	if (!o->sha256 && !c->row->sha256)
@@ -427,6 +428,8 @@ static int resolve_vendor(const struct ibup_install_opts *o, const struct hw *hw
 			c->row->version, c->row->max_kernel, c->kernel);
 	if (o->url)
 		return reason(c, "%s %s from --url", name, c->version);
+	if (!c->row)
+		return reason(c, "%s from %s (--from)", name, o->from);
 	return reason(c, "%s %s: the %s manifest's %s row for %s %s", name, c->version,
 		      o->manifest->origin, o->version ? "" : "newest", c->distro.key,
 		      c->arch);

@@ -94,6 +94,18 @@ check "--from right hash: planned (got $rc)" test "$rc" = 0
 check "--from right hash: copied into the tree" \
   grep -q "^install -D -m 0644 $tmp/served $tree/var/lib/ibup/install/" "$tmp/out"
 
+# A distribution the manifest has no row for: --from with --sha256 is enough.
+cp "$src/tests/cli/install/os-release/sles15sp6" "$tree/etc/os-release.sles"
+mv "$tree/etc/os-release" "$tree/etc/os-release.ubuntu"
+mv "$tree/etc/os-release.sles" "$tree/etc/os-release"
+rc=0
+"$ibup" --root "$tree" install --stack doca --from "$tmp/served" --sha256 "$good" \
+  --dry-run >"$tmp/out" 2>"$tmp/err" || rc=$?
+check "--from without a row: planned (got $rc)" test "$rc" = 0
+check "--from without a row: installed with zypper" \
+  grep -q "^zypper --non-interactive --root $tree install --no-recommends $tree/var/lib/ibup/install/served$" "$tmp/out"
+mv "$tree/etc/os-release.ubuntu" "$tree/etc/os-release"
+
 # 4. A row without a hash needs --sha256: usage (2), and nothing is fetched.
 rc=0
 "$ibup" --root "$tree" install --stack mofed >"$tmp/out" 2>"$tmp/err" || rc=$?
