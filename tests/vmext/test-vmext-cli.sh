@@ -40,7 +40,7 @@ print(s["formattedMessage"]["message"] if k == "message" else
 expect() { # WHAT CONDITION...
   local what=$1
   shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; fi
+  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fail=1; return 1; fi
 }
 
 ConfigSequenceNumber=0 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h" \
@@ -57,7 +57,8 @@ ConfigSequenceNumber=1 "$ibup" --root "$tmp/root" vmext enable --handler-dir "$h
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 pid=
-expect "--metadata-url: the size from the metadata service" grep -q "(HBv3)" <<<"$(status 1 check)"
+expect "--metadata-url: the size from the metadata service" grep -q "(HBv3)" <<<"$(status 1 check)" ||
+  grep "VM size unknown" "$tmp/log/ibup-vmext.log" # why, under load (a 1.5 s limit)
 
 # Without a size: generic checks, still a success.
 cp "$h/config/0.settings" "$h/config/2.settings"
