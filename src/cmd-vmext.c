@@ -262,9 +262,10 @@ static const char *target_why(const struct ibup_ipoib_target *t)
 }
 
 /* Execute a plan; 0, or a negative errno with @err saying why. */
-static int execute(struct vmext_run *v, struct ibup_plan *plan, char *err, size_t size)
+static int execute_as(struct vmext_run *v, struct ibup_plan *plan, bool no_journal,
+		      char *err, size_t size)
 {
-	struct ibup_exec_opts opts = { .resume = true };
+	struct ibup_exec_opts opts = { .resume = true, .no_journal = no_journal };
 	struct ibup_exec_result res;
 	int r = ibup_plan_execute(v->cli->ctx, plan, &opts, &res);
 
@@ -279,6 +280,11 @@ static int execute(struct vmext_run *v, struct ibup_plan *plan, char *err, size_
 		ibup_exec_result_release(&res);
 	ibup_plan_free(plan);
 	return r;
+}
+
+static int execute(struct vmext_run *v, struct ibup_plan *plan, char *err, size_t size)
+{
+	return execute_as(v, plan, false, err, size);
 }
 
 /* Step "ipoib": the addresses now, and at every boot (ibup's unit and udev rule). */
@@ -1070,7 +1076,7 @@ static int stop_worker(struct vmext_run *v, char *buf, size_t size)
 static int op_disable(struct vmext_run *v)
 {
 	struct ibup_plan *plan = NULL;
-	char err[512] = "", stopped[PATH_MAX + 128];
+	char err[512] = "", stopped[PATH_MAX + 128], journal[128] = "";
 	int r = stop_worker(v, stopped, sizeof(stopped));
 
 	if (r < 0)
@@ -1086,6 +1092,20 @@ static int op_disable(struct vmext_run *v)
 		r = execute(v, plan, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "cannot plan it: %s", strerror(-r));
+	/*
+	 * The journal of another plan that stopped (an install the worker was running,
+	 * stopped above, or cut by a reboot) is left for the enable that resumes it;
+	 * this small plan runs without one, under the lock this command holds.
+	 */
+	if ((r == -EEXIST || r == -ESTALE) &&
+	    (r = ibup_ipoib_disable_plan(v->cli->ctx, &plan)) == 0) {
+		r = execute_as(v, plan, true, err, sizeof(err));
+		if (r == 0)
+			snprintf(
+				journal, sizeof(journal),
+				"; the unfinished run journaled in /var/lib/ibup is left "
+				"for the next enable to resume");
+	}
 	if (r < 0)
 		return fail(v, IBUP_VMEXT_FAILED, "cannot undo IPoIB at boot: %s", err);
 	r = ibup_vmext_mrseq_remove(v->dir);
@@ -1097,9 +1117,9 @@ static int op_disable(struct vmext_run *v)
 	if (ibup_vmext_set_message(&v->st.message,
 				   "%s: %sIPoIB addresses are no longer applied at boot "
 				   "(ibup-ipoib.service and its udev rule removed); the "
-				   "addresses in place are left as they are",
+				   "addresses in place are left as they are%s",
 				   v->op == OP_DISABLE ? "disabled" : "uninstalled",
-				   stopped) < 0)
+				   stopped, journal) < 0)
 		return IBUP_VMEXT_FAILED;
 	return report(v);
 }
