@@ -146,7 +146,7 @@ struct ibup_sweep_node {
 	unsigned rank; /* its index in the run's nodes, 0 .. n_nodes - 1 */
 };
 
-/* What a measurement found wrong, beyond its numbers. */
+/* One measurement of one pair: both directions at once, then the latency. */
 struct ibup_sweep_meas {
 	unsigned a, b; /* ranks, a < b */
 	unsigned round; /* the round within its attempt */

@@ -17,15 +17,16 @@
 /* Above this many nodes the heat map draws only the cells that are not fine. */
 #define SVG_FULL_MAX 256u
 
-static int mem_close(FILE *f, char *buf, char **ret)
+/* Close an open_memstream stream: its buffer is only final after fclose. */
+static int mem_close(FILE *f, char **buf, char **ret)
 {
 	bool failed = ferror(f);
 
 	if (fclose(f) || failed) {
-		free(buf);
+		free(*buf);
 		return -ENOMEM;
 	}
-	*ret = buf;
+	*ret = *buf;
 	return 0;
 }
 
@@ -191,7 +192,7 @@ int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 			"Note: %zu pairs were not measured; a node is judged on the partners it "
 			"met\n",
 			a->pairs_expected - a->n_pairs);
-	return mem_close(f, buf, ret_text);
+	return mem_close(f, &buf, ret_text);
 }
 
 /* RFC 4180: quoted when it holds a comma, a quote or a line break. */
@@ -271,7 +272,7 @@ int ibup_sweep_report_csv(const struct ibup_sweep_run *run,
 		}
 		fputs("\r\n", f);
 	}
-	return mem_close(f, buf, ret_text);
+	return mem_close(f, &buf, ret_text);
 }
 
 /* XML-escaped text. */
@@ -420,7 +421,7 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 		"red at half of it or less; grey not measured, black failed</text>\n",
 		side + 20);
 	fputs("</svg>\n", f);
-	return mem_close(f, buf, ret_text);
+	return mem_close(f, &buf, ret_text);
 }
 
 /* POSIX shell single quotes. */
@@ -495,5 +496,5 @@ int ibup_sweep_report_drain(const struct ibup_sweep_run *run,
 		free(reason);
 		reason = NULL;
 	}
-	return mem_close(f, buf, ret_text);
+	return mem_close(f, &buf, ret_text);
 }
