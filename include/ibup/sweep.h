@@ -290,6 +290,8 @@ struct ibup_sweep_analysis {
 	size_t *bad_links; /* indexes into pairs, worst first */
 	size_t n_bad_links;
 	unsigned retests; /* re-test attempts found in the run */
+	bool fleet_poor; /* most pairs are poor: the floor does not fit this fabric, or all of
+			    it is slow; the node and link verdicts then mean little */
 };
 
 /**
@@ -389,6 +391,22 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
  */
 int ibup_sweep_report_drain(const struct ibup_sweep_run *run,
 			    const struct ibup_sweep_analysis *a, char **ret_text);
+
+struct ibup_plan;
+
+/**
+ * ibup_sweep_drain_plan() - a plan that drains the bad nodes' hosts in Slurm
+ * @ctx: library context
+ * @run: the run
+ * @a: its analysis
+ * @ret: the plan (one run step "scontrol update nodename=HOST state=drain reason=..." per
+ *       host of a bad node, the same lines ibup_sweep_report_drain() prints); free with
+ *       ibup_plan_free(); show it or hand it to ibup_plan_execute()
+ *
+ * Return: 0, -ENOMEM, or ibup_plan_new()'s error.
+ */
+int ibup_sweep_drain_plan(struct ibup_ctx *ctx, const struct ibup_sweep_run *run,
+			  const struct ibup_sweep_analysis *a, struct ibup_plan **ret);
 
 /* ---- The fabric model (scale simulation) ------------------------------------------- */
 
