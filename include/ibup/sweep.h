@@ -387,7 +387,8 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 
 /*
  * One "scontrol update nodename=HOST state=drain reason=\"...\"" line per host of a bad
- * node (hostnames shell-quoted; hosts without a hostname are skipped); "" when none.
+ * node (hostnames shell-quoted; hosts without a hostname are skipped); "" when none, and
+ * when the analysis is fleet_poor (a floor that does not fit would drain every node).
  */
 int ibup_sweep_report_drain(const struct ibup_sweep_run *run,
 			    const struct ibup_sweep_analysis *a, char **ret_text);
@@ -401,7 +402,8 @@ struct ibup_plan;
  * @a: its analysis
  * @ret: the plan (one run step "scontrol update nodename=HOST state=drain reason=..." per
  *       host of a bad node, the same lines ibup_sweep_report_drain() prints); free with
- *       ibup_plan_free(); show it or hand it to ibup_plan_execute()
+ *       ibup_plan_free(); show it or hand it to ibup_plan_execute(); only a note when
+ *       the analysis is fleet_poor
  *
  * Return: 0, -ENOMEM, or ibup_plan_new()'s error.
  */

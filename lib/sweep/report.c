@@ -34,7 +34,7 @@ static int mem_close(FILE *f, char **buf, char **ret)
 static void print_gbps(FILE *f, double v)
 {
 	if (isfinite(v))
-		fprintf(f, "%.1f Gb/s", v);
+		fprintf(f, "%.*f Gb/s", v < 10 ? 2 : 1, v);
 	else
 		fputs("-", f);
 }
@@ -190,7 +190,7 @@ int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 			a->n_bad_links == 1 ? "" : "s");
 	if (a->fleet_poor)
 		fputs("Note: most pairs are poor: the floor does not fit this fabric, or all of it "
-		      "is slow\n",
+		      "is slow; nothing is drained\n",
 		      f);
 	if (a->n_pairs < a->pairs_expected)
 		fprintf(f,
@@ -482,6 +482,9 @@ static int for_each_drain(const struct ibup_sweep_run *run,
 			  int (*fn)(const char *host, const char *reason, void *data),
 			  void *data)
 {
+	/* a floor that does not fit the fabric would drain the whole partition */
+	if (a->fleet_poor)
+		return 0;
 	for (unsigned i = 0; i < a->n_bad_nodes; i++) {
 		const struct ibup_sweep_node *nd = &run->nodes[a->bad_nodes[i]];
 		_cleanup_free_ char *reason = NULL;
@@ -561,6 +564,11 @@ int ibup_sweep_drain_plan(struct ibup_ctx *ctx, const struct ibup_sweep_run *run
 	struct ibup_plan *plan = NULL;
 	int r = ibup_plan_new(ctx, "sweep --drain", &plan);
 
+	if (r >= 0 && a->fleet_poor)
+		r = ibup_plan_note(
+			plan, NULL,
+			"nothing drained: most pairs are poor, so the floor does not fit "
+			"this fabric or all of it is slow");
 	if (r >= 0)
 		r = for_each_drain(run, a, drain_step, plan);
 	return ibup_plan_end(plan, r, ret);
