@@ -25,8 +25,8 @@ extern "C" {
 
 /* The most ranks a run may hold (a node, or an HCA with --per-hca, is one rank). */
 #define IBUP_SWEEP_MAX_NODES 65536u
-/* The most measurements a run file may hold: every pair once, plus re-tests. */
-#define IBUP_SWEEP_MAX_MEAS (8u << 20)
+/* The most measurements a run may hold: a full sweep of 5,792 ranks and its re-tests. */
+#define IBUP_SWEEP_MAX_MEAS (16u << 20)
 /* The most bytes of a run file ibup_sweep_run_from_json() accepts. */
 #define IBUP_SWEEP_MAX_JSON (512u << 20)
 
