@@ -19,10 +19,9 @@
 #include "ibup/sweep.h"
 
 struct opts {
-	unsigned seeds;
-	double link_gbps, sync_s;
+	unsigned seeds, max_nodes;
+	double link_gbps, sync_s, noise, dip_rate, fault_factor;
 	uint64_t bytes_per_pair, lat_iterations;
-	bool quick;
 };
 
 struct score {
@@ -66,6 +65,9 @@ static int one(unsigned n, uint64_t seed, const struct opts *o, struct score *sc
 
 	ibup_sweep_fabric_init(&f, n);
 	f.link_gbps = o->link_gbps;
+	f.noise = o->noise;
+	f.dip_rate = o->dip_rate;
+	f.fault_factor = o->fault_factor;
 	if (n < 2 * f.nodes_per_leaf)
 		f.nodes_per_leaf = n / 4 ? n / 4 : 1; /* at least a few leaves */
 	f.bad_hcas = n / 256 ? n / 256 : 1;
@@ -118,9 +120,14 @@ static int one(unsigned n, uint64_t seed, const struct opts *o, struct score *sc
 	return 0;
 }
 
-static double ratio(double num, double den)
+/* "0.987", or "-" when nothing was named (or nothing was there to find). */
+static const char *ratio(double num, double den, char buf[16])
 {
-	return den > 0 ? num / den : 1;
+	if (den > 0)
+		snprintf(buf, 16, "%.3f", num / den);
+	else
+		snprintf(buf, 16, "-");
+	return buf;
 }
 
 static double model_s(const struct opts *o, unsigned rounds)
@@ -135,13 +142,16 @@ static double model_s(const struct opts *o, unsigned rounds)
 
 static void usage(FILE *out)
 {
-	fputs("Usage: sweep-model [--quick] [--seeds N] [--sync-ms MS | --sync-from RUN.json]\n"
-	      "                   [--link-gbps G] [--bytes-per-pair B] [--lat-iterations N]\n"
+	fputs("Usage: sweep-model [--quick | --max-nodes N] [--seeds N]\n"
+	      "                   [--sync-ms MS | --sync-from RUN.json] [--link-gbps G]\n"
+	      "                   [--bytes-per-pair B] [--lat-iterations N] [--noise SD]\n"
+	      "                   [--dip-rate P] [--fault-factor F]\n"
 	      "\n"
 	      "The scale simulation of ibup sweep: detection precision and recall on a\n"
 	      "modelled fat tree of 16 ... 4096 nodes, and the sweep's time BY A MODEL.\n"
 	      "--sync-from takes the per-round cost from a run ibup-sweep saved\n"
-	      "(round_sync_s). --quick: 16 ... 256 nodes only.\n",
+	      "(round_sync_s). --quick: 16 ... 256 nodes only. --noise, --dip-rate and\n"
+	      "--fault-factor make the fabric harder (defaults 0.01, 0.002, 0.5).\n",
 	      out);
 }
 
@@ -199,11 +209,19 @@ int main(int argc, char **argv)
 		{ "link-gbps", required_argument, NULL, 'g' },
 		{ "bytes-per-pair", required_argument, NULL, 'b' },
 		{ "lat-iterations", required_argument, NULL, 'l' },
+		{ "max-nodes", required_argument, NULL, 'M' },
+		{ "noise", required_argument, NULL, 'N' },
+		{ "dip-rate", required_argument, NULL, 'D' },
+		{ "fault-factor", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	/* ClusterKit's defaults per pair: 16 × 32 MB each way, 1024 ping-pongs */
-	struct opts o = { .seeds = 3,
+	struct opts o = { .seeds = 2,
+			  .max_nodes = 4096,
+			  .noise = 0.01,
+			  .dip_rate = 0.002,
+			  .fault_factor = 0.5,
 			  .link_gbps = 200,
 			  .sync_s = 0.005,
 			  .bytes_per_pair = 16ull << 25,
@@ -218,7 +236,19 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'q':
-			o.quick = true;
+			o.max_nodes = 256;
+			break;
+		case 'M':
+			o.max_nodes = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'N':
+			o.noise = strtod(optarg, NULL);
+			break;
+		case 'D':
+			o.dip_rate = strtod(optarg, NULL);
+			break;
+		case 'F':
+			o.fault_factor = strtod(optarg, NULL);
 			break;
 		case 's':
 			o.seeds = (unsigned)strtoul(optarg, NULL, 10);
@@ -251,7 +281,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!o.seeds || !(o.link_gbps > 0) || !(o.sync_s >= 0)) {
+	if (!o.seeds || !(o.link_gbps > 0) || !(o.sync_s >= 0) || !(o.noise >= 0) ||
+	    !(o.dip_rate >= 0 && o.dip_rate <= 1) || !(o.fault_factor >= 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -259,10 +290,11 @@ int main(int argc, char **argv)
 	       "measurement\n");
 	printf("fabric: %.0f Gb/s per direction (97%% reached), leaves of 20 nodes (fewer below "
 	       "40 nodes), 20 spines,\n"
-	       "        1%% noise, 0.2%% of samples a transient dip to 50%%\n",
-	       o.link_gbps);
+	       "        %.1f%% noise (sd), %.1f%% of samples a transient dip to 50%%\n",
+	       o.link_gbps, o.noise * 100, o.dip_rate * 100);
 	printf("faults: n/256 bad HCAs, n/512 bad node cables (one direction), n/512 bad "
-	       "leaf-spine links (at least 1 each), each at 50%%\n");
+	       "leaf-spine links (at least 1 each), each at %.0f%%\n",
+	       o.fault_factor * 100);
 	printf("time:   per round %.1f MiB each way / %.0f Gb/s + %llu ping-pongs + %.1f ms to "
 	       "keep in step (%s)\n",
 	       (double)o.bytes_per_pair / (1 << 20), o.link_gbps,
@@ -276,9 +308,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		unsigned n = sizes[i];
 		struct score sc = { 0 };
+		char b1[16], b2[16], b3[16], b4[16];
 		double t;
 
-		if (o.quick && n > 256)
+		if (n > o.max_nodes)
 			break;
 		for (unsigned k = 0; k < o.seeds; k++) {
 			int r = one(n, 1000 * n + k + 1, &o, &sc);

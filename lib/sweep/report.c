@@ -15,6 +15,8 @@
 #include "macro.h"
 #include "banned.h"
 
+/* The summary lists this many bad links, the worst; --json and the CSV have them all. */
+#define TEXT_LINKS_MAX 20u
 /* Above this many nodes the heat map draws only the cells that are not fine. */
 #define SVG_FULL_MAX 256u
 
