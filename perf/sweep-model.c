@@ -323,12 +323,12 @@ int main(int argc, char **argv)
 			}
 		}
 		t = model_s(&o, (sc.rounds + sc.retest_rounds) / sc.runs);
-		printf("%6u %7u %7.1f %9.3f %10.3f %11u %8.3f %10.3f %8.1f %9.1f s %9.1f\n",
-		       n, sc.rounds / sc.runs, (double)sc.retest_rounds / sc.runs,
-		       ratio(sc.nodes_found, sc.nodes_blamed),
-		       ratio(sc.nodes_found, sc.nodes_true), sc.healthy_blamed,
-		       ratio((double)sc.links_found, (double)sc.links_blamed),
-		       ratio((double)sc.links_found, (double)sc.links_true),
+		printf("%6u %7u %7.1f %9s %10s %11u %8s %10s %8.1f %9.1f s %9.1f\n", n,
+		       sc.rounds / sc.runs, (double)sc.retest_rounds / sc.runs,
+		       ratio(sc.nodes_found, sc.nodes_blamed, b1),
+		       ratio(sc.nodes_found, sc.nodes_true, b2), sc.healthy_blamed,
+		       ratio((double)sc.links_found, (double)sc.links_blamed, b3),
+		       ratio((double)sc.links_found, (double)sc.links_true, b4),
 		       (double)sc.links_blamed / sc.runs, t, sc.cpu_s / sc.runs);
 		fflush(stdout);
 		if (n == 1000)
