@@ -343,7 +343,7 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 			  const struct ibup_sweep_analysis *a, char **ret_text)
 {
 	_cleanup_free_ unsigned *order = NULL;
-	unsigned n = run->n_nodes, cell, margin, side;
+	unsigned n = run->n_nodes, cell, margin, side, width, height;
 	bool full = n <= SVG_FULL_MAX, labels;
 	double floor = a->bw_floor_gbps;
 	char *buf = NULL, colour[8];
@@ -362,18 +362,21 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 	labels = n <= 128;
 	margin = labels ? 120 : 10;
 	side = margin + cell * n + 10;
+	/* room below for the two lines of the legend */
+	width = side > 600 ? side : 600;
+	height = side + 44;
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return -errno;
 	fprintf(f,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
 		"viewBox=\"0 0 %u %u\" font-family=\"sans-serif\" font-size=\"%u\">\n",
-		side, side + 30, side, side + 30, cell >= 24 ? 11u : 7u);
+		width, height, width, height, cell >= 24 ? 11u : 7u);
 	fprintf(f,
 		"<title>ibup sweep: bandwidth row→column against the floor (%.1f Gb/s)</title>\n",
 		isfinite(floor) ? floor : 0.0);
-	fprintf(f, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", side,
-		side + 30);
+	fprintf(f, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", width,
+		height);
 	/* above SVG_FULL_MAX, one rectangle for the fine cells and only the rest drawn */
 	if (!full)
 		fprintf(f,
@@ -424,9 +427,13 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 		}
 	}
 	fprintf(f,
-		"<text x=\"10\" y=\"%u\">rows send, columns receive; green at or above the floor, "
-		"red at half of it or less; grey not measured, black failed</text>\n",
-		side + 20);
+		"<text x=\"10\" y=\"%u\" font-size=\"11\">rows send, columns receive: green "
+		"at or above the floor (%.1f Gb/s), red at half of it or less;</text>\n",
+		side + 16, isfinite(floor) ? floor : 0.0);
+	fprintf(f,
+		"<text x=\"10\" y=\"%u\" font-size=\"11\">amber: latency only; grey: not "
+		"measured; black: failed</text>\n",
+		side + 32);
 	fputs("</svg>\n", f);
 	return mem_close(f, &buf, ret_text);
 }
