@@ -160,10 +160,16 @@ int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 		}
 	}
 	if (a->n_bad_links) {
-		fprintf(f,
-			"\nBad links (%zu): a poor pair of healthy nodes, so the path between "
-			"them\n",
-			a->n_bad_links);
+		if (run->params.quick)
+			fprintf(f,
+				"\nPoor pairs (%zu): one of the two nodes, or the path between "
+				"them\n",
+				a->n_bad_links);
+		else
+			fprintf(f,
+				"\nBad links (%zu): a poor pair of healthy nodes, so the path "
+				"between them\n",
+				a->n_bad_links);
 		for (size_t i = 0; i < a->n_bad_links; i++) {
 			const struct ibup_sweep_pair_result *p =
 				&a->pairs[a->bad_links[i]];
@@ -187,18 +193,23 @@ int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 	if (!a->n_bad_nodes && !a->n_bad_links)
 		fputs("\nVerdict: healthy: no bad node, no bad link\n", f);
 	else
-		fprintf(f, "\nVerdict: %u bad node%s, %zu bad link%s\n", a->n_bad_nodes,
+		fprintf(f, "\nVerdict: %u bad node%s, %zu %s%s\n", a->n_bad_nodes,
 			a->n_bad_nodes == 1 ? "" : "s", a->n_bad_links,
+			run->params.quick ? "poor pair" : "bad link",
 			a->n_bad_links == 1 ? "" : "s");
 	if (a->fleet_poor)
 		fputs("Note: most pairs are poor: the floor does not fit this fabric, or all of it "
 		      "is slow; nothing is drained\n",
 		      f);
-	if (a->n_pairs < a->pairs_expected)
+	if (run->params.quick)
+		fputs("Note: a quick sweep meets each node once, so a poor pair is either node or "
+		      "the path between them: run the full sweep to tell\n",
+		      f);
+	else if (a->n_pairs < a->pairs_expected)
 		fprintf(f,
-			"Note: %zu pairs were not measured; a node is judged on the partners it "
-			"met\n",
-			a->pairs_expected - a->n_pairs);
+			"Note: %zu of the %zu pairs were not measured (a pair list, or a run cut "
+			"short); a node is judged on the partners it met\n",
+			a->pairs_expected - a->n_pairs, a->pairs_expected);
 	return mem_close(f, &buf, ret_text);
 }
 
