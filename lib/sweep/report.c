@@ -94,6 +94,64 @@ static void print_poor(FILE *f, const struct ibup_sweep_run *run,
 		fprintf(f, "%slatency", sep);
 }
 
+/* The worst TEXT_LINKS_MAX bad links, then which nodes most of them share. */
+static void print_links(FILE *f, const struct ibup_sweep_run *run,
+			const struct ibup_sweep_analysis *a)
+{
+	unsigned *count = calloc(run->n_nodes, sizeof(*count));
+
+	for (size_t i = 0; i < a->n_bad_links; i++) {
+		const struct ibup_sweep_pair_result *p = &a->pairs[a->bad_links[i]];
+
+		if (count) {
+			count[p->a]++;
+			count[p->b]++;
+		}
+		if (i >= TEXT_LINKS_MAX)
+			continue;
+		fputs("  ", f);
+		print_node(f, &run->nodes[p->a]);
+		fputs(" <-> ", f);
+		print_node(f, &run->nodes[p->b]);
+		fputs("\n    ", f);
+		print_gbps(f, p->bw_ab_gbps);
+		fputs(" / ", f);
+		print_gbps(f, p->bw_ba_gbps);
+		fputs(", ", f);
+		print_us(f, p->lat_us);
+		fprintf(f, "; poor in %u of %u attempts (", p->poor_attempts,
+			p->attempts);
+		print_poor(f, run, p);
+		fputs(")\n", f);
+	}
+	if (a->n_bad_links > TEXT_LINKS_MAX)
+		fprintf(f,
+			"  ... and %zu more (all of them in --json and the CSV matrix)\n",
+			a->n_bad_links - TEXT_LINKS_MAX);
+	/*
+	 * Many links through a few nodes point at what they share: a leaf switch, or the
+	 * links between a leaf and the spines. The nodes in the most bad links, up to 8.
+	 */
+	if (count && a->n_bad_links >= 10) {
+		fputs("  Nodes in the most bad links:", f);
+		for (unsigned k = 0; k < 8; k++) {
+			unsigned best = 0, w = 0;
+
+			for (unsigned v = 0; v < run->n_nodes; v++)
+				if (count[v] > best) {
+					best = count[v];
+					w = v;
+				}
+			if (best < 2)
+				break;
+			fprintf(f, "%s %s (%u)", k ? "," : "", run->nodes[w].label, best);
+			count[w] = 0;
+		}
+		fputs("\n", f);
+	}
+	free(count);
+}
+
 int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 			   const struct ibup_sweep_analysis *a, char **ret_text)
 {
@@ -170,25 +228,7 @@ int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 				"\nBad links (%zu): a poor pair of healthy nodes, so the path "
 				"between them\n",
 				a->n_bad_links);
-		for (size_t i = 0; i < a->n_bad_links; i++) {
-			const struct ibup_sweep_pair_result *p =
-				&a->pairs[a->bad_links[i]];
-
-			fputs("  ", f);
-			print_node(f, &run->nodes[p->a]);
-			fputs(" <-> ", f);
-			print_node(f, &run->nodes[p->b]);
-			fputs("\n    ", f);
-			print_gbps(f, p->bw_ab_gbps);
-			fputs(" / ", f);
-			print_gbps(f, p->bw_ba_gbps);
-			fputs(", ", f);
-			print_us(f, p->lat_us);
-			fprintf(f, "; poor in %u of %u attempts (", p->poor_attempts,
-				p->attempts);
-			print_poor(f, run, p);
-			fputs(")\n", f);
-		}
+		print_links(f, run, a);
 	}
 	if (!a->n_bad_nodes && !a->n_bad_links)
 		fputs("\nVerdict: healthy: no bad node, no bad link\n", f);
