@@ -424,6 +424,7 @@ static void test_model(void **state)
 	struct ibup_sweep_run run;
 	struct ibup_sweep_analysis a;
 	unsigned truth = 0;
+	char *text, more[80];
 
 	ibup_sweep_fabric_init(&f, 120);
 	f.nodes_per_leaf = 10;
@@ -440,7 +441,14 @@ static void test_model(void **state)
 		assert_int_equal(a.nodes[v].bad, ibup_sweep_sim_node_is_bad(s, v));
 	}
 	assert_int_equal(truth, 2);
-	assert_true(a.n_bad_links > 0);
+	/* a leaf-spine link slows the flows of one leaf hashed to it: many links */
+	assert_true(a.n_bad_links > 20);
+	assert_int_equal(ibup_sweep_report_text(&run, &a, &text), 0);
+	snprintf(more, sizeof(more), "  ... and %zu more (all of them in --json",
+		 a.n_bad_links - 20);
+	assert_non_null(strstr(text, more));
+	assert_non_null(strstr(text, "  Nodes in the most bad links: n0"));
+	free(text);
 	for (size_t i = 0; i < a.n_bad_links; i++) {
 		const struct ibup_sweep_pair_result *p = &a.pairs[a.bad_links[i]];
 
@@ -450,6 +458,25 @@ static void test_model(void **state)
 	ibup_sweep_run_release(&run);
 	s = ibup_sweep_sim_free(s);
 	assert_null(s);
+
+	/* the same seed builds the same fabric and the same sweep */
+	{
+		struct ibup_sweep_run r1, r2;
+		char *j1, *j2;
+
+		for (unsigned k = 0; k < 2; k++) {
+			assert_int_equal(ibup_sweep_sim_new(&f, &s), 0);
+			assert_int_equal(ibup_sweep_sim_sweep(s, NULL, k ? &r2 : &r1), 0);
+			s = ibup_sweep_sim_free(s);
+		}
+		assert_int_equal(ibup_sweep_run_to_json(&r1, NULL, &j1), 0);
+		assert_int_equal(ibup_sweep_run_to_json(&r2, NULL, &j2), 0);
+		assert_string_equal(j1, j2);
+		free(j1);
+		free(j2);
+		ibup_sweep_run_release(&r1);
+		ibup_sweep_run_release(&r2);
+	}
 
 	f.bad_hcas = 200;
 	assert_int_equal(ibup_sweep_sim_new(&f, &s), -EINVAL);
