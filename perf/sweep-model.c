@@ -21,7 +21,7 @@
 struct opts {
 	const char *write_run; /* the first seed's run of the last size, for --analyze */
 	unsigned seeds, max_nodes;
-	double link_gbps, sync_s, noise, dip_rate, fault_factor;
+	double link_gbps, sync_s, noise, link_spread, dip_rate, fault_factor;
 	uint64_t bytes_per_pair, lat_iterations;
 };
 
@@ -86,6 +86,7 @@ static int one(unsigned n, uint64_t seed, bool save, const struct opts *o,
 	ibup_sweep_fabric_init(&f, n);
 	f.link_gbps = o->link_gbps;
 	f.noise = o->noise;
+	f.link_spread = o->link_spread;
 	f.dip_rate = o->dip_rate;
 	f.fault_factor = o->fault_factor;
 	if (n < 2 * f.nodes_per_leaf)
@@ -171,13 +172,15 @@ static void usage(FILE *out)
 	fputs("Usage: sweep-model [--quick | --max-nodes N] [--seeds N]\n"
 	      "                   [--sync-ms MS | --sync-from RUN.json] [--link-gbps G]\n"
 	      "                   [--bytes-per-pair B] [--lat-iterations N] [--noise SD]\n"
-	      "                   [--dip-rate P] [--fault-factor F] [--write-run FILE]\n"
+	      "                   [--link-spread SD] [--dip-rate P] [--fault-factor F]\n"
+	      "                   [--write-run FILE]\n"
 	      "\n"
 	      "The scale simulation of ibup sweep: detection precision and recall on a\n"
 	      "modelled fat tree of 16 ... 4096 nodes, and the sweep's time BY A MODEL.\n"
 	      "--sync-from takes the per-round cost from a run ibup-sweep saved\n"
-	      "(round_sync_s). --quick: 16 ... 256 nodes only. --noise, --dip-rate and\n"
-	      "--fault-factor make the fabric harder (defaults 0.01, 0.002, 0.5).\n"
+	      "(round_sync_s). --quick: 16 ... 256 nodes only. --noise, --dip-rate,\n"
+	      "--link-spread and --fault-factor make the fabric harder (defaults 0.01,\n"
+	      "0.002, 0.01, 0.5).\n"
 	      "--write-run saves the largest size's first run, for ibup sweep --analyze.\n",
 	      out);
 }
@@ -241,6 +244,7 @@ int main(int argc, char **argv)
 		{ "dip-rate", required_argument, NULL, 'D' },
 		{ "fault-factor", required_argument, NULL, 'F' },
 		{ "write-run", required_argument, NULL, 'w' },
+		{ "link-spread", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -248,6 +252,7 @@ int main(int argc, char **argv)
 	struct opts o = { .seeds = 2,
 			  .max_nodes = 4096,
 			  .noise = 0.01,
+			  .link_spread = 0.01,
 			  .dip_rate = 0.002,
 			  .fault_factor = 0.5,
 			  .link_gbps = 200,
@@ -281,6 +286,9 @@ int main(int argc, char **argv)
 		case 'w':
 			o.write_run = optarg;
 			break;
+		case 'S':
+			o.link_spread = strtod(optarg, NULL);
+			break;
 		case 's':
 			o.seeds = (unsigned)strtoul(optarg, NULL, 10);
 			break;
@@ -313,7 +321,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!o.seeds || !(o.link_gbps > 0) || !(o.sync_s >= 0) || !(o.noise >= 0) ||
-	    !(o.dip_rate >= 0 && o.dip_rate <= 1) || !(o.fault_factor >= 0)) {
+	    !(o.link_spread >= 0) || !(o.dip_rate >= 0 && o.dip_rate <= 1) ||
+	    !(o.fault_factor >= 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -321,8 +330,9 @@ int main(int argc, char **argv)
 	       "measurement\n");
 	printf("fabric: %.0f Gb/s per direction (97%% reached), leaves of 20 nodes (fewer below "
 	       "40 nodes), 20 spines,\n"
-	       "        %.1f%% noise (sd), %.1f%% of samples a transient dip to 50%%\n",
-	       o.link_gbps, o.noise * 100, o.dip_rate * 100);
+	       "        each link %.1f%% off (sd, lasting), %.1f%% noise (sd), %.1f%% of samples "
+	       "a transient dip to 50%%\n",
+	       o.link_gbps, o.link_spread * 100, o.noise * 100, o.dip_rate * 100);
 	printf("faults: n/256 bad HCAs, n/512 bad node cables (one direction), n/512 bad "
 	       "leaf-spine links (at least 1 each), each at %.0f%%\n",
 	       o.fault_factor * 100);
