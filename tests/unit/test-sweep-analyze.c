@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ibup/plan.h"
 #include "ibup/sweep.h"
 #include "tmp-root.h"
 
@@ -486,6 +487,47 @@ static void test_model(void **state)
 		     999 * (0.0214748 + 0.004096 + 0.005)) < 0.01);
 }
 
+/* The drain plan: one scontrol step per host of a bad node, its exact argv; none when most
+ * pairs are poor (a floor that does not fit would drain every node). */
+static void test_drain_plan(void **state)
+{
+	struct ibup_sweep_run run;
+	struct ibup_sweep_analysis a;
+	struct ibup_sweep_thresholds t;
+	struct ibup_plan *plan = NULL;
+	char root[TMP_ROOT_SIZE];
+	struct ibup_ctx *ctx;
+	unsigned bad = 4;
+
+	tmp_root_make(root, "sweep-drain", &ctx);
+	sweep(&run, 8, slow_node, &bad);
+	assert_int_equal(ibup_sweep_analyze(ctx, &run, NULL, &a), 0);
+	assert_int_equal(ibup_sweep_drain_plan(ctx, &run, &a, &plan), 0);
+	assert_int_equal(plan->n, 1);
+	assert_int_equal(plan->steps[0].kind, IBUP_STEP_RUN);
+	assert_string_equal(plan->steps[0].argv[0], "scontrol");
+	assert_string_equal(plan->steps[0].argv[1], "update");
+	assert_string_equal(plan->steps[0].argv[2], "nodename=host02");
+	assert_string_equal(plan->steps[0].argv[3], "state=drain");
+	assert_string_equal(plan->steps[0].argv[4],
+			    "reason=ibup sweep: mlx5_ib0 poor with 7 of 7 partners");
+	assert_null(plan->steps[0].argv[5]);
+	plan = ibup_plan_free(plan);
+	ibup_sweep_analysis_release(&a);
+
+	ibup_sweep_thresholds_init(&t);
+	t.bw_min_gbps = 150; /* above every pair */
+	assert_int_equal(ibup_sweep_analyze(ctx, &run, &t, &a), 0);
+	assert_true(a.fleet_poor);
+	assert_int_equal(ibup_sweep_drain_plan(ctx, &run, &a, &plan), 0);
+	assert_int_equal(plan->n, 0);
+	assert_int_equal(plan->n_notes, 1);
+	plan = ibup_plan_free(plan);
+	ibup_sweep_analysis_release(&a);
+	ibup_sweep_run_release(&run);
+	tmp_root_remove(root, ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_reports),
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_drain_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
