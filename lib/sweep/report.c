@@ -460,6 +460,24 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 				margin + j * cell, margin + i * cell, cell, cell, colour);
 		}
 	}
+	/*
+	 * On a large map a bad node's row and column are a line or two of pixels: outline
+	 * them, so the cross shows at any scale (bad nodes are first: the top and left).
+	 */
+	if (n > 64) {
+		unsigned stroke = n / 200 > 1 ? n / 200 : 1;
+
+		for (unsigned i = 0; i < n && a->nodes[order[i]].bad; i++) {
+			fprintf(f,
+				"<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" fill=\"none\" "
+				"stroke=\"#d02020\" stroke-width=\"%u\"/>\n",
+				margin, margin + i * cell, cell * n, cell, stroke);
+			fprintf(f,
+				"<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" fill=\"none\" "
+				"stroke=\"#d02020\" stroke-width=\"%u\"/>\n",
+				margin + i * cell, margin, cell, cell * n, stroke);
+		}
+	}
 	if (labels) {
 		for (unsigned i = 0; i < n; i++) {
 			const struct ibup_sweep_node *nd = &run->nodes[order[i]];
