@@ -450,6 +450,16 @@ static void test_model(void **state)
 	assert_non_null(strstr(text, more));
 	assert_non_null(strstr(text, "  Nodes in the most bad links: n0"));
 	free(text);
+	/* 120 nodes: the two bad ones' rows and columns outlined, at the top and left */
+	assert_int_equal(ibup_sweep_report_svg(&run, &a, &text), 0);
+	{
+		unsigned outlines = 0;
+
+		for (const char *q = text; (q = strstr(q, "stroke=\"#d02020\"")); q++)
+			outlines++;
+		assert_int_equal(outlines, 4);
+	}
+	free(text);
 	for (size_t i = 0; i < a.n_bad_links; i++) {
 		const struct ibup_sweep_pair_result *p = &a.pairs[a.bad_links[i]];
 
