@@ -7,7 +7,8 @@
 #  - `ibup install --stack inbox --root ROOT --dry-run` plans the apt commands in the
 #    chroot and changes nothing;
 #  - `ibup install --stack inbox --root ROOT` installs them through apt from Debian's
-#    archive: exit 0, every package installed, the rxe provider on disk;
+#    archive: exit 0, every package installed, the rxe provider on disk, and the files
+#    of ibup's own the plan showed (memlock limits, the kernel hook) written;
 #  - a second install prints "Nothing to do", exits 0 and leaves dpkg's database as
 #    it was.
 # The guest then boots from this tree (install-inbox.sh).
@@ -79,7 +80,14 @@ if compgen -G "$libdir/libibverbs/librxe-rdmav*.so" >/dev/null; then
 else
   fail "after: no rxe provider in $libdir/libibverbs"
 fi
-grep -h '^ibup\|Nothing' "$art/install.txt" "$art/install.err" | head -n 5 | sed 's/^/     | /'
+# The files ibup itself writes (memlock limits, the kernel hook): each one the plan
+# showed is in the tree now.
+mapfile -t own < <(sed -n 's|^+++ b/||p' "$art/dry-run.txt")
+[ "${#own[@]}" -gt 0 ] || fail "the plan shows no file of ibup's own"
+for f in "${own[@]}"; do
+  if [ -f "$root/$f" ]; then ok "after: /$f written"; else fail "after: the planned /$f is not in the tree"; fi
+done
+sed 's/^/     | /' "$art/install.txt"
 
 # --- again: nothing to do ------------------------------------------------------------------
 sum1=$(status_sum)
