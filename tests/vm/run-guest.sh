@@ -266,6 +266,7 @@ base_initrd=$image/initramfs.cpio.gz
 files_list=$image/files.txt
 if [ "$image_kind" = inbox ]; then
   [ "$(id -u)" = 0 ] || die "the inbox image is installed into as root (chroot)"
+  t_pre=$(date +%s.%N)
   root=$work/rootfs
   cp -a -- "$image/rootfs" "$root"
   # apt in the tree resolves the archive's name with this host's resolver.
@@ -273,7 +274,6 @@ if [ "$image_kind" = inbox ]; then
     rm -f -- "$root/etc/resolv.conf"
     cp -L -- /etc/resolv.conf "$root/etc/resolv.conf"
   fi
-  t_pre=$(date +%s.%N)
   for i in "${!test_names[@]}"; do
     name=${test_names[$i]}
     hook=${test_files[$i]%.sh}.pre.sh
@@ -289,12 +289,14 @@ if [ "$image_kind" = inbox ]; then
     [ "${pre_rc[$name]}" != 124 ] || echo "FAIL killed after $pre_timeout s" >>"$work/pre-$name.log"
   done
   rm -f -- "$root/etc/resolv.conf"
-  log "packing the tree ($(secs "$t_pre" "$(date +%s.%N)") s of pre-boot steps)"
+  t_pack=$(date +%s.%N)
   files_list=$work/files.txt
   (cd "$root" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort >"$files_list")
   base_initrd=$work/rootfs.cpio.gz
   (cd "$root" && cpio --quiet -o -H newc -R 0:0 <"$files_list") | gzip -1 -n >"$base_initrd"
   rm -rf --one-file-system -- "$root"
+  log "inbox image: copy and pre-boot steps $(secs "$t_pre" "$t_pack") s, packed in" \
+    "$(secs "$t_pack" "$(date +%s.%N)") s ($(du -h "$base_initrd" | cut -f1))"
 fi
 
 # ---------------------------------------------------------------------------------
