@@ -142,6 +142,8 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv);
 int cmd_install(struct ibup_cli *cli, int argc, char **argv);
 void help_install(FILE *out);
 void help_vmext(FILE *out);
+int cmd_sweep(struct ibup_cli *cli, int argc, char **argv);
+void help_sweep(FILE *out);
 
 /* Text formatting (format.c). */
 /* @s, or "-" when it is NULL or empty. */

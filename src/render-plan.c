@@ -137,6 +137,10 @@ void render_text_step_done(FILE *out, const struct ibup_plan *plan, unsigned i,
 	case IBUP_STEP_REMOVE_FILE:
 		fprintf(out, "removed %s\n", path);
 		break;
+	case IBUP_STEP_DOWNLOAD: /* the detail says from where: the network or the cache */
+		fprintf(out, "downloaded %s%s%s%s\n", path, detail && *detail ? " (" : "",
+			detail ? detail : "", detail && *detail ? ")" : "");
+		break;
 	case IBUP_STEP_WRITE_DEVICE:
 	case IBUP_STEP_IPV4_ADDRESS:
 		break; /* the command's own report says it */
@@ -148,7 +152,6 @@ void render_text_step_done(FILE *out, const struct ibup_plan *plan, unsigned i,
 		ibup_argv_free(argv);
 		break;
 	}
-	(void)detail;
 }
 
 json_t *render_json_plan(const struct ibup_plan *plan, const struct ibup_exec_result *res,

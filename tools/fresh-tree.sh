@@ -40,6 +40,9 @@ suite=bookworm
 # Nothing beyond minbase (essential + apt): what the quick start needs, it installs.
 base_packages=()
 
+# shellcheck source=tools/lib-tree.sh
+. "$repo/tools/lib-tree.sh"
+
 log() { printf "fresh-tree: [%3ds] %s\n" "$SECONDS" "$*" >&2; }
 die() {
   log "$*"
@@ -76,91 +79,17 @@ flock -w 1800 9 || die "another fresh-tree run has held $cache/lock for 30 minut
 # A base tree left half-written by an interrupted run (none is being written: the lock).
 rm -f "$cache"/.base.*
 
-# The base tree: built once per (suite, mirror, package list, this script).
-base_tarball() {
-  local key tarball tmp
-  key=$(printf '%s\n' "$suite" "$mirror" "$security" "${base_packages[*]:-}" \
-    "$(sha256sum <"$self")" | sha256sum | cut -c1-16)
-  tarball=$cache/debian-$suite-$key.tar.zst
-  if [ ! -s "$tarball" ]; then
-    mkdir -p "$cache"
-    tmp=$(mktemp "$cache/.base.XXXXXX.tar.zst")
-    log "building the base tree (mmdebstrap $suite minbase), cached as $tarball"
-    local include=()
-    [ "${#base_packages[@]}" -eq 0 ] || include=("--include=$(
-      IFS=,
-      echo "${base_packages[*]}"
-    )")
-    if ! mmdebstrap --quiet --variant=minbase "${include[@]}" "$suite" "$tmp" \
-      "deb $mirror $suite main" "deb $mirror $suite-updates main" \
-      "deb $security $suite-security main"; then
-      rm -f "$tmp"
-      die "mmdebstrap failed"
-    fi
-    chmod 644 "$tmp"
-    mv "$tmp" "$tarball"
-  fi
-  # Other keys belong to other versions of this script (branches sharing the machine);
-  # drop those no run has used for a week.
-  touch "$tarball"
-  find "$cache" -maxdepth 1 -name "debian-$suite-*.tar.zst" -mtime +7 -delete
-  printf '%s\n' "$tarball"
-}
-
-tree=
-mounts=()
-cleanup() {
-  local i
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" || true
-  done
-  mounts=()
-  [ -n "$tree" ] && [ -d "$tree" ] || return 0
-  # Never delete through a mount point: that would reach the host's /dev or the cache.
-  if findmnt -rn -o TARGET | grep -qE "^$tree(/|\$)"; then
-    log "leaving $tree: something is still mounted under it"
-    return 0
-  fi
-  rm -rf --one-file-system "$tree"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-bind() {
-  mkdir -p "$tree$2"
-  mount --bind "$1" "$tree$2"
-  mounts+=("$tree$2")
-}
-
-# A fresh copy of the base tree, with what a booted machine has: /proc, /sys, /dev and
-# a resolver. $tree is removed again on exit.
+# A fresh copy of the base tree (built once per suite, mirrors and package list), with
+# what a booted machine has: /proc, /sys, /dev and a resolver. $tree is removed again
+# on exit.
 new_tree() {
-  local tarball
-  tarball=$(base_tarball)
-  tree=$(mktemp -d "${TMPDIR:-/var/tmp}/ibup-fresh.XXXXXX")
-  # In memory by default: extracting and deleting a tree of many small files on a busy
-  # disk took longer than the build in it. IBUP_CI_TMPFS=0 keeps it on disk.
-  if [ "${IBUP_CI_TMPFS:-1}" = 1 ]; then
-    mount -t tmpfs -o "size=${IBUP_CI_TMPFS_SIZE:-8g},mode=755" ibup-fresh "$tree"
-    mounts+=("$tree")
-  fi
-  tar -C "$tree" --zstd -xpf "$tarball"
-  mkdir -p "$tree/proc" "$cache/apt-archives/partial"
-  mount -t proc proc "$tree/proc"
-  mounts+=("$tree/proc")
-  bind /sys /sys
-  bind /dev /dev
-  bind /dev/pts /dev/pts
-  bind "$cache/apt-archives" /var/cache/apt/archives
+  tree_new "$(tree_base_tarball base "fresh-tree base 1" "${base_packages[@]}")" fresh 8g
+  mkdir -p "$cache/apt-archives/partial"
+  tree_bind /sys /sys
+  tree_bind /dev/pts /dev/pts
+  tree_bind "$cache/apt-archives" /var/cache/apt/archives
   cp -L /etc/resolv.conf "$tree/etc/resolv.conf"
   log "fresh tree in $tree"
-}
-
-# Run a script in the tree as root with a login-like environment and nothing inherited.
-in_tree() {
-  chroot "$tree" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    bash -euo pipefail -c "$1"
 }
 
 # `git clone` of this checkout into /root/ibup, at the commit checked out here.
@@ -233,7 +162,7 @@ deb() {
     dpkg-query -W -f='\${Status}\n' \"\$name\" | grep -qx 'install ok installed'
     ibup status --root /tmp/fixture >/tmp/status.out
     diff -u /tmp/fixture/expected/status.out /tmp/status.out
-    for page in ibup ibup-status ibup-check ibup-ipoib ibup-bench ibup-rename ibup-env ibup-metrics ibup-vmext ibup-install; do
+    for page in ibup ibup-status ibup-check ibup-ipoib ibup-bench ibup-rename ibup-env ibup-metrics ibup-vmext ibup-install ibup-sweep; do
       zcat /usr/share/man/man8/\$page.8.gz | grep -q '^\.TH' || { echo \"no man page \$page(8)\"; exit 1; }
     done
     dpkg -L \"\$name\" | sort >/tmp/installed

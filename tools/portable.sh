@@ -53,6 +53,9 @@ build_packages=(gcc libc6-dev binutils cmake ninja-build pkg-config libjansson-d
 # The oldest glibc the binary must run on, as the wrapper says it.
 need=$(sed -n 's/^need=//p' "$wrapper")
 
+# shellcheck source=tools/lib-tree.sh
+. "$repo/tools/lib-tree.sh"
+
 log() { printf "portable: [%3ds] %s\n" "$SECONDS" "$*" >&2; }
 die() {
   log "$*"
@@ -87,72 +90,10 @@ flock -w 1800 9 || die "another run has held $cache/portable.lock for 30 minutes
 # A tree tarball left half-written by an interrupted run (none is being written: the lock).
 rm -f "$cache"/.portable.*
 
-# The build tree: made once per (suite, mirrors, package list).
-base_tarball() {
-  local key tarball tmp include
-  key=$(printf '%s\n' "portable build tree 1" "$suite" "$mirror" "$security" \
-    "${build_packages[*]}" | sha256sum | cut -c1-16)
-  tarball=$cache/debian-$suite-$key.tar.zst
-  if [ ! -s "$tarball" ]; then
-    tmp=$(mktemp "$cache/.portable.XXXXXX.tar.zst")
-    log "building the Debian 11 tree (mmdebstrap $suite minbase + the build packages), cached as $tarball"
-    include=$(
-      IFS=,
-      echo "${build_packages[*]}"
-    )
-    if ! mmdebstrap --quiet --variant=minbase --include="$include" "$suite" "$tmp" \
-      "deb $mirror $suite main" "deb $mirror $suite-updates main" \
-      "deb $security $suite-security main"; then
-      rm -f "$tmp"
-      die "mmdebstrap failed"
-    fi
-    chmod 644 "$tmp"
-    mv "$tmp" "$tarball"
-  fi
-  touch "$tarball"
-  find "$cache" -maxdepth 1 -name "debian-$suite-*.tar.zst" -mtime +7 -delete
-  printf '%s\n' "$tarball"
-}
-
-tree=
-mounts=()
-cleanup() {
-  local i
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" || true
-  done
-  mounts=()
-  [ -n "$tree" ] && [ -d "$tree" ] || return 0
-  # Never delete through a mount point: that would reach the host's /dev.
-  if findmnt -rn -o TARGET | grep -qE "^$tree(/|\$)"; then
-    log "leaving $tree: something is still mounted under it"
-    return 0
-  fi
-  rm -rf --one-file-system "$tree"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+# A fresh copy of the build tree, made once per (suite, mirrors, package list).
 new_tree() {
-  local base
-  base=$(base_tarball)
-  tree=$(mktemp -d "${TMPDIR:-/var/tmp}/ibup-portable.XXXXXX")
-  if [ "${IBUP_CI_TMPFS:-1}" = 1 ]; then
-    mount -t tmpfs -o "size=${IBUP_CI_TMPFS_SIZE:-4g},mode=755" ibup-portable "$tree"
-    mounts+=("$tree")
-  fi
-  tar -C "$tree" --zstd -xpf "$base"
-  mount -t proc proc "$tree/proc"
-  mounts+=("$tree/proc")
-  mount --bind /dev "$tree/dev"
-  mounts+=("$tree/dev")
+  tree_new "$(tree_base_tarball portable "portable build tree 1" "${build_packages[@]}")" portable 4g
   log "Debian 11 tree in $tree"
-}
-
-in_tree() {
-  chroot "$tree" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    bash -euo pipefail -c "$1"
 }
 
 new_tree

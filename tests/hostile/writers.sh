@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # writers.sh - the writer's side of the hostile tier: every file `ibup ipoib enable` and
 # `disable` write (the unit, the udev rule, the network-manager exclusions, waagent.conf,
-# the plan journal) met with symlinked parents that lead out of the root, read-only
+# the plan journal), `rename --enable`'s udev rule and `metrics --textfile`'s file, met with symlinked parents that lead out of the root, read-only
 # directories, a NUL byte, a directory or FIFO where the file should be, and a write
 # interrupted by a file-size limit.
 #
@@ -130,6 +130,66 @@ else
     if [ ! -f "$root/$UNIT" ] || [ ! -f "$root/$RULE" ]; then fail "$c" "--resume did not write the files ($rc): $(cat "$work/$c/e2")"
     else pass "$c"; fi
   fi
+fi
+
+# 7. `rename --enable` with etc/udev a symlink out of the root, absolute or relative:
+# its rule is written inside the root or the run fails naming the step; nothing outside.
+for kind in absolute relative; do
+  c=rename-rule-symlinked-$kind
+  new_root "$c"
+  rm -rf "$root/etc/udev"
+  if [ "$kind" = absolute ]; then ln -s "$out" "$root/etc/udev"; else ln -s "../../../outside" "$root/etc/udev"; fi
+  rc=0; "$IBUP" --root "$root" rename --enable >"$work/$c/o" 2>"$work/$c/e" || rc=$?
+  if ! nothing_outside; then fail "$c" "wrote outside the root: $(find "$out" -mindepth 1)"
+  elif [ "$rc" != 0 ] && [ "$rc" != 3 ]; then fail "$c" "exit $rc: $(cat "$work/$c/e")"
+  elif [ "$rc" = 3 ] && ! grep -q '^ibup: step 1 of 1 (write_file /etc/udev/rules.d/60-ibup-rename.rules) failed: ' "$work/$c/e"; then
+    fail "$c" "the failed step is not named: $(cat "$work/$c/e")"
+  else pass "$c"; fi
+done
+
+# 8. `metrics --textfile DIR` where ibup.prom is a directory, where DIR is read-only
+# (an unprivileged user), and cut short by a file-size limit: exit 3 with one line, the
+# old file whole, no temporary file left for node_exporter to read.
+textfile() { "$IBUP" --root "$root" metrics --textfile "$dir" >/dev/null 2>"$work/$c/e"; }
+c=metrics-textfile-is-dir
+new_root "$c"
+dir=$work/$c/textfile
+mkdir -p "$dir/ibup.prom"
+rc=0; textfile || rc=$?
+if [ "$rc" != 3 ] || [ "$(wc -l <"$work/$c/e")" != 1 ]; then fail "$c" "exit $rc: $(cat "$work/$c/e")"
+elif [ ! -d "$dir/ibup.prom" ] || [ "$(find "$dir" -mindepth 1 -maxdepth 1 | wc -l)" != 1 ]; then fail "$c" "replaced or left files: $(ls -A "$dir")"
+else pass "$c"; fi
+
+c=metrics-textfile-interrupted
+new_root "$c"
+dir=$work/$c/textfile
+mkdir -p "$dir"
+# The limit (1 KiB) cuts the 20 KiB file short and leaves room for the error line.
+# What an earlier run left; the one writer leaves a file alone that already holds the
+# new bytes, so these differ from what this run writes.
+printf '# an earlier scrape\n' >"$dir/ibup.prom"
+cp "$dir/ibup.prom" "$work/$c/prom.orig"
+rc=0; (trap '' XFSZ; ulimit -f 1; exec "$IBUP" --root "$root" metrics --textfile "$dir") >/dev/null 2>"$work/$c/e" || rc=$?
+if [ "$rc" != 3 ] || [ "$(wc -l <"$work/$c/e")" != 1 ]; then fail "$c" "exit $rc: $(cat "$work/$c/e")"
+elif ! cmp -s "$dir/ibup.prom" "$work/$c/prom.orig"; then fail "$c" "ibup.prom was changed by a cut-short write"
+elif [ "$(find "$dir" -mindepth 1 | wc -l)" != 1 ]; then fail "$c" "left files: $(ls -A "$dir")"
+else pass "$c"; fi
+
+c=metrics-textfile-read-only
+if ! command -v setpriv >/dev/null; then
+  echo "SKIP $c: setpriv (util-linux) is needed"
+else
+  new_root "$c"
+  dir=$work/$c/textfile
+  mkdir -p "$dir"
+  chmod 0755 "$work" "$work/$c"
+  chmod -R a+rX "$root"
+  chmod 0555 "$dir"
+  rc=0
+  setpriv --reuid 65534 --regid 65534 --clear-groups "$IBUP" --root "$root" metrics --textfile "$dir" >/dev/null 2>"$work/$c/e" || rc=$?
+  if [ "$rc" != 3 ] || [ "$(wc -l <"$work/$c/e")" != 1 ] || ! grep -q "$dir" "$work/$c/e"; then fail "$c" "exit $rc: $(cat "$work/$c/e")"
+  elif [ -n "$(ls -A "$dir")" ]; then fail "$c" "left files: $(ls -A "$dir")"
+  else pass "$c"; fi
 fi
 
 exit "$failed"

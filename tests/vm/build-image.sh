@@ -16,6 +16,14 @@
 #                      which host libraries the guest lacks)
 #   kernel-release     the kernel's release string (uname -r in the guest)
 #   inputs.txt         what the key was computed from
+# With --variant inbox the entry holds the root filesystem unpacked instead of packed:
+#   rootfs/            the tree, WITHOUT the RDMA user space (rdma-core, ibverbs-*,
+#                      perftest, infiniband-diags, rdmacm-utils, ucx-utils), with apt,
+#                      its sources and fresh package lists kept, so that
+#                      `chroot rootfs apt-get install ...` works against Debian's archive
+#   files.txt, vmlinuz, kernel-release, inputs.txt as above (no initramfs.cpio.gz)
+# run-guest.sh --image inbox copies that tree, lets a host command install into it,
+# then packs and boots the copy.
 # Progress goes to stderr.  Nothing is installed: the host needs debootstrap, cpio,
 # gzip, apt-get/apt-cache and dpkg (see tests/vm/README.md).  Needs root (debootstrap).
 set -euo pipefail
@@ -39,6 +47,9 @@ Options:
   --extra-modules "P Q"   more kernel module paths to keep, relative to
                           lib/modules/<ver>/kernel, e.g. "drivers/net/macvlan.ko"
                           (part of the key)
+  --variant NAME          "rdma" (default): the RDMA user space installed, packed as
+                          the initramfs; "inbox": without it, apt kept, left unpacked
+                          as rootfs/ for an install into a copy (part of the key)
   --suite NAME            Debian suite (default: bookworm)
   --mirror URL            Debian mirror (default: the one in the host's apt sources,
                           or \$IBUP_VM_MIRROR)
@@ -64,6 +75,7 @@ mirror=${IBUP_VM_MIRROR:-}
 extra_packages=''
 extra_modules=''
 force=0 prune=0 print_key=0
+variant=rdma
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -73,6 +85,8 @@ while [ $# -gt 0 ]; do
   --extra-packages=*) extra_packages=${1#*=}; shift ;;
   --extra-modules) extra_modules=${2?--extra-modules needs a list}; shift 2 ;;
   --extra-modules=*) extra_modules=${1#*=}; shift ;;
+  --variant) variant=${2:?--variant needs a name}; shift 2 ;;
+  --variant=*) variant=${1#*=}; shift ;;
   --suite) suite=${2:?--suite needs a name}; shift 2 ;;
   --mirror) mirror=${2:?--mirror needs a URL}; shift 2 ;;
   --force) force=1; shift ;;
@@ -84,8 +98,16 @@ while [ $# -gt 0 ]; do
 done
 
 # The root filesystem's packages.  ibup needs libjansson4; the tests need the rest.
-base_packages=(kmod iproute2 rdma-core ibverbs-providers ibverbs-utils perftest ucx-utils
-  infiniband-diags rdmacm-utils jq libjansson4 procps)
+# The inbox variant leaves out the RDMA user space: `ibup install --stack inbox`
+# brings it (and apt needs nothing more than minbase has).
+case $variant in
+rdma)
+  base_packages=(kmod iproute2 rdma-core ibverbs-providers ibverbs-utils perftest ucx-utils
+    infiniband-diags rdmacm-utils jq libjansson4 procps)
+  ;;
+inbox) base_packages=(kmod iproute2 jq libjansson4 procps) ;;
+*) log "unknown variant '$variant' (rdma or inbox)"; usage >&2; exit 2 ;;
+esac
 # The kernel modules kept, relative to lib/modules/<ver>/kernel.  net/ holds the
 # bridge (net/bridge), llc/stp, netem and the UDP tunnel rxe sends through;
 # drivers/infiniband holds ib_core, ib_uverbs, rdma_cm/rdma_ucm (which need configfs)
@@ -168,6 +190,7 @@ read -r kernel_pkg kernel_ver < <(resolve_kernel) || die "could not resolve the 
 inputs=$(
   printf 'builder-sha256 %s\n' "$(sha256sum <"$SELF" | cut -d' ' -f1)"
   printf 'suite %s\n' "$suite"
+  [ "$variant" = rdma ] || printf 'variant %s\n' "$variant"
   printf 'kernel %s %s\n' "$kernel_pkg" "$kernel_ver"
   printf 'packages %s\n' "${packages[*]}"
   printf 'modules %s\n' "${modules[*]}"
@@ -195,7 +218,14 @@ prune_others() {
   done
 }
 
-entry_ok() { [ -s "$1/vmlinuz" ] && [ -s "$1/initramfs.cpio.gz" ] && [ -s "$1/files.txt" ] && [ -s "$1/kernel-release" ]; }
+entry_ok() {
+  [ -s "$1/vmlinuz" ] && [ -s "$1/files.txt" ] && [ -s "$1/kernel-release" ] || return 1
+  if [ "$variant" = inbox ]; then
+    [ -x "$1/rootfs/usr/bin/apt-get" ]
+  else
+    [ -s "$1/initramfs.cpio.gz" ]
+  fi
+}
 
 if [ "$force" = 0 ] && entry_ok "$dest"; then
   prune_others
@@ -352,8 +382,23 @@ chroot "$root" /sbin/modinfo -k "$release" rdma_rxe >/dev/null || die "rdma_rxe 
 log "trimming the root filesystem"
 rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
   "$root"/usr/share/locale/* "$root"/usr/share/lintian "$root"/usr/share/bash-completion \
-  "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/log/* \
-  "$root"/debootstrap "$root"/usr/lib/udev/hwdb.bin "$root"/etc/udev/hwdb.bin
+  "$root"/var/log/* "$root"/debootstrap "$root"/usr/lib/udev/hwdb.bin "$root"/etc/udev/hwdb.bin
+if [ "$variant" = inbox ]; then
+  # apt stays usable: its sources (debootstrap wrote the mirror), fresh lists, and the
+  # cache directories without the packages debootstrap downloaded.
+  rm -f "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin
+  log "apt-get update in the tree (the inbox install runs apt there)"
+  chroot "$root" apt-get update -qq >&2 || die "apt-get update in the tree failed"
+  for p in rdma-core libibverbs1 ibverbs-providers; do
+    # shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
+    if chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+      die "$p is installed in the inbox tree (one of ${packages[*]} depends on it)"
+    fi
+  done
+  rm -f "$root"/var/cache/apt/*.bin
+else
+  rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/*
+fi
 rm -f "$root"/etc/hostname "$root"/etc/machine-id
 printf 'ibup-vm\n' >"$root/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 ibup-vm\n::1 localhost\n' >"$root/etc/hosts"
@@ -365,9 +410,13 @@ mknod -m 600 "$root/dev/console" c 5 1
 mknod -m 666 "$root/dev/null" c 1 3
 chmod 1777 "$root/tmp"
 
-log "packing the initramfs"
 (cd "$root" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort >"$tmp/out/files.txt")
-(cd "$root" && cpio --quiet -o -H newc -R 0:0 <"$tmp/out/files.txt") | gzip -6 -n >"$tmp/out/initramfs.cpio.gz"
+if [ "$variant" = inbox ]; then
+  mv -T "$root" "$tmp/out/rootfs"
+else
+  log "packing the initramfs"
+  (cd "$root" && cpio --quiet -o -H newc -R 0:0 <"$tmp/out/files.txt") | gzip -6 -n >"$tmp/out/initramfs.cpio.gz"
+fi
 cp "$vmlinuz" "$tmp/out/vmlinuz"
 printf '%s\n' "$release" >"$tmp/out/kernel-release"
 {
@@ -384,7 +433,11 @@ if [ -e "$dest" ]; then # --force, or a broken entry: move it aside first
   mv -T "$dest" "$old_entry"
 fi
 mv -T "$tmp/out" "$dest"
-log "image ready in $(($(date +%s) - t0)) s: $dest ($(du -sh "$dest/initramfs.cpio.gz" | cut -f1) initramfs)"
+if [ "$variant" = inbox ]; then
+  log "image ready in $(($(date +%s) - t0)) s: $dest ($(du -sh "$dest/rootfs" | cut -f1) tree)"
+else
+  log "image ready in $(($(date +%s) - t0)) s: $dest ($(du -sh "$dest/initramfs.cpio.gz" | cut -f1) initramfs)"
+fi
 prune_others
 printf '%s\n' "$dest"
 exit

@@ -6,6 +6,9 @@
 # (the ibup binary with the shared libraries the guest lacks, the harness, the tests,
 # tools/capture-fixture.sh when the repository has it), boots it under a hard
 # wall-clock timeout, and reads the verdicts from the serial console.
+# A test whose header says "# vm-image: inbox" runs in a guest booted from a copy of
+# the inbox tree (build-image.sh --variant inbox) after its NAME.pre.sh changed that
+# copy on the host; tests of different images run in one guest per image.
 # See tests/vm/README.md.
 set -euo pipefail
 # The whole script is one { } group: bash parses it completely before running it, so
@@ -13,7 +16,8 @@ set -euo pipefail
 {
 
 PROG=${0##*/}
-HERE=$(cd "$(dirname "$(readlink -f -- "${BASH_SOURCE[0]}")")" && pwd)
+SELF_SCRIPT=$(readlink -f -- "${BASH_SOURCE[0]}")
+HERE=$(cd "$(dirname "$SELF_SCRIPT")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
 usage() {
@@ -34,10 +38,15 @@ Boot the Soft-RoCE guest and run tests in it against the given ibup binary.
                          temporary directory, kept and named when the run fails)
   --cache DIR            image cache root (see build-image.sh --cache)
   --extra-packages "A B" more Debian packages in the image (see build-image.sh)
+  --image NAME           "rdma" (the image with the RDMA user space) or "inbox" (a
+                         copy of the tree without it, changed on the host by the
+                         tests' NAME.pre.sh hooks, then packed); default: what each
+                         test's "# vm-image:" header line says, else rdma
   --capture-tool PATH    the capture-fixture script to put in the guest as
                          /usr/bin/capture-fixture.sh (default: tools/capture-fixture.sh
                          when it exists; "none" for none)
   --add SRC:DEST         put the host file SRC into the guest at DEST (repeatable)
+  --pre-timeout SECS     limit for each test's NAME.pre.sh on the host (default 900)
   --accel NAME           QEMU accelerator (default tcg, or \$IBUP_VM_ACCEL)
   --memory SIZE          guest memory (default 3G)
   --smp N                guest CPUs (default 2)
@@ -68,6 +77,9 @@ step_timeout=60
 log_file=''
 cache_args=()
 capture_tool=auto
+image_kind=''
+pre_timeout=900
+orig_args=("$@")
 adds=()
 accel=${IBUP_VM_ACCEL:-tcg}
 memory=3G
@@ -76,6 +88,7 @@ verbose=0
 list=0
 
 need() { [ $# -ge 2 ] || die "$1 needs a value" 2; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }
 while [ $# -gt 0 ]; do
   case $1 in
   --ibup) need "$@"; ibup=$2; shift 2 ;;
@@ -87,6 +100,8 @@ while [ $# -gt 0 ]; do
   --cache) need "$@"; cache_args+=(--cache "$2"); shift 2 ;;
   --extra-packages) need "$@"; cache_args+=(--extra-packages "$2"); shift 2 ;;
   --capture-tool) need "$@"; capture_tool=$2; shift 2 ;;
+  --image) need "$@"; image_kind=$2; shift 2 ;;
+  --pre-timeout) need "$@"; pre_timeout=$2; shift 2 ;;
   --add) need "$@"; adds+=("$2"); shift 2 ;;
   --accel) need "$@"; accel=$2; shift 2 ;;
   --memory) need "$@"; memory=$2; shift 2 ;;
@@ -97,7 +112,7 @@ while [ $# -gt 0 ]; do
   *) log "unknown argument '$1'"; usage >&2; exit 2 ;;
   esac
 done
-for n in "$timeout_s" "$test_timeout" "$step_timeout" "$smp"; do
+for n in "$timeout_s" "$test_timeout" "$step_timeout" "$smp" "$pre_timeout"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || die "not a positive number: '$n'" 2
 done
 
@@ -121,11 +136,11 @@ for s in "${specs[@]}"; do
   if [ "$s" = all ]; then
     for f in "$tests_dir"/*.sh; do
       [ -e "$f" ] || continue
-      [[ $f != *.host.sh ]] || continue
+      [[ $f != *.host.sh && $f != *.pre.sh ]] || continue
       b=${f##*/}
       add_test "${b%.sh}" "$f"
     done
-  elif [ -f "$tests_dir/$s.sh" ] && [[ $s != *.host ]]; then
+  elif [ -f "$tests_dir/$s.sh" ] && [[ $s != *.host && $s != *.pre ]]; then
     add_test "$s" "$tests_dir/$s.sh"
   elif [ -f "$s" ]; then
     b=${s##*/}
@@ -139,6 +154,52 @@ if [ "$list" = 1 ]; then
   exit 0
 fi
 [ "${#test_names[@]}" -gt 0 ] || die "no tests selected" 2
+case $image_kind in
+'' | rdma | inbox) ;;
+*) die "--image wants rdma or inbox, got '$image_kind'" 2 ;;
+esac
+
+# Which image each test wants.  Tests of several images: this script runs once per
+# image, one after the other (a guest keeps both cores busy), the verdicts combined.
+test_image() {
+  local i
+  i=$(sed -n 's/^# vm-image: *\([a-z]*\) *$/\1/p' "$1" | head -n 1)
+  printf '%s\n' "${i:-rdma}"
+}
+if [ -z "$image_kind" ]; then
+  declare -A group=()
+  group_order=()
+  for i in "${!test_names[@]}"; do
+    g=$(test_image "${test_files[$i]}")
+    case $g in rdma | inbox) ;; *) die "${test_files[$i]}: unknown vm-image '$g'" 2 ;; esac
+    [ -n "${group[$g]:-}" ] || group_order+=("$g")
+    group[$g]="${group[$g]:+${group[$g]},}${test_files[$i]}"
+  done
+  if [ "${#group_order[@]}" = 1 ]; then
+    image_kind=${group_order[0]}
+  else
+    worst=0 all_skipped=1
+    for g in "${group_order[@]}"; do
+      extra=(--image "$g" --test "${group[$g]}")
+      if [ -n "$log_file" ] && [ "$g" != rdma ]; then
+        extra+=(--log "${log_file%.log}-$g.log")
+      fi
+      log "the $g image, for: ${group[$g]//"$tests_dir/"/}"
+      set +e
+      "$SELF_SCRIPT" "${orig_args[@]}" "${extra[@]}"
+      grc=$?
+      set -e
+      [ "$grc" = 77 ] || all_skipped=0
+      case $grc in
+      0 | 77) ;;
+      2) worst=2 ;;
+      *) [ "$worst" = 2 ] || worst=1 ;;
+      esac
+    done
+    [ "$all_skipped" = 0 ] || exit 77
+    exit "$worst"
+  fi
+fi
 
 [ -n "$ibup" ] || die "--ibup PATH is required" 2
 if ! [ -f "$ibup" ] || ! [ -x "$ibup" ]; then
@@ -160,7 +221,7 @@ done
 
 t_start=$(date +%s.%N)
 set +e
-image=$("$HERE/build-image.sh" "${cache_args[@]}")
+image=$("$HERE/build-image.sh" "${cache_args[@]}" --variant "$image_kind")
 rc=$?
 set -e
 if [ "$rc" = 77 ]; then
@@ -176,9 +237,17 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/ibup-vm-run.XXXXXX")
 keep_work=0
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
+  unmount_under "$work/rootfs"
+  rm -rf --one-file-system -- "$work/rootfs"
   if [ "$keep_work" = 0 ]; then
     rm -rf -- "$work"
   fi
+}
+unmount_under() { # anything a pre-boot hook left mounted under $1 (proc, sys, ...)
+  local m
+  while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done < <(awk -v p="$1/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r)
 }
 trap cleanup EXIT
 [ -n "$log_file" ] || {
@@ -186,6 +255,52 @@ trap cleanup EXIT
 }
 mkdir -p "$(dirname "$log_file")"
 log_file=$(readlink -f -- "$log_file")
+
+# ---------------------------------------------------------------------------------
+# The inbox image: a copy of the cached tree, changed on the host by each selected
+# test's NAME.pre.sh (ROOT IBUP as arguments; IBUP_VM_ARTIFACTS a directory of its
+# own), then packed.  A hook's status: 0 ok, 77 skip the test, else it fails the test.
+
+declare -A pre_rc=()
+base_initrd=$image/initramfs.cpio.gz
+files_list=$image/files.txt
+if [ "$image_kind" = inbox ]; then
+  [ "$(id -u)" = 0 ] || die "the inbox image is installed into as root (chroot)"
+  t_pre=$(date +%s.%N)
+  root=$work/rootfs
+  cp -a -- "$image/rootfs" "$root"
+  # apt in the tree resolves the archive's name with this host's resolver.
+  if [ -f /etc/resolv.conf ]; then
+    rm -f -- "$root/etc/resolv.conf"
+    cp -L -- /etc/resolv.conf "$root/etc/resolv.conf"
+  fi
+  for i in "${!test_names[@]}"; do
+    name=${test_names[$i]}
+    hook=${test_files[$i]%.sh}.pre.sh
+    [ -f "$hook" ] || continue
+    mkdir -p "$work/pre/$name"
+    log "pre-boot step $name.pre.sh (limit $pre_timeout s)"
+    set +e
+    IBUP_VM_ARTIFACTS=$work/pre/$name timeout -k 10 "$pre_timeout" \
+      bash "$hook" "$root" "$ibup" >"$work/pre-$name.log" 2>&1 </dev/null
+    pre_rc[$name]=$?
+    set -e
+    unmount_under "$root"
+    [ "${pre_rc[$name]}" != 124 ] || echo "FAIL killed after $pre_timeout s" >>"$work/pre-$name.log"
+  done
+  # The guest has no network: apt's lists and downloaded packages (~170 MB after an
+  # install) stay out of the initramfs; dpkg's database goes in.
+  rm -f -- "$root/etc/resolv.conf"
+  rm -rf -- "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*
+  t_pack=$(date +%s.%N)
+  files_list=$work/files.txt
+  (cd "$root" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort >"$files_list")
+  base_initrd=$work/rootfs.cpio.gz
+  (cd "$root" && cpio --quiet -o -H newc -R 0:0 <"$files_list") | gzip -1 -n >"$base_initrd"
+  rm -rf --one-file-system -- "$root"
+  log "inbox image: copy and pre-boot steps $(secs "$t_pre" "$t_pack") s, packed in" \
+    "$(secs "$t_pack" "$(date +%s.%N)") s ($(du -h "$base_initrd" | cut -f1))"
+fi
 
 # ---------------------------------------------------------------------------------
 # The per-run overlay initramfs.
@@ -203,7 +318,7 @@ install -m 0755 "$ibup" "$ov/usr/bin/ibup"
 # same (canonical) path.  Host and guest are both Debian 12, so same path, same ABI;
 # this brings libasan/libubsan for a sanitizer build, or a locally built library.
 declare -A guest_files=()
-while IFS= read -r f; do guest_files[$f]=1; done <"$image/files.txt"
+while IFS= read -r f; do guest_files[$f]=1; done <"$files_list"
 libs_copied=()
 if ldd_out=$(ldd "$ibup" 2>&1); then
   if missing=$(grep '=> not found' <<<"$ldd_out"); then
@@ -259,7 +374,7 @@ done
       printf '%s\n' "$p"
     done | cpio --quiet -o -H newc -R 0:0
 ) | gzip -1 -n >"$work/overlay.cpio.gz"
-cat "$image/initramfs.cpio.gz" "$work/overlay.cpio.gz" >"$work/initrd"
+cat "$base_initrd" "$work/overlay.cpio.gz" >"$work/initrd"
 
 # ---------------------------------------------------------------------------------
 # Boot.  One guest at a time per cache (the machines have two cores).
@@ -349,12 +464,29 @@ host_check() {
     timeout -k 5 300 bash "$hook" "$art" "$ibup" >>"$work/host-$test.log" 2>&1
 }
 
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }
 
 pass=0 fail=0 skip=0
 problems=()
 declare -a failed_tests=()
 for name in "${test_names[@]}"; do
+  if [ -n "${pre_rc[$name]:-}" ]; then
+    sed 's/^/    pre| /' "$work/pre-$name.log"
+    case ${pre_rc[$name]} in
+    0) ;;
+    77)
+      printf 'SKIP %s: pre-boot step skipped: %s\n' "$name" "$(tail -n 1 "$work/pre-$name.log")"
+      skip=$((skip + 1))
+      continue
+      ;;
+    *)
+      printf 'FAIL %s: pre-boot step (%s.pre.sh, exit %s) failed: %s\n' "$name" "$name" \
+        "${pre_rc[$name]}" "$(grep -m1 '^FAIL' "$work/pre-$name.log" || tail -n 1 "$work/pre-$name.log")"
+      fail=$((fail + 1))
+      failed_tests+=("$name")
+      continue
+      ;;
+    esac
+  fi
   line=$(grep -m1 "^IBUP-VM-TEST $name " "$clean" || true)
   if [ -z "$line" ]; then
     printf 'FAIL %s: no verdict (the guest did not finish it)\n' "$name"
