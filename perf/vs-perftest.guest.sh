@@ -17,13 +17,18 @@
 #
 # Console lines (column 0), read by perf/vs-perftest.sh:
 #   VSP-INFO KEY VALUE...
-#   VSP-ROW TOOL TEST SIZE REP wall=S bw=GBPS peak=GBPS mpps=MPPS   bandwidth tests
-#   VSP-ROW TOOL TEST SIZE REP wall=S med=US p99=US min=US avg=US max=US   latency
+#   VSP-ROW TOOL TEST SIZE REP wall=S bw=GBPS peak=GBPS mpps=MPPS retry=N   bandwidth tests
+#   VSP-ROW TOOL TEST SIZE REP wall=S med=US p99=US min=US avg=US max=US retry=N   latency
 #   VSP-FAIL REASON          the first failure; nothing runs after it
 #   VSP-DONE RUNS
 # perftest's bandwidth is converted to Gb/s here: from "BW average[MB/sec]" (MiB/s,
 # x 2^20 x 8 / 1e9) or from MsgRate[Mpps] x size, whichever of the two printed
 # figures has the finer resolution (at 2 bytes the MB/sec column has one digit).
+# retry=N is how often the client's requester went back to resend during the run: the
+# growth of its rxe device's completer_retry_err counter (a lost or out-of-order
+# response, or the retransmission timer). Each one re-sends every request in flight,
+# and one that waits for the timer stalls the queue pair; -1 when the device has no
+# such counter.
 
 vsp_conf=/etc/vs-perftest.conf
 vsp_srv=${VM_RXE[0]} vsp_cli=${VM_RXE[1]} vsp_srv_ip=${VM_IP[0]}
@@ -44,6 +49,28 @@ vsp_numbers() {
     [[ $v =~ ^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]] || return 1
     awk -v v="$v" 'BEGIN { exit !(v + 0 > 0) }' || return 1
   done
+}
+
+# vsp_retries: the client device's completer_retry_err, or -1.
+vsp_retries() {
+  local v
+  if read -r v 2>/dev/null <"/sys/class/infiniband/$vsp_cli/ports/1/hw_counters/completer_retry_err" &&
+    [[ $v =~ ^[0-9]+$ ]]; then
+    printf '%s' "$v"
+  else
+    printf -- '-1'
+  fi
+}
+
+# vsp_retry_delta BEFORE: retry=N since BEFORE (-1 when unknown).
+vsp_retry_delta() {
+  local after
+  after=$(vsp_retries)
+  if [ "$1" -ge 0 ] && [ "$after" -ge 0 ]; then
+    printf 'retry=%s' "$((after - $1))"
+  else
+    printf 'retry=-1'
+  fi
 }
 
 vsp_wall() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }'; }
@@ -69,13 +96,15 @@ vsp_exit_text() { # vsp_exit_text RC SECS
 
 # vsp_ibup TEST SIZE ITERS TIMEOUT REP
 vsp_ibup() {
-  local test=$1 size=$2 iters=$3 t=$4 rep=$5 rc start wall msg f
+  local test=$1 size=$2 iters=$3 t=$4 rep=$5 rc start wall msg f r0 retry
   local what="ibup bench -t $test -s $size -n $iters (rep $rep)"
+  r0=$(vsp_retries)
   start=$(date +%s.%N)
   timeout -k 5 "$t" ibup bench -t "$test" -d "$vsp_cli" --to "$vsp_srv" -s "$size" \
     -n "$iters" --json >ibup.json 2>ibup.err </dev/null
   rc=$?
   wall=$(vsp_wall "$start")
+  retry=$(vsp_retry_delta "$r0")
   if [ "$rc" != 0 ]; then
     msg=$(jq -r '.error // empty' ibup.json 2>/dev/null | head -n 1)
     [ -n "$msg" ] || msg=$(vsp_tail ibup.err)
@@ -99,18 +128,19 @@ vsp_ibup() {
     return 1
   fi
   if vsp_is_bw "$test"; then
-    printf 'VSP-ROW ibup %s %s %s wall=%s bw=%s peak=%s mpps=%s\n' "$test" "$size" "$rep" \
-      "$wall" "${v[0]}" "${v[1]}" "${v[2]}"
+    printf 'VSP-ROW ibup %s %s %s wall=%s bw=%s peak=%s mpps=%s %s\n' "$test" "$size" "$rep" \
+      "$wall" "${v[0]}" "${v[1]}" "${v[2]}" "$retry"
   else
-    printf 'VSP-ROW ibup %s %s %s wall=%s med=%s p99=%s min=%s avg=%s max=%s\n' "$test" \
-      "$size" "$rep" "$wall" "${v[0]}" "${v[1]}" "${v[2]}" "${v[3]}" "${v[4]}"
+    printf 'VSP-ROW ibup %s %s %s wall=%s med=%s p99=%s min=%s avg=%s max=%s %s\n' "$test" \
+      "$size" "$rep" "$wall" "${v[0]}" "${v[1]}" "${v[2]}" "${v[3]}" "${v[4]}" "$retry"
   fi
 }
 
 # vsp_perftest TEST SIZE ITERS TIMEOUT REP
 vsp_perftest() {
-  local test=$1 size=$2 iters=$3 t=$4 rep=$5 spid crc src start wall line i up=0
+  local test=$1 size=$2 iters=$3 t=$4 rep=$5 spid crc src start wall line i up=0 r0 retry
   local what="perftest ib_$test -s $size -n $iters (rep $rep)"
+  r0=$(vsp_retries)
   start=$(date +%s.%N)
   timeout -k 5 "$t" taskset -c "$vsp_srv_cpu" "ib_$test" -d "$vsp_srv" -x 0 -F \
     -s "$size" -n "$iters" >pt-server.out 2>&1 </dev/null &
@@ -137,6 +167,7 @@ vsp_perftest() {
   wait "$spid"
   src=$?
   wall=$(vsp_wall "$start")
+  retry=$(vsp_retry_delta "$r0")
   if [ "$crc" != 0 ]; then
     vsp_fail "$what: client $(vsp_exit_text "$crc" "$t"): $(vsp_tail pt-client.out)"
     vsp_show pt-client.out pt-server.out
@@ -164,7 +195,7 @@ vsp_perftest() {
       bw = (0.005 / avg <= 0.0000005 / mpps) ? avg * mib : mpps * s * 8 / 1e3
       printf "bw=%.9g peak=%.9g mpps=%s\n", bw, peak * mib, mpps
     }' >pt.fig
-    printf 'VSP-ROW perftest %s %s %s wall=%s %s\n' "$test" "$size" "$rep" "$wall" "$(cat pt.fig)"
+    printf 'VSP-ROW perftest %s %s %s wall=%s %s %s\n' "$test" "$size" "$rep" "$wall" "$(cat pt.fig)" "$retry"
   else
     # #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%
     if [ "${#v[@]}" -lt 9 ] || ! vsp_numbers "${v[2]}" "${v[3]}" "${v[4]}" "${v[5]}" "${v[7]}"; then
@@ -172,8 +203,8 @@ vsp_perftest() {
       vsp_show pt-client.out
       return 1
     fi
-    printf 'VSP-ROW perftest %s %s %s wall=%s med=%s p99=%s min=%s avg=%s max=%s\n' "$test" \
-      "$size" "$rep" "$wall" "${v[4]}" "${v[7]}" "${v[2]}" "${v[5]}" "${v[3]}"
+    printf 'VSP-ROW perftest %s %s %s wall=%s med=%s p99=%s min=%s avg=%s max=%s %s\n' "$test" \
+      "$size" "$rep" "$wall" "${v[4]}" "${v[7]}" "${v[2]}" "${v[5]}" "${v[3]}" "$retry"
   fi
 }
 
