@@ -5,10 +5,10 @@
 # (client rxe1, server rxe0, GID index 0), with the same message sizes and iteration
 # counts, alternately, R times each (the order flips every repetition). It prints,
 # per test and size, the median of each tool, their ratio, each tool's min-max over
-# the R runs, the min-max of the R paired ratios (each repetition's two runs were
-# back to back, so a change in the host's load moves both), and how often each tool's
-# requester had to resend (the client rxe device's completer_retry_err, summed over
-# the R runs):
+# the R runs, the median and min-max of the R paired ratios (each repetition's two
+# runs were back to back, so a change in the host's load moves both), and how often
+# each tool's requester had to resend (the client rxe device's completer_retry_err,
+# summed over the R runs):
 #   bandwidth (write_bw, read_bw, send_bw): average Gb/s (10^9 bit/s); ibup's
 #     bw_avg_gbps against perftest's "BW average" (MiB/s x 2^20 x 8 / 1e9, or MsgRate x
 #     size where that figure is the more precise one); ratio ibup/perftest;
@@ -300,7 +300,7 @@ for entry in plan:
     # Each repetition ran the two tools back to back: their ratio is less exposed to
     # the host's load, which changes over minutes, than the two medians.
     pairs = [(a[key] / b[key] if is_bw else b[key] / a[key]) for a, b in zip(vals["ibup"], vals["perftest"])]
-    paired = f"{min(pairs):.2f}–{max(pairs):.2f}"
+    paired = f"{statistics.median(pairs):.2f} ({min(pairs):.2f}–{max(pairs):.2f})"
     retry = {t: ("?" if any(g.get("retry", -1) < 0 for g in vals[t])
                  else str(int(sum(g["retry"] for g in vals[t])))) for t in vals}
     row = [test, size_label(size), str(iters), num(med["ibup"]), num(med["perftest"]), f"{ratio:.2f}",
@@ -331,7 +331,8 @@ print(f"Guest clocksource {info.get('clocksource', '?')}; rxe max_qp_rd_atom {in
 print()
 print("Ratio > 1 means ibup did better: bandwidth ibup/perftest, latency perftest/ibup. "
       "Soft-RoCE under emulation: compare the ratios, not the absolute figures. "
-      "Paired ratios: min–max of the per-repetition ratios (each repetition ran the two tools back to back). "
+      "Paired ratios: the median and min–max of the per-repetition ratios (each repetition ran the two "
+      "tools back to back). "
       "Resends: the client rxe device's completer_retry_err, summed over the runs (each one re-sends "
       "every request in flight; for reads, a lost or out-of-order response).")
 print()
