@@ -17,8 +17,8 @@
 #
 # Console lines (column 0), read by perf/vs-perftest.sh:
 #   VSP-INFO KEY VALUE...    (KEY "again": a perftest run that printed zeros, re-run)
-#   VSP-ROW TOOL TEST SIZE REP wall=S bw=GBPS peak=GBPS mpps=MPPS retry=N   bandwidth tests
-#   VSP-ROW TOOL TEST SIZE REP wall=S med=US p99=US min=US avg=US max=US retry=N   latency
+#   VSP-ROW TOOL TEST SIZE REP wall=S bw=GBPS peak=GBPS mpps=MPPS retry=N dup=M   bandwidth
+#   VSP-ROW TOOL TEST SIZE REP wall=S med=US p99=US min=US avg=US max=US retry=N dup=M   latency
 #   VSP-FAIL REASON          the first failure; nothing runs after it
 #   VSP-DONE RUNS
 # perftest's bandwidth is converted to Gb/s here: from "BW average[MB/sec]" (MiB/s,
@@ -27,8 +27,9 @@
 # retry=N is how often the client's requester went back to resend during the run: the
 # growth of its rxe device's completer_retry_err counter (a lost or out-of-order
 # response, or the retransmission timer). Each one re-sends every request in flight,
-# and one that waits for the timer stalls the queue pair; -1 when the device has no
-# such counter.
+# and one that waits for the timer stalls the queue pair. dup=M is the growth of the
+# server device's duplicate_request: the requests that arrived twice, so M/N is how
+# many were in flight at a resend. -1 when the device has no such counter.
 
 vsp_conf=/etc/vs-perftest.conf
 vsp_srv=${VM_RXE[0]} vsp_cli=${VM_RXE[1]} vsp_srv_ip=${VM_IP[0]}
@@ -51,10 +52,10 @@ vsp_numbers() {
   done
 }
 
-# vsp_retries: the client device's completer_retry_err, or -1.
-vsp_retries() {
+# vsp_counter DEV NAME: an rxe hw counter of port 1, or -1.
+vsp_counter() {
   local v
-  if read -r v 2>/dev/null <"/sys/class/infiniband/$vsp_cli/ports/1/hw_counters/completer_retry_err" &&
+  if read -r v 2>/dev/null <"/sys/class/infiniband/$1/ports/1/hw_counters/$2" &&
     [[ $v =~ ^[0-9]+$ ]]; then
     printf '%s' "$v"
   else
@@ -62,14 +63,27 @@ vsp_retries() {
   fi
 }
 
-# vsp_retry_delta BEFORE: retry=N since BEFORE (-1 when unknown).
+# vsp_retries: "RESENDS DUPLICATES", the client's completer_retry_err and the server's
+# duplicate_request (-1 when the device has no such counter).
+vsp_retries() {
+  printf '%s %s' "$(vsp_counter "$vsp_cli" completer_retry_err)" \
+    "$(vsp_counter "$vsp_srv" duplicate_request)"
+}
+
+# vsp_retry_delta BEFORE: "retry=N dup=M" since BEFORE (vsp_retries), -1 when unknown.
 vsp_retry_delta() {
-  local after
-  after=$(vsp_retries)
-  if [ "$1" -ge 0 ] && [ "$after" -ge 0 ]; then
-    printf 'retry=%s' "$((after - $1))"
+  local r0 d0 r1 d1
+  read -r r0 d0 <<<"$1"
+  read -r r1 d1 <<<"$(vsp_retries)"
+  if [ "$r0" -ge 0 ] && [ "$r1" -ge 0 ]; then
+    printf 'retry=%s' "$((r1 - r0))"
   else
     printf 'retry=-1'
+  fi
+  if [ "$d0" -ge 0 ] && [ "$d1" -ge 0 ]; then
+    printf ' dup=%s' "$((d1 - d0))"
+  else
+    printf ' dup=-1'
   fi
 }
 

@@ -8,7 +8,7 @@
 # the R runs, the median and min-max of the R paired ratios (each repetition's two
 # runs were back to back, so a change in the host's load moves both), and how often
 # each tool's requester had to resend (the client rxe device's completer_retry_err,
-# summed over the R runs):
+# and the server's duplicate_request, summed over the R runs):
 #   bandwidth (write_bw, read_bw, send_bw): average Gb/s (10^9 bit/s); ibup's
 #     bw_avg_gbps against perftest's "BW average" (MiB/s x 2^20 x 8 / 1e9, or MsgRate x
 #     size where that figure is the more precise one); ratio ibup/perftest;
@@ -301,8 +301,15 @@ for entry in plan:
     # the host's load, which changes over minutes, than the two medians.
     pairs = [(a[key] / b[key] if is_bw else b[key] / a[key]) for a, b in zip(vals["ibup"], vals["perftest"])]
     paired = f"{statistics.median(pairs):.2f} ({min(pairs):.2f}–{max(pairs):.2f})"
-    retry = {t: ("?" if any(g.get("retry", -1) < 0 for g in vals[t])
-                 else str(int(sum(g["retry"] for g in vals[t])))) for t in vals}
+    def resends(got):
+        if any(g.get("retry", -1) < 0 for g in got):
+            return "?"
+        text = str(int(sum(g["retry"] for g in got)))
+        if all(g.get("dup", -1) >= 0 for g in got):
+            text += f" ({int(sum(g['dup'] for g in got))})"
+        return text
+
+    retry = {t: resends(vals[t]) for t in vals}
     row = [test, size_label(size), str(iters), num(med["ibup"]), num(med["perftest"]), f"{ratio:.2f}",
            paired, spread["ibup"], spread["perftest"], f"{retry['ibup']} / {retry['perftest']}"]
     if is_bw:
@@ -334,20 +341,21 @@ print("Ratio > 1 means ibup did better: bandwidth ibup/perftest, latency perftes
       "Paired ratios: the median and min–max of the per-repetition ratios (each repetition ran the two "
       "tools back to back). "
       "Resends: the client rxe device's completer_retry_err, summed over the runs (each one re-sends "
-      "every request in flight; for reads, a lost or out-of-order response).")
+      "every request in flight; for reads, a lost or out-of-order response); in parentheses the "
+      "server device's duplicate_request, the requests that arrived twice.")
 print()
 if bw_rows:
     print("### Bandwidth (average Gb/s, 10^9 bit/s)")
     print()
     print("\n".join(table(["test", "size", "iters", "ibup", "perftest", "ibup/perftest",
-                           "paired ratios", "ibup spread", "perftest spread", "resends ibup / perftest"],
+                           "paired ratios", "ibup spread", "perftest spread", "resends (dup.) ibup / perftest"],
                           bw_rows)))
     print()
 if lat_rows:
     print("### Latency (one-way µs; ibup median vs perftest t_typical)")
     print()
     print("\n".join(table(["test", "size", "iters", "ibup", "perftest", "perftest/ibup",
-                           "paired ratios", "ibup spread", "perftest spread", "resends ibup / perftest",
+                           "paired ratios", "ibup spread", "perftest spread", "resends (dup.) ibup / perftest",
                            "ibup p99", "perftest 99%"], lat_rows)))
     print()
 print("Rows where ibup did worse (ratio < 1):" + (" none." if not worse else ""))
