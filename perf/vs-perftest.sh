@@ -4,8 +4,11 @@
 # of tests/vm (real rdma_rxe devices on veth pairs), between the same two devices
 # (client rxe1, server rxe0, GID index 0), with the same message sizes and iteration
 # counts, alternately, R times each (the order flips every repetition). It prints,
-# per test and size, the median of each tool, their ratio, and each tool's min-max
-# over the R runs:
+# per test and size, the median of each tool, their ratio, each tool's min-max over
+# the R runs, the median and min-max of the R paired ratios (each repetition's two
+# runs were back to back, so a change in the host's load moves both), and how often
+# each tool's requester had to resend (the client rxe device's completer_retry_err,
+# and the server's duplicate_request, summed over the R runs):
 #   bandwidth (write_bw, read_bw, send_bw): average Gb/s (10^9 bit/s); ibup's
 #     bw_avg_gbps against perftest's "BW average" (MiB/s x 2^20 x 8 / 1e9, or MsgRate x
 #     size where that figure is the more precise one); ratio ibup/perftest;
@@ -34,14 +37,20 @@ cd "$(dirname "$0")/.."
 
 usage() {
   cat <<EOF
-Usage: bench/$PROG [--ibup PATH] [--reps N] [--quick] [--out FILE] [-v]
+Usage: perf/$PROG [--ibup PATH] [--reps N] [--quick | --only TEST[:SIZES]]... [--out FILE] [-v]
 
 Compare \`ibup bench\` with perftest in the Soft-RoCE guest (tests/vm) and print a
 Markdown table (Gb/s and microseconds; ratios > 1 mean ibup did better).
 
   --ibup PATH   the ibup binary (default build/release/ibup, built when missing)
-  --reps N      runs of each tool per row, alternating (default 3)
-  --quick       fewer sizes: bandwidth 64 B and 64 KiB, latency 2 B and 1 KiB
+  --reps N      runs of each tool per row, alternating (default 5)
+  --quick       fewer rows: bandwidth 64 B and 64 KiB, read_bw also 1 KiB and
+                4 KiB, latency 2 B and 1 KiB
+  --only TEST[:SIZES]
+                only these rows: TEST is write_bw, read_bw, send_bw, write_lat or
+                send_lat; SIZES a comma-separated list of bytes, K and M allowed
+                (default: the full run's sizes of that test); repeatable, e.g.
+                --only read_bw:1K,4K,64K
   --out FILE    also write the table (Markdown) to FILE
   --log FILE    keep the guest console in FILE (default: kept only on failure)
   -v            copy the guest console to stderr while it runs
@@ -49,7 +58,7 @@ Markdown table (Gb/s and microseconds; ratios > 1 mean ibup did better).
 
 Full run: bandwidth sizes 2, 64, 1024, 4096, 65536, 1048576 bytes (iterations:
 64 MiB worth, at least 200, at most 20000 messages), latency sizes 2, 64, 1024, 4096
-(5000 round trips); about 10 minutes under TCG with --reps 3 on an idle host.
+(5000 round trips); about 15 minutes under TCG with --reps 5 on an idle host.
 EOF
 }
 
@@ -59,8 +68,9 @@ die() {
 }
 
 ibup=build/release/ibup
-reps=3
+reps=5
 quick=0
+only=()
 out=''
 log=''
 verbose=()
@@ -70,6 +80,7 @@ while [ $# -gt 0 ]; do
   --ibup) need "$@"; ibup=$2; shift 2 ;;
   --reps) need "$@"; reps=$2; shift 2 ;;
   --quick) quick=1; shift ;;
+  --only) need "$@"; only+=("$2"); shift 2 ;;
   --out) need "$@"; out=$2; shift 2 ;;
   --log) need "$@"; log=$2; shift 2 ;;
   -v | --verbose) verbose=(-v); shift ;;
@@ -78,29 +89,30 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "--reps wants a positive number, got '$reps'" 2
-
-if [ "$ibup" = build/release/ibup ] && [ ! -x "$ibup" ]; then
-  cmake --preset release >/dev/null
-  cmake --build --preset release >/dev/null
-fi
-[ -x "$ibup" ] || die "no ibup binary at $ibup" 2
-command -v python3 >/dev/null || die "python3 is needed for the table"
+[ "$quick" = 0 ] || [ ${#only[@]} = 0 ] || die "--quick and --only do not go together" 2
 
 # ---------------------------------------------------------------------------------
 # The plan: one entry per row, "TEST SIZE ITERS STEP-TIMEOUT".
 
-if [ "$quick" = 1 ]; then
-  bw_sizes=(64 65536)
-  lat_sizes=(2 1024)
-else
-  bw_sizes=(2 64 1024 4096 65536 1048576)
-  lat_sizes=(2 64 1024 4096)
-fi
+# size_bytes TEXT: bytes, with a K or M suffix; empty when it is not a size.
+size_bytes() {
+  case $1 in
+  [1-9]*[Kk]) [[ ${1%?} =~ ^[0-9]+$ ]] && echo $((${1%?} * 1024)) ;;
+  [1-9]*[Mm]) [[ ${1%?} =~ ^[0-9]+$ ]] && echo $((${1%?} * 1048576)) ;;
+  [1-9]*) [[ $1 =~ ^[0-9]+$ ]] && echo "$1" ;;
+  esac
+}
+
+full_bw_sizes=(2 64 1024 4096 65536 1048576)
+full_lat_sizes=(2 64 1024 4096)
 lat_iters=5000 # about half a second of round trips; p99 is then 50 samples
 plan=()
 budget=0 # the guest's limit: every step's timeout, plus the perftest server start
-for test in write_bw read_bw send_bw; do
-  for size in "${bw_sizes[@]}"; do
+
+# add_row TEST SIZE
+add_row() {
+  local test=$1 size=$2 iters t
+  if [[ $test == *_bw ]]; then
     # 64 MiB of data (over a second at Soft-RoCE's 30-70 MB/s), 200 to 20000
     # messages (small messages go at 10-25 thousand a second: about a second).
     iters=$(((64 * 1048576 + size - 1) / size))
@@ -108,17 +120,73 @@ for test in write_bw read_bw send_bw; do
     ((iters <= 20000)) || iters=20000
     # 30 s, plus the data at 1 MiB/s and the messages at 1000/s (a 20th of TCG's pace).
     t=$((30 + size * iters / 1048576 + iters / 1000))
-    plan+=("$test $size $iters $t")
-    budget=$((budget + reps * (2 * t + 25)))
+  else
+    iters=$lat_iters
+    t=30
+  fi
+  plan+=("$test $size $iters $t")
+  budget=$((budget + reps * (2 * t + 25)))
+}
+
+if [ ${#only[@]} -gt 0 ]; then
+  for spec in "${only[@]}"; do
+    test=${spec%%:*}
+    case $test in
+    write_bw | read_bw | send_bw) sizes=("${full_bw_sizes[@]}") ;;
+    write_lat | send_lat) sizes=("${full_lat_sizes[@]}") ;;
+    *) die "--only: unknown test '$test' (write_bw, read_bw, send_bw, write_lat, send_lat)" 2 ;;
+    esac
+    if [[ $spec == *:* ]]; then
+      IFS=, read -r -a sizes <<<"${spec#*:}"
+      [ ${#sizes[@]} -gt 0 ] || die "--only $spec: no size after the colon" 2
+      for i in "${!sizes[@]}"; do
+        b=$(size_bytes "${sizes[i]}")
+        [ -n "$b" ] || die "--only $spec: '${sizes[i]}' is not a size" 2
+        if [[ $test == *_lat ]]; then
+          ((b >= 2 && b <= 8388608)) || die "--only $spec: latency sizes are 2 B to 8 MiB" 2
+        else
+          ((b >= 1 && b <= 8388608)) || die "--only $spec: sizes are 1 B to 8 MiB" 2
+        fi
+        sizes[i]=$b
+      done
+    fi
+    for size in "${sizes[@]}"; do
+      add_row "$test" "$size"
+    done
   done
-done
-for test in write_lat send_lat; do
-  for size in "${lat_sizes[@]}"; do
-    plan+=("$test $size $lat_iters 30")
-    budget=$((budget + reps * (2 * 30 + 25)))
+elif [ "$quick" = 1 ]; then
+  for test in write_bw read_bw send_bw; do
+    add_row "$test" 64
+    if [ "$test" = read_bw ]; then
+      add_row "$test" 1024
+      add_row "$test" 4096
+    fi
+    add_row "$test" 65536
   done
-done
+  for test in write_lat send_lat; do
+    add_row "$test" 2
+    add_row "$test" 1024
+  done
+else
+  for test in write_bw read_bw send_bw; do
+    for size in "${full_bw_sizes[@]}"; do
+      add_row "$test" "$size"
+    done
+  done
+  for test in write_lat send_lat; do
+    for size in "${full_lat_sizes[@]}"; do
+      add_row "$test" "$size"
+    done
+  done
+fi
 runs=$((${#plan[@]} * reps * 2))
+
+if [ "$ibup" = build/release/ibup ] && [ ! -x "$ibup" ]; then
+  cmake --preset release >/dev/null
+  cmake --build --preset release >/dev/null
+fi
+[ -x "$ibup" ] || die "no ibup binary at $ibup" 2
+command -v python3 >/dev/null || die "python3 is needed for the table"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vs-perftest.XXXXXX")
 keep=0
@@ -229,8 +297,21 @@ for entry in plan:
     hi = {t: max(g[key] for g in vals[t]) for t in vals}
     ratio = med["ibup"] / med["perftest"] if is_bw else med["perftest"] / med["ibup"]
     spread = {t: f"{num(lo[t])}–{num(hi[t])}" for t in vals}
+    # Each repetition ran the two tools back to back: their ratio is less exposed to
+    # the host's load, which changes over minutes, than the two medians.
+    pairs = [(a[key] / b[key] if is_bw else b[key] / a[key]) for a, b in zip(vals["ibup"], vals["perftest"])]
+    paired = f"{statistics.median(pairs):.2f} ({min(pairs):.2f}–{max(pairs):.2f})"
+    def resends(got):
+        if any(g.get("retry", -1) < 0 for g in got):
+            return "?"
+        text = str(int(sum(g["retry"] for g in got)))
+        if all(g.get("dup", -1) >= 0 for g in got):
+            text += f" ({int(sum(g['dup'] for g in got))})"
+        return text
+
+    retry = {t: resends(vals[t]) for t in vals}
     row = [test, size_label(size), str(iters), num(med["ibup"]), num(med["perftest"]), f"{ratio:.2f}",
-           spread["ibup"], spread["perftest"]]
+           paired, spread["ibup"], spread["perftest"], f"{retry['ibup']} / {retry['perftest']}"]
     if is_bw:
         bw_rows.append(row)
     else:
@@ -238,8 +319,8 @@ for entry in plan:
         lat_rows.append(row + [num(p99["ibup"]), num(p99["perftest"])])
     if ratio < 1:
         overlap = lo["ibup"] <= hi["perftest"] and lo["perftest"] <= hi["ibup"]
-        worse.append(f"{test} {size_label(size)}: ratio {ratio:.2f} (ibup {spread['ibup']}, perftest "
-                     f"{spread['perftest']}; {'ranges overlap' if overlap else 'ranges do not overlap'})")
+        worse.append(f"{test} {size_label(size)}: ratio {ratio:.2f}, paired {paired} (ibup {spread['ibup']}, "
+                     f"perftest {spread['perftest']}; {'ranges overlap' if overlap else 'ranges do not overlap'})")
 if missing:
     sys.exit("no figure for: " + ", ".join(missing))
 
@@ -256,19 +337,26 @@ print(f"Guest clocksource {info.get('clocksource', '?')}; rxe max_qp_rd_atom {in
       "(client vCPU 0, server vCPU 1).")
 print()
 print("Ratio > 1 means ibup did better: bandwidth ibup/perftest, latency perftest/ibup. "
-      "Soft-RoCE under emulation: compare the ratios, not the absolute figures.")
+      "Soft-RoCE under emulation: compare the ratios, not the absolute figures. "
+      "Paired ratios: the median and min–max of the per-repetition ratios (each repetition ran the two "
+      "tools back to back). "
+      "Resends: the client rxe device's completer_retry_err, summed over the runs (each one re-sends "
+      "every request in flight; for reads, a lost or out-of-order response); in parentheses the "
+      "server device's duplicate_request, the requests that arrived twice.")
 print()
 if bw_rows:
     print("### Bandwidth (average Gb/s, 10^9 bit/s)")
     print()
     print("\n".join(table(["test", "size", "iters", "ibup", "perftest", "ibup/perftest",
-                           "ibup spread", "perftest spread"], bw_rows)))
+                           "paired ratios", "ibup spread", "perftest spread", "resends (dup.) ibup / perftest"],
+                          bw_rows)))
     print()
 if lat_rows:
     print("### Latency (one-way µs; ibup median vs perftest t_typical)")
     print()
     print("\n".join(table(["test", "size", "iters", "ibup", "perftest", "perftest/ibup",
-                           "ibup spread", "perftest spread", "ibup p99", "perftest 99%"], lat_rows)))
+                           "paired ratios", "ibup spread", "perftest spread", "resends (dup.) ibup / perftest",
+                           "ibup p99", "perftest 99%"], lat_rows)))
     print()
 print("Rows where ibup did worse (ratio < 1):" + (" none." if not worse else ""))
 for w in worse:
