@@ -568,6 +568,7 @@ static int op_worker(struct vmext_run *v)
 	const struct ibup_vmext_substatus *bad = NULL;
 	struct timespec started;
 	struct ibup_ctx *ctx = v->cli->ctx;
+	unsigned mrseq;
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &started);
@@ -588,8 +589,11 @@ static int op_worker(struct vmext_run *v)
 		return fail(v, IBUP_VMEXT_FAILED, "cannot take ibup's lock: %s",
 			    strerror(-r));
 	/* Two enables at once while another run held the lock start two workers: the
-	 * second finds the verdict the first wrote since it started, and leaves it. */
-	if (status_since(v, &started)) {
+	 * second finds the verdict the first wrote since it started, and leaves it; a
+	 * second worker slow to start (a loaded host) may begin only after the first has
+	 * finished, and then finds this number in mrseq. */
+	if (status_since(v, &started) ||
+	    (ibup_vmext_mrseq_read(v->dir, &mrseq) == 0 && mrseq == v->seq)) {
 		wlog("sequence number %u was applied by another worker meanwhile",
 		     v->seq);
 		return IBUP_VMEXT_OK;
