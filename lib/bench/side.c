@@ -315,8 +315,8 @@ int bench_create_resources(struct side *s, size_t max_size)
 			errno == ENOMEM || errno == EPERM || errno == EAGAIN
 				? " (is the memlock limit too low? see ibup check)"
 				: "");
-	s->scq = s->v->create_cq(s->ctx, (int)(s->sq_depth * s->nqp), NULL, NULL, 0);
-	s->rcq = s->v->create_cq(s->ctx, (int)(s->rq_depth * s->nqp), NULL, NULL, 0);
+	s->scq = s->v->create_cq(s->ctx, (int)(s->sq_depth * s->nqp), NULL, s->chan, 0);
+	s->rcq = s->v->create_cq(s->ctx, (int)(s->rq_depth * s->nqp), NULL, s->chan, 0);
 	if (!s->scq || !s->rcq)
 		return bench_fail(s, -ENOMEM, "cannot create completion queues on %s",
 				  s->me.device);
@@ -494,6 +494,8 @@ void bench_destroy_side(struct side *s)
 		s->v->dereg_mr(s->mr);
 	if (s->pd)
 		s->v->dealloc_pd(s->pd);
+	if (s->chan)
+		s->v->destroy_comp_channel(s->chan);
 	if (s->buf)
 		munmap(s->buf, s->buf_len);
 	if (s->ctx)
