@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The sweep's reports, as strings for the caller to print or save: the text summary, the
+ * CSV matrix, the SVG heat map and the Slurm drain lines. Built with open_memstream, as
+ * lib/metrics' text format is.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ibup/sweep.h"
+#include "macro.h"
+#include "banned.h"
+
+/* Above this many nodes the heat map draws only the cells that are not fine. */
+#define SVG_FULL_MAX 256u
+
+static int mem_close(FILE *f, char *buf, char **ret)
+{
+	bool failed = ferror(f);
+
+	if (fclose(f) || failed) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret = buf;
+	return 0;
+}
+
+static void print_gbps(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.1f Gb/s", v);
+	else
+		fputs("-", f);
+}
+
+static void print_us(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.2f µs", v);
+	else
+		fputs("-", f);
+}
+
+static void print_node(FILE *f, const struct ibup_sweep_node *n)
+{
+	bool open = false;
+
+	fputs(n->label, f);
+	if (n->hostname && strcmp(n->hostname, n->label)) {
+		fprintf(f, " (host %s", n->hostname);
+		open = true;
+	}
+	if (n->physical_host) {
+		fprintf(f, "%sphysical host %s", open ? ", " : " (", n->physical_host);
+		open = true;
+	}
+	if (n->device) {
+		fprintf(f, "%s%s", open ? ", " : " (", n->device);
+		if (n->port)
+			fprintf(f, ":%u", n->port);
+		open = true;
+	}
+	if (open)
+		fputc(')', f);
+}
+
+static void print_poor(FILE *f, const struct ibup_sweep_run *run,
+		       const struct ibup_sweep_pair_result *p)
+{
+	const char *sep = "";
+
+	if (p->poor & IBUP_SWEEP_POOR_FAILED) {
+		fprintf(f, "failed: %s", p->error ? p->error : "no result");
+		return;
+	}
+	if (p->poor & IBUP_SWEEP_POOR_BW_AB) {
+		fprintf(f, "%s→%s", run->nodes[p->a].label, run->nodes[p->b].label);
+		sep = ", ";
+	}
+	if (p->poor & IBUP_SWEEP_POOR_BW_BA) {
+		fprintf(f, "%s%s→%s", sep, run->nodes[p->b].label,
+			run->nodes[p->a].label);
+		sep = ", ";
+	}
+	if (p->poor & IBUP_SWEEP_POOR_LAT)
+		fprintf(f, "%slatency", sep);
+}
+
+int ibup_sweep_report_text(const struct ibup_sweep_run *run,
+			   const struct ibup_sweep_analysis *a, char **ret_text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return -errno;
+	fprintf(f, "Sweep: %u %s, %zu of %zu pairs measured", run->n_nodes,
+		run->params.per_hca ? "ranks (one per HCA)" : "nodes", a->n_pairs,
+		a->pairs_expected);
+	if (a->retests)
+		fprintf(f, ", %u re-test round%s", a->retests,
+			a->retests == 1 ? "" : "s");
+	if (isfinite(run->elapsed_s))
+		fprintf(f, ", %.1f s", run->elapsed_s);
+	fputs("\n", f);
+	fputs("Floor: ", f);
+	print_gbps(f, a->bw_floor_gbps);
+	fputs(" each way", f);
+	switch (a->floor_source) {
+	case IBUP_SWEEP_FLOOR_OPTION:
+		fputs(" (set)", f);
+		break;
+	case IBUP_SWEEP_FLOOR_VM_SIZE:
+		fprintf(f, " (%s, %s)", run->vm_size,
+			a->vm_size_family ? a->vm_size_family : "");
+		break;
+	case IBUP_SWEEP_FLOOR_RELATIVE:
+		fprintf(f, " (%.2f × fleet median ", a->thresholds.bw_rel);
+		print_gbps(f, a->median_bw_gbps);
+		fputs(")", f);
+		break;
+	}
+	fputs("; latency ceiling ", f);
+	print_us(f, a->lat_ceiling_us);
+	if (!isfinite(a->thresholds.lat_max_us) && isfinite(a->median_lat_us)) {
+		fprintf(f, " (%.1f × median ", a->thresholds.lat_rel);
+		print_us(f, a->median_lat_us);
+		fputs(")", f);
+	}
+	fputs("\n", f);
+
+	if (a->n_bad_nodes) {
+		fprintf(f,
+			"\nBad nodes (%u): poor with most partners, so the node itself (its HCA, "
+			"cable or host)\n",
+			a->n_bad_nodes);
+		for (unsigned i = 0; i < a->n_bad_nodes; i++) {
+			const struct ibup_sweep_node_result *n =
+				&a->nodes[a->bad_nodes[i]];
+
+			fputs("  ", f);
+			print_node(f, &run->nodes[n->rank]);
+			fprintf(f, "\n    poor with %u of %u partners; median out ",
+				n->poor_partners, n->partners);
+			print_gbps(f, n->median_out_gbps);
+			fputs(", in ", f);
+			print_gbps(f, n->median_in_gbps);
+			fputs(", latency ", f);
+			print_us(f, n->median_lat_us);
+			fputs("\n", f);
+		}
+	}
+	if (a->n_bad_links) {
+		fprintf(f,
+			"\nBad links (%zu): a poor pair of healthy nodes, so the path between "
+			"them\n",
+			a->n_bad_links);
+		for (size_t i = 0; i < a->n_bad_links; i++) {
+			const struct ibup_sweep_pair_result *p =
+				&a->pairs[a->bad_links[i]];
+
+			fputs("  ", f);
+			print_node(f, &run->nodes[p->a]);
+			fputs(" <-> ", f);
+			print_node(f, &run->nodes[p->b]);
+			fputs("\n    ", f);
+			print_gbps(f, p->bw_ab_gbps);
+			fputs(" / ", f);
+			print_gbps(f, p->bw_ba_gbps);
+			fputs(", ", f);
+			print_us(f, p->lat_us);
+			fprintf(f, "; poor in %u of %u attempts (", p->poor_attempts,
+				p->attempts);
+			print_poor(f, run, p);
+			fputs(")\n", f);
+		}
+	}
+	if (!a->n_bad_nodes && !a->n_bad_links)
+		fputs("\nVerdict: healthy: no bad node, no bad link\n", f);
+	else
+		fprintf(f, "\nVerdict: %u bad node%s, %zu bad link%s\n", a->n_bad_nodes,
+			a->n_bad_nodes == 1 ? "" : "s", a->n_bad_links,
+			a->n_bad_links == 1 ? "" : "s");
+	if (a->n_pairs < a->pairs_expected)
+		fprintf(f,
+			"Note: %zu pairs were not measured; a node is judged on the partners it "
+			"met\n",
+			a->pairs_expected - a->n_pairs);
+	return mem_close(f, buf, ret_text);
+}
+
+/* RFC 4180: quoted when it holds a comma, a quote or a line break. */
+static void csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* The latest pair result of (u, v), u != v; NULL when not measured. */
+static const struct ibup_sweep_pair_result *find_pair(const struct ibup_sweep_analysis *a,
+						      unsigned u, unsigned v)
+{
+	size_t lo = 0, hi = a->n_pairs;
+	unsigned x = u < v ? u : v, y = u < v ? v : u;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ibup_sweep_pair_result *p = &a->pairs[mid];
+
+		if (p->a == x && p->b == y)
+			return p;
+		if (p->a < x || (p->a == x && p->b < y))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Bandwidth u→v of a pair result. */
+static double bw_from(const struct ibup_sweep_pair_result *p, unsigned u)
+{
+	return p->a == u ? p->bw_ab_gbps : p->bw_ba_gbps;
+}
+
+int ibup_sweep_report_csv(const struct ibup_sweep_run *run,
+			  const struct ibup_sweep_analysis *a, enum ibup_sweep_csv what,
+			  char **ret_text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (what != IBUP_SWEEP_CSV_BW && what != IBUP_SWEEP_CSV_LAT)
+		return -EINVAL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -errno;
+	fputs(what == IBUP_SWEEP_CSV_BW ? "from\\to" : "node", f);
+	for (unsigned c = 0; c < run->n_nodes; c++) {
+		fputc(',', f);
+		csv_field(f, run->nodes[c].label);
+	}
+	fputs("\r\n", f);
+	for (unsigned r = 0; r < run->n_nodes; r++) {
+		csv_field(f, run->nodes[r].label);
+		for (unsigned c = 0; c < run->n_nodes; c++) {
+			const struct ibup_sweep_pair_result *p =
+				r == c ? NULL : find_pair(a, r, c);
+			double v = NAN;
+
+			fputc(',', f);
+			if (p)
+				v = what == IBUP_SWEEP_CSV_BW ? bw_from(p, r) : p->lat_us;
+			if (isfinite(v))
+				fprintf(f, "%.2f", v);
+		}
+		fputs("\r\n", f);
+	}
+	return mem_close(f, buf, ret_text);
+}
+
+/* XML-escaped text. */
+static void xml_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\t')
+				fputc(*s, f);
+		}
+	}
+}
+
+/* Red (at half the floor or less) through amber to green (at the floor or above). */
+static void cell_colour(double ratio, char out[8])
+{
+	double t = fmin(fmax((ratio - 0.5) / 0.5, 0), 1);
+	unsigned r, g;
+
+	if (t >= 1) {
+		snprintf(out, 8, "#2e9d4a");
+		return;
+	}
+	r = (unsigned)(220 - 40 * t);
+	g = (unsigned)(40 + 150 * t);
+	snprintf(out, 8, "#%02x%02x30", r, g);
+}
+
+struct order_arg {
+	const struct ibup_sweep_run *run;
+	const struct ibup_sweep_analysis *a;
+};
+
+static int order_cmp(const void *x, const void *y, void *arg)
+{
+	const struct order_arg *o = arg;
+	unsigned u = *(const unsigned *)x, v = *(const unsigned *)y;
+	bool bu = o->a->nodes[u].bad, bv = o->a->nodes[v].bad;
+	int c;
+
+	if (bu != bv)
+		return bu ? -1 : 1;
+	c = strcmp(o->run->nodes[u].label, o->run->nodes[v].label);
+	return c ? c : (u < v ? -1 : u > v);
+}
+
+int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
+			  const struct ibup_sweep_analysis *a, char **ret_text)
+{
+	_cleanup_free_ unsigned *order = NULL;
+	unsigned n = run->n_nodes, cell, margin, side;
+	bool full = n <= SVG_FULL_MAX, labels;
+	double floor = a->bw_floor_gbps;
+	char *buf = NULL, colour[8];
+	size_t len = 0;
+	FILE *f;
+
+	if (!n)
+		return -EINVAL;
+	order = malloc((size_t)n * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), order_cmp, &(struct order_arg){ run, a });
+	cell = n <= 32 ? 24 : n <= 128 ? 8 : n <= 512 ? 2 : 1;
+	labels = n <= 128;
+	margin = labels ? 120 : 10;
+	side = margin + cell * n + 10;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -errno;
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
+		"viewBox=\"0 0 %u %u\" font-family=\"sans-serif\" font-size=\"%u\">\n",
+		side, side + 30, side, side + 30, cell >= 24 ? 11u : 7u);
+	fprintf(f,
+		"<title>ibup sweep: bandwidth row→column against the floor (%.1f Gb/s)</title>\n",
+		isfinite(floor) ? floor : 0.0);
+	fprintf(f, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", side,
+		side + 30);
+	/* above SVG_FULL_MAX, one rectangle for the fine cells and only the rest drawn */
+	if (!full)
+		fprintf(f,
+			"<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" fill=\"#2e9d4a\"/>\n",
+			margin, margin, cell * n, cell * n);
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned j = 0; j < n; j++) {
+			unsigned r = order[i], c = order[j];
+			const struct ibup_sweep_pair_result *p =
+				r == c ? NULL : find_pair(a, r, c);
+			double v;
+
+			if (r == c)
+				continue;
+			if (!p) {
+				snprintf(colour, sizeof(colour), "#d0d0d0");
+			} else if (p->poor & IBUP_SWEEP_POOR_FAILED) {
+				snprintf(colour, sizeof(colour), "#000000");
+			} else {
+				v = bw_from(p, r);
+				cell_colour(isfinite(v) && floor > 0 ? v / floor : 0,
+					    colour);
+				if (p->poor & IBUP_SWEEP_POOR_LAT && !(p->poor & 3))
+					snprintf(colour, sizeof(colour), "#e0a020");
+			}
+			if (!full && p && !p->poor)
+				continue;
+			fprintf(f,
+				"<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" fill=\"%s\"/>\n",
+				margin + j * cell, margin + i * cell, cell, cell, colour);
+		}
+	}
+	if (labels) {
+		for (unsigned i = 0; i < n; i++) {
+			const struct ibup_sweep_node *nd = &run->nodes[order[i]];
+			const char *weight =
+				a->nodes[order[i]].bad ? " font-weight=\"bold\"" : "";
+
+			fprintf(f, "<text x=\"%u\" y=\"%u\" text-anchor=\"end\"%s>",
+				margin - 4, margin + i * cell + cell * 3 / 4, weight);
+			xml_text(f, nd->label);
+			fputs("</text>\n", f);
+			fprintf(f,
+				"<text transform=\"translate(%u,%u) rotate(-90)\" text-anchor=\"start\"%s>",
+				margin + i * cell + cell * 3 / 4, margin - 4, weight);
+			xml_text(f, nd->label);
+			fputs("</text>\n", f);
+		}
+	}
+	fprintf(f,
+		"<text x=\"10\" y=\"%u\">rows send, columns receive; green at or above the floor, "
+		"red at half of it or less; grey not measured, black failed</text>\n",
+		side + 20);
+	fputs("</svg>\n", f);
+	return mem_close(f, buf, ret_text);
+}
+
+/* POSIX shell single quotes. */
+static void sh_quote(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+int ibup_sweep_report_drain(const struct ibup_sweep_run *run,
+			    const struct ibup_sweep_analysis *a, char **ret_text)
+{
+	char *buf = NULL, *reason = NULL;
+	size_t len = 0, rlen = 0;
+	FILE *f = open_memstream(&buf, &len), *rf;
+
+	if (!f)
+		return -errno;
+	for (unsigned i = 0; i < a->n_bad_nodes; i++) {
+		const struct ibup_sweep_node *nd = &run->nodes[a->bad_nodes[i]];
+		bool seen = false;
+
+		if (!nd->hostname)
+			continue;
+		/* one line per host: the first of its bad ranks writes it for all of them */
+		for (unsigned j = 0; j < i && !seen; j++) {
+			const struct ibup_sweep_node *o = &run->nodes[a->bad_nodes[j]];
+
+			seen = o->hostname && !strcmp(o->hostname, nd->hostname);
+		}
+		if (seen)
+			continue;
+		rf = open_memstream(&reason, &rlen);
+		if (!rf) {
+			fclose(f);
+			free(buf);
+			return -errno;
+		}
+		fputs("ibup sweep:", rf);
+		for (unsigned j = i; j < a->n_bad_nodes; j++) {
+			const struct ibup_sweep_node_result *r =
+				&a->nodes[a->bad_nodes[j]];
+			const struct ibup_sweep_node *o = &run->nodes[r->rank];
+
+			if (!o->hostname || strcmp(o->hostname, nd->hostname))
+				continue;
+			fprintf(rf, " %s poor with %u of %u partners;",
+				o->device ? o->device : o->label, r->poor_partners,
+				r->partners);
+		}
+		if (nd->physical_host)
+			fprintf(rf, " physical host %s", nd->physical_host);
+		if (fclose(rf)) {
+			free(reason);
+			fclose(f);
+			free(buf);
+			return -ENOMEM;
+		}
+		if (rlen && reason[rlen - 1] == ';')
+			reason[rlen - 1] = '\0';
+		fputs("scontrol update nodename=", f);
+		sh_quote(f, nd->hostname);
+		fputs(" state=drain reason=", f);
+		sh_quote(f, reason);
+		fputc('\n', f);
+		free(reason);
+		reason = NULL;
+	}
+	return mem_close(f, buf, ret_text);
+}
