@@ -137,10 +137,10 @@ assert_json_valid "path run file" path.json
 assert_eq "no bad node" "" "$(bad_nodes path.json)"
 assert_eq "bad link" "node$pa-node$pb" "$(bad_links path.json)"
 
-vm_export sweep-healthy.json healthy.json
-vm_export sweep-slow.json slow.json
-vm_export sweep-slow.svg slow.svg
-vm_export sweep-path.json path.json
+vm_export healthy.json healthy.json
+vm_export slow.json slow.json
+vm_export slow.svg slow.svg
+vm_export path.json path.json
 
 # --- the same slow node under Slurm: srun --mpi=pmix, and --drain -----------------------
 host=$(hostname)
@@ -205,7 +205,7 @@ if vm_test -t 120 slurm-up slurm_up; then
   vm_test drained scontrol show node "$host"
   assert_match "node drained" "State=[A-Z+]*DRAIN" "$(cat "$VM_OUT")"
   assert_match "drain reason" "Reason=ibup-sweep: node$slow" "$(cat "$VM_OUT")"
-  vm_export sweep-srun.json srun.json
+  vm_export srun.json srun.json
 else
   sed 's/^/#   /' "$VM_ERR"
 fi
