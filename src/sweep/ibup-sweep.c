@@ -85,6 +85,8 @@ struct round_msg {
 };
 
 static int rank, n_ranks;
+/* "mpirun" or "srun", as the environment showed it before MPI_Init(); NULL unknown. */
+static const char *launcher;
 
 static void say0(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say0(const char *fmt, ...)
@@ -925,10 +927,7 @@ static int build_run(struct sweep *sw, struct node_msg *nodes, char *msg, size_t
 	if (r == 0)
 		r = ibup_sweep_run_set_str(&run->params.test, "write_bw");
 	if (r == 0)
-		r = ibup_sweep_run_set_str(&run->params.launcher,
-					   getenv("SLURM_JOB_ID")	    ? "srun"
-					   : getenv("OMPI_COMM_WORLD_SIZE") ? "mpirun"
-									    : NULL);
+		r = ibup_sweep_run_set_str(&run->params.launcher, launcher);
 	if (r == 0 && nodes[0].vm_size[0])
 		r = ibup_sweep_run_set_str(&run->vm_size, nodes[0].vm_size);
 	run->params.size = o->size;
@@ -1087,6 +1086,13 @@ int main(int argc, char **argv)
 	MPI_Comm local;
 	int local_rank = 0, rc, r;
 
+	/*
+	 * Open MPI's mpirun gives each rank OMPI_COMM_WORLD_SIZE (also inside a Slurm
+	 * allocation, where its daemons start through srun); srun's tasks have a step.
+	 */
+	launcher = getenv("OMPI_COMM_WORLD_SIZE") ? "mpirun"
+		   : getenv("SLURM_STEP_ID")	  ? "srun"
+						  : NULL;
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
