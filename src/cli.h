@@ -139,6 +139,8 @@ int cmd_rename(struct ibup_cli *cli, int argc, char **argv);
 void help_rename(FILE *out);
 int cmd_vmext(struct ibup_cli *cli, int argc, char **argv);
 void help_vmext(FILE *out);
+int cmd_sweep(struct ibup_cli *cli, int argc, char **argv);
+void help_sweep(FILE *out);
 
 /* Text formatting (format.c). */
 /* @s, or "-" when it is NULL or empty. */

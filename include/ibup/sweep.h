@@ -25,8 +25,8 @@ extern "C" {
 
 /* The most ranks a run may hold (a node, or an HCA with --per-hca, is one rank). */
 #define IBUP_SWEEP_MAX_NODES 65536u
-/* The most measurements a run file may hold: every pair once, plus re-tests. */
-#define IBUP_SWEEP_MAX_MEAS (8u << 20)
+/* The most measurements a run may hold: a full sweep of 5,792 ranks and its re-tests. */
+#define IBUP_SWEEP_MAX_MEAS (16u << 20)
 /* The most bytes of a run file ibup_sweep_run_from_json() accepts. */
 #define IBUP_SWEEP_MAX_JSON (512u << 20)
 
@@ -146,7 +146,7 @@ struct ibup_sweep_node {
 	unsigned rank; /* its index in the run's nodes, 0 .. n_nodes - 1 */
 };
 
-/* What a measurement found wrong, beyond its numbers. */
+/* One measurement of one pair: both directions at once, then the latency. */
 struct ibup_sweep_meas {
 	unsigned a, b; /* ranks, a < b */
 	unsigned round; /* the round within its attempt */
@@ -290,6 +290,8 @@ struct ibup_sweep_analysis {
 	size_t *bad_links; /* indexes into pairs, worst first */
 	size_t n_bad_links;
 	unsigned retests; /* re-test attempts found in the run */
+	bool fleet_poor; /* most pairs are poor: the floor does not fit this fabric, or all of
+			    it is slow; the node and link verdicts then mean little */
 };
 
 /**
@@ -385,10 +387,28 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 
 /*
  * One "scontrol update nodename=HOST state=drain reason=\"...\"" line per host of a bad
- * node (hostnames shell-quoted; hosts without a hostname are skipped); "" when none.
+ * node (hostnames shell-quoted; hosts without a hostname are skipped); "" when none, and
+ * when the analysis is fleet_poor (a floor that does not fit would drain every node).
  */
 int ibup_sweep_report_drain(const struct ibup_sweep_run *run,
 			    const struct ibup_sweep_analysis *a, char **ret_text);
+
+struct ibup_plan;
+
+/**
+ * ibup_sweep_drain_plan() - a plan that drains the bad nodes' hosts in Slurm
+ * @ctx: library context
+ * @run: the run
+ * @a: its analysis
+ * @ret: the plan (one run step "scontrol update nodename=HOST state=drain reason=..." per
+ *       host of a bad node, the same lines ibup_sweep_report_drain() prints); free with
+ *       ibup_plan_free(); show it or hand it to ibup_plan_execute(); only a note when
+ *       the analysis is fleet_poor
+ *
+ * Return: 0, -ENOMEM, or ibup_plan_new()'s error.
+ */
+int ibup_sweep_drain_plan(struct ibup_ctx *ctx, const struct ibup_sweep_run *run,
+			  const struct ibup_sweep_analysis *a, struct ibup_plan **ret);
 
 /* ---- The fabric model (scale simulation) ------------------------------------------- */
 

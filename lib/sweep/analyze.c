@@ -321,6 +321,7 @@ static int analyze(struct ibup_ctx *ctx, const struct ibup_sweep_run *run,
 {
 	_cleanup_free_ size_t *adj_start = NULL, *adj = NULL, *fill = NULL;
 	bool quick = run->params.quick;
+	size_t poor = 0;
 	int r;
 
 	r = fleet_medians(run, a);
@@ -360,7 +361,13 @@ static int analyze(struct ibup_ctx *ctx, const struct ibup_sweep_run *run,
 	r = name_nodes(run, a, adj_start, adj);
 	if (r < 0)
 		return r;
-	return name_links(a);
+	r = name_links(a);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < a->n_pairs; i++)
+		poor += a->pairs[i].poor != 0;
+	a->fleet_poor = poor * 2 > a->n_pairs;
+	return 0;
 }
 
 int ibup_sweep_analyze(struct ibup_ctx *ctx, const struct ibup_sweep_run *run,

@@ -10,29 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ibup/plan.h"
 #include "ibup/sweep.h"
 #include "macro.h"
 #include "banned.h"
 
+/* The summary lists this many bad links, the worst; --json and the CSV have them all. */
+#define TEXT_LINKS_MAX 20u
 /* Above this many nodes the heat map draws only the cells that are not fine. */
 #define SVG_FULL_MAX 256u
 
-static int mem_close(FILE *f, char *buf, char **ret)
+/* Close an open_memstream stream: its buffer is only final after fclose. */
+static int mem_close(FILE *f, char **buf, char **ret)
 {
 	bool failed = ferror(f);
 
 	if (fclose(f) || failed) {
-		free(buf);
+		free(*buf);
 		return -ENOMEM;
 	}
-	*ret = buf;
+	*ret = *buf;
 	return 0;
 }
 
 static void print_gbps(FILE *f, double v)
 {
 	if (isfinite(v))
-		fprintf(f, "%.1f Gb/s", v);
+		fprintf(f, "%.*f Gb/s", v < 10 ? 2 : 1, v);
 	else
 		fputs("-", f);
 }
@@ -186,12 +190,16 @@ int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 		fprintf(f, "\nVerdict: %u bad node%s, %zu bad link%s\n", a->n_bad_nodes,
 			a->n_bad_nodes == 1 ? "" : "s", a->n_bad_links,
 			a->n_bad_links == 1 ? "" : "s");
+	if (a->fleet_poor)
+		fputs("Note: most pairs are poor: the floor does not fit this fabric, or all of it "
+		      "is slow; nothing is drained\n",
+		      f);
 	if (a->n_pairs < a->pairs_expected)
 		fprintf(f,
 			"Note: %zu pairs were not measured; a node is judged on the partners it "
 			"met\n",
 			a->pairs_expected - a->n_pairs);
-	return mem_close(f, buf, ret_text);
+	return mem_close(f, &buf, ret_text);
 }
 
 /* RFC 4180: quoted when it holds a comma, a quote or a line break. */
@@ -271,7 +279,7 @@ int ibup_sweep_report_csv(const struct ibup_sweep_run *run,
 		}
 		fputs("\r\n", f);
 	}
-	return mem_close(f, buf, ret_text);
+	return mem_close(f, &buf, ret_text);
 }
 
 /* XML-escaped text. */
@@ -420,7 +428,7 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 		"red at half of it or less; grey not measured, black failed</text>\n",
 		side + 20);
 	fputs("</svg>\n", f);
-	return mem_close(f, buf, ret_text);
+	return mem_close(f, &buf, ret_text);
 }
 
 /* POSIX shell single quotes. */
@@ -436,22 +444,57 @@ static void sh_quote(FILE *f, const char *s)
 	fputc('\'', f);
 }
 
-int ibup_sweep_report_drain(const struct ibup_sweep_run *run,
-			    const struct ibup_sweep_analysis *a, char **ret_text)
+/*
+ * The reason a host is drained for: each of its bad ranks with its evidence, and the
+ * physical host Azure support asks for. NULL on allocation failure.
+ */
+static char *drain_reason(const struct ibup_sweep_run *run,
+			  const struct ibup_sweep_analysis *a, const char *host)
 {
-	char *buf = NULL, *reason = NULL;
-	size_t len = 0, rlen = 0;
-	FILE *f = open_memstream(&buf, &len), *rf;
+	char *reason = NULL;
+	size_t len = 0;
+	const char *phys = NULL, *sep = "";
+	FILE *f = open_memstream(&reason, &len);
 
 	if (!f)
-		return -errno;
+		return NULL;
+	fputs("ibup sweep:", f);
+	for (unsigned j = 0; j < a->n_bad_nodes; j++) {
+		const struct ibup_sweep_node_result *r = &a->nodes[a->bad_nodes[j]];
+		const struct ibup_sweep_node *o = &run->nodes[r->rank];
+
+		if (!o->hostname || strcmp(o->hostname, host))
+			continue;
+		fprintf(f, "%s %s poor with %u of %u partners", sep,
+			o->device ? o->device : o->label, r->poor_partners, r->partners);
+		sep = ";";
+		if (o->physical_host)
+			phys = o->physical_host;
+	}
+	if (phys)
+		fprintf(f, "; physical host %s", phys);
+	if (mem_close(f, &reason, &reason) < 0)
+		return NULL;
+	return reason;
+}
+
+/* Each host of a bad node once, in the order of the bad nodes; calls @fn with its reason. */
+static int for_each_drain(const struct ibup_sweep_run *run,
+			  const struct ibup_sweep_analysis *a,
+			  int (*fn)(const char *host, const char *reason, void *data),
+			  void *data)
+{
+	/* a floor that does not fit the fabric would drain the whole partition */
+	if (a->fleet_poor)
+		return 0;
 	for (unsigned i = 0; i < a->n_bad_nodes; i++) {
 		const struct ibup_sweep_node *nd = &run->nodes[a->bad_nodes[i]];
+		_cleanup_free_ char *reason = NULL;
 		bool seen = false;
+		int r;
 
 		if (!nd->hostname)
 			continue;
-		/* one line per host: the first of its bad ranks writes it for all of them */
 		for (unsigned j = 0; j < i && !seen; j++) {
 			const struct ibup_sweep_node *o = &run->nodes[a->bad_nodes[j]];
 
@@ -459,41 +502,76 @@ int ibup_sweep_report_drain(const struct ibup_sweep_run *run,
 		}
 		if (seen)
 			continue;
-		rf = open_memstream(&reason, &rlen);
-		if (!rf) {
-			fclose(f);
-			free(buf);
-			return -errno;
-		}
-		fputs("ibup sweep:", rf);
-		for (unsigned j = i; j < a->n_bad_nodes; j++) {
-			const struct ibup_sweep_node_result *r =
-				&a->nodes[a->bad_nodes[j]];
-			const struct ibup_sweep_node *o = &run->nodes[r->rank];
-
-			if (!o->hostname || strcmp(o->hostname, nd->hostname))
-				continue;
-			fprintf(rf, " %s poor with %u of %u partners;",
-				o->device ? o->device : o->label, r->poor_partners,
-				r->partners);
-		}
-		if (nd->physical_host)
-			fprintf(rf, " physical host %s", nd->physical_host);
-		if (fclose(rf)) {
-			free(reason);
-			fclose(f);
-			free(buf);
+		reason = drain_reason(run, a, nd->hostname);
+		if (!reason)
 			return -ENOMEM;
-		}
-		if (rlen && reason[rlen - 1] == ';')
-			reason[rlen - 1] = '\0';
-		fputs("scontrol update nodename=", f);
-		sh_quote(f, nd->hostname);
-		fputs(" state=drain reason=", f);
-		sh_quote(f, reason);
-		fputc('\n', f);
-		free(reason);
-		reason = NULL;
+		r = fn(nd->hostname, reason, data);
+		if (r < 0)
+			return r;
 	}
-	return mem_close(f, buf, ret_text);
+	return 0;
+}
+
+static int drain_line(const char *host, const char *reason, void *data)
+{
+	FILE *f = data;
+
+	fputs("scontrol update nodename=", f);
+	sh_quote(f, host);
+	fputs(" state=drain reason=", f);
+	sh_quote(f, reason);
+	fputc('\n', f);
+	return 0;
+}
+
+int ibup_sweep_report_drain(const struct ibup_sweep_run *run,
+			    const struct ibup_sweep_analysis *a, char **ret_text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int r;
+
+	if (!f)
+		return -errno;
+	r = for_each_drain(run, a, drain_line, f);
+	if (r < 0) {
+		fclose(f);
+		free(buf);
+		return r;
+	}
+	return mem_close(f, &buf, ret_text);
+}
+
+static int drain_step(const char *host, const char *reason, void *data)
+{
+	_cleanup_free_ char *node = NULL, *why = NULL;
+	const char *argv[6] = { "scontrol", "update", NULL, "state=drain", NULL, NULL };
+	_cleanup_free_ char *rarg = NULL;
+	int r;
+
+	if (asprintf(&node, "nodename=%s", host) < 0 ||
+	    asprintf(&rarg, "reason=%s", reason) < 0 ||
+	    asprintf(&why, "drain %s in Slurm: the sweep found it bad", host) < 0)
+		return -ENOMEM;
+	argv[2] = node;
+	argv[4] = rarg;
+	r = ibup_plan_run(data, argv, NULL, 30000, NULL, 0, why);
+	return r < 0 ? r : 0;
+}
+
+int ibup_sweep_drain_plan(struct ibup_ctx *ctx, const struct ibup_sweep_run *run,
+			  const struct ibup_sweep_analysis *a, struct ibup_plan **ret)
+{
+	struct ibup_plan *plan = NULL;
+	int r = ibup_plan_new(ctx, "sweep --drain", &plan);
+
+	if (r >= 0 && a->fleet_poor)
+		r = ibup_plan_note(
+			plan, NULL,
+			"nothing drained: most pairs are poor, so the floor does not fit "
+			"this fabric or all of it is slow");
+	if (r >= 0)
+		r = for_each_drain(run, a, drain_step, plan);
+	return ibup_plan_end(plan, r, ret);
 }

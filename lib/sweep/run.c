@@ -318,6 +318,7 @@ static json_t *analysis_json(const struct ibup_sweep_run *run,
 			  json_integer((json_int_t)a->pairs_expected)) < 0 ||
 	    ibup_json_set(o, "pairs_measured", json_integer((json_int_t)measured)) < 0 ||
 	    ibup_json_set(o, "retests", json_integer(a->retests)) < 0 ||
+	    ibup_json_set(o, "fleet_poor", json_boolean(a->fleet_poor)) < 0 ||
 	    ibup_json_set(o, "bad_nodes", TAKE_PTR(bad)) < 0 ||
 	    ibup_json_set(o, "bad_links", TAKE_PTR(links)) < 0 ||
 	    ibup_json_set(o, "nodes", TAKE_PTR(nodes)) < 0) {

@@ -67,13 +67,19 @@ int ibup_sweep_schedule_full(unsigned n, struct ibup_sweep_schedule *ret)
 	r = schedule_alloc(n, rounds, (size_t)n * (n - 1) / 2, &s);
 	if (r < 0)
 		return r;
+	/* the pairs of round r straight from the circle: r with the centre (even n), then
+	 * r + k with r - k; the same pairs ibup_sweep_partner() gives, in half the work */
 	for (unsigned round = 0; round < rounds; round++) {
-		s.round_start[round] = k;
-		for (unsigned i = 0; i < n; i++) {
-			int p = ibup_sweep_partner(n, round, i);
+		unsigned m = n % 2 ? n : n - 1;
 
-			if (p > (int)i)
-				s.pairs[k++] = (struct ibup_sweep_pair){ i, (unsigned)p };
+		s.round_start[round] = k;
+		if (n % 2 == 0)
+			s.pairs[k++] = (struct ibup_sweep_pair){ round, n - 1 };
+		for (unsigned d = 1; d <= (m - 1) / 2; d++) {
+			unsigned x = (round + d) % m, y = (round + m - d) % m;
+
+			s.pairs[k++] = x < y ? (struct ibup_sweep_pair){ x, y }
+					     : (struct ibup_sweep_pair){ y, x };
 		}
 	}
 	s.round_start[rounds] = k;

@@ -60,5 +60,11 @@ complete_is "mpirun mpich" ibup env --format mp
 complete_is "sh srun" ibup env -f s
 complete_is "hpcx" ibup env --format srun --mpi h
 complete_is "--mpi --metadata-url" ibup env --m
+complete_is "sweep" ibup sw
+complete_is "sweep" ibup help sw
+complete_is "--analyze" ibup sweep --an
+complete_is "--csv --csv-latency" ibup sweep --analyze run.json --cs
+complete_is "--node-frac --no-vm-size" ibup sweep --n
+complete_is "" ibup sweep --bw-rel ""
 [ "$fail" = 0 ] && echo "completion checks passed"
 exit "$fail"
