@@ -28,8 +28,8 @@
 #include "ibup/bench.h"
 #include "ibup/ctx.h"
 #include "ibup/model.h"
+#include "ibup/plan.h"
 #include "ibup/sweep.h"
-#include "ibup/sys.h"
 #include "banned.h"
 
 #define EXIT_FINDINGS 1
@@ -791,43 +791,33 @@ static int write_file(const char *path, const char *text)
 	return r;
 }
 
-/* Rank 0: scontrol for each bad node's host (no shell). */
-static int drain(const struct ibup_sweep_run *run, const struct ibup_sweep_analysis *a)
+/*
+ * Rank 0: drain the bad nodes' hosts: the library's drain plan (one scontrol step per
+ * host) through the executor, as every change ibup makes.
+ */
+static int drain(struct ibup_ctx *ctx, const struct ibup_sweep_run *run,
+		 const struct ibup_sweep_analysis *a)
 {
-	int rc = 0;
+	struct ibup_plan *plan = NULL;
+	struct ibup_exec_result res;
+	int r;
 
-	for (unsigned i = 0; i < a->n_bad_nodes; i++) {
-		const struct ibup_sweep_node *n = &run->nodes[a->bad_nodes[i]];
-		const struct ibup_sweep_node_result *nr = &a->nodes[a->bad_nodes[i]];
-		char host[300], reason[200];
-		const char *argv[] = { "scontrol",    "update", host,
-				       "state=drain", reason,	NULL };
-		struct ibup_spawn_result res;
-		int r;
-
-		if (!n->hostname)
-			continue;
-		snprintf(host, sizeof(host), "nodename=%s", n->hostname);
-		snprintf(reason, sizeof(reason),
-			 "reason=ibup-sweep: %s poor with %u of %u partners", n->label,
-			 nr->poor_partners, nr->partners);
-		r = ibup_spawn(argv, 30000, 0, &res);
-		if (r < 0) {
-			fprintf(stderr, "ibup-sweep: cannot run scontrol: %s\n",
-				strerror(-r));
-			return r;
-		}
-		if (res.exit_code != 0) {
-			fprintf(stderr,
-				"ibup-sweep: scontrol update %s failed (%d): %s\n", host,
-				res.exit_code, res.err ? res.err : "");
-			rc = -EIO;
-		} else {
-			fprintf(stderr, "ibup-sweep: drained %s\n", n->hostname);
-		}
-		ibup_spawn_result_release(&res);
+	r = ibup_sweep_drain_plan(ctx, run, a, &plan);
+	if (r < 0) {
+		fprintf(stderr, "ibup-sweep: cannot plan the drain: %s\n", strerror(-r));
+		return r;
 	}
-	return rc;
+	for (unsigned i = 0; i < plan->n_notes; i++)
+		fprintf(stderr, "ibup-sweep: %s\n", plan->notes[i].text);
+	r = ibup_plan_execute(ctx, plan, NULL, &res);
+	if (r < 0)
+		fprintf(stderr, "ibup-sweep: the drain failed: %s\n",
+			res.status && *res.error ? res.error : strerror(-r));
+	else
+		fprintf(stderr, "ibup-sweep: drained: %u step(s) done\n", res.done);
+	ibup_exec_result_release(&res);
+	ibup_plan_free(plan);
+	return r;
 }
 
 static void utc_now(char *buf, size_t len)
@@ -906,7 +896,7 @@ static int finish(struct sweep *sw)
 				"ibup-sweep: to drain the bad nodes (--drain runs "
 				"this):\n%s",
 				text);
-		else if (drain(sw->run, &a) < 0)
+		else if (drain(sw->ctx, sw->run, &a) < 0)
 			rc = EXIT_FAILURE_RUN;
 	}
 	free(text);

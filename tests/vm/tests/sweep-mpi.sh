@@ -49,11 +49,13 @@ exec ibup-sweep --label-from-env IBUP_NODE "$@"
 EOF
 chmod +x /tmp/sweep-rank.sh
 
-sweep_args=(--device "$devs" --gid-index 0 --duration 2 --lat-iterations 100
-  --timeout-ms 30000 --lat-rel 5)
+# The steps run in child shells: what they use is exported.
+SWEEP_ARGS="--device $devs --gid-index 0 --duration 2 --lat-iterations 100 --timeout-ms 30000 --lat-rel 5"
+export N SWEEP_ARGS
 
 sweep_mpirun() {
-  mpirun -np "$N" /tmp/sweep-rank.sh "${sweep_args[@]}" "$@"
+  # shellcheck disable=SC2086 # the options are words
+  mpirun -np "$N" /tmp/sweep-rank.sh $SWEEP_ARGS "$@"
 }
 
 # bad_nodes FILE / bad_links FILE: the analysis of a run file, as labels.
@@ -188,7 +190,8 @@ slurm_down() {
   pkill -x munged
 }
 sweep_srun() {
-  srun -n "$N" --mpi=pmix /tmp/sweep-rank.sh "${sweep_args[@]}" "$@"
+  # shellcheck disable=SC2086 # the options are words
+  srun -n "$N" --mpi=pmix /tmp/sweep-rank.sh $SWEEP_ARGS "$@"
 }
 if vm_test -t 120 slurm-up slurm_up; then
   assert_true "slow node shaped again" slow_on
