@@ -167,7 +167,7 @@ void ibup_bench_report_release(struct ibup_bench_report *r);
  * buffers and the thread on the HCA's NUMA node) and re-connected to a new peer each
  * round without new allocations. The connection data is an opaque blob of
  * ibup_bench_ep_blob_size() bytes (fixed size, big-endian inside) that the caller
- * carries to the peer by whatever means it has (MPI). Both peers run the same call at
+ * carries to the peer by whatever means it has (MPI), anew for each connection. Both peers run the same call at
  * the same time: the bandwidth test writes both ways at once, each side measuring
  * what it sent.
  */
@@ -201,7 +201,12 @@ const struct ibup_bench_side *ibup_bench_ep_side(const struct ibup_bench_ep *ep)
 const char *ibup_bench_ep_error(const struct ibup_bench_ep *ep);
 /* This endpoint's connection data into @buf (ibup_bench_ep_blob_size() bytes). */
 int ibup_bench_ep_blob(struct ibup_bench_ep *ep, void *buf, size_t len);
-/* Connect to the peer whose blob this is (any earlier connection is dropped first). */
+/*
+ * Drop the connection (if any): the queue pair back to INIT with a new packet sequence
+ * number, which the next blob carries. So each round: reset, exchange blobs, connect.
+ */
+int ibup_bench_ep_reset(struct ibup_bench_ep *ep);
+/* Connect to the peer whose blob this is; -EISCONN when still connected. */
 int ibup_bench_ep_connect(struct ibup_bench_ep *ep, const void *blob, size_t len);
 /*
  * Write to the peer for @duration_s while it writes to this side; @gbps is what this

@@ -151,7 +151,11 @@ static void drain(struct side *s)
 		;
 }
 
-/* Back to INIT, its work requests dropped, ready for another peer. */
+/*
+ * Back to INIT, its work requests dropped, ready for another peer, with a new packet
+ * sequence number: a packet of the last connection still on the wire (a retransmission
+ * the peer no longer waits for) cannot pass for one of the next.
+ */
 static int reset_qp(struct side *s)
 {
 	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
@@ -174,7 +178,19 @@ static int reset_qp(struct side *s)
 	drain(s);
 	s->rx_slots = 0;
 	s->lat_posted = s->lat_reaped = 0;
+	s->psn[0] =
+		(s->psn[0] + 0x10000u + (uint32_t)(bench_now_ns() & 0xffffu)) & 0xffffff;
+	s->me.psn[0] = s->psn[0];
 	return 0;
+}
+
+int ibup_bench_ep_reset(struct ibup_bench_ep *ep)
+{
+	ep->err[0] = '\0';
+	if (!ep->connected)
+		return 0;
+	ep->connected = false;
+	return reset_qp(&ep->s);
 }
 
 int ibup_bench_ep_connect(struct ibup_bench_ep *ep, const void *blob, size_t len)
@@ -186,12 +202,11 @@ int ibup_bench_ep_connect(struct ibup_bench_ep *ep, const void *blob, size_t len
 	if (len != sizeof(s->peer))
 		return bench_fail(s, -EINVAL, "connection data of %zu bytes, not %zu",
 				  len, sizeof(s->peer));
-	if (ep->connected) {
-		ep->connected = false;
-		r = reset_qp(s);
-		if (r < 0)
-			return r;
-	}
+	if (ep->connected)
+		return bench_fail(s, -EISCONN,
+				  "%s is connected: ibup_bench_ep_reset() first, then "
+				  "exchange the new blob",
+				  s->me.device);
 	memcpy(&s->peer, blob, sizeof(s->peer));
 	bench_side_order(&s->peer, false);
 	s->peer.error[sizeof(s->peer.error) - 1] = '\0';

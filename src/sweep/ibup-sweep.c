@@ -510,7 +510,7 @@ struct sweep {
 	const struct options *o;
 	struct ibup_ctx *ctx;
 	struct ibup_bench_ep *ep;
-	const uint8_t *blobs;
+	uint8_t *blob, *peer_blob;
 	size_t blob_size;
 	struct ibup_sweep_run *run; /* rank 0 */
 	struct round_msg *gathered; /* rank 0: one per rank */
@@ -561,8 +561,22 @@ static void run_pair(struct sweep *sw, int partner, struct round_msg *m)
 		barrier_quietly();
 		return;
 	}
-	r = ibup_bench_ep_connect(sw->ep, sw->blobs + (size_t)partner * sw->blob_size,
-				  sw->blob_size);
+	/* A new sequence number for this connection, and the blobs swapped. */
+	r = ibup_bench_ep_reset(sw->ep);
+	if (r == 0)
+		r = ibup_bench_ep_blob(sw->ep, sw->blob, sw->blob_size);
+	{
+		MPI_Request req[2];
+
+		MPI_Irecv(sw->peer_blob, (int)sw->blob_size, MPI_BYTE, partner, 0,
+			  MPI_COMM_WORLD, &req[0]);
+		MPI_Isend(sw->blob, (int)sw->blob_size, MPI_BYTE, partner, 0,
+			  MPI_COMM_WORLD, &req[1]);
+		wait_quietly(&req[0]);
+		wait_quietly(&req[1]);
+	}
+	if (r == 0)
+		r = ibup_bench_ep_connect(sw->ep, sw->peer_blob, sw->blob_size);
 	barrier_quietly();
 	t0 = now_s();
 	if (r == 0 && o->lat_iters) {
@@ -959,7 +973,6 @@ static int sweep_main(struct ibup_ctx *ctx, const struct options *o, int local_r
 	struct ibup_sweep_schedule sched = { 0 };
 	struct ibup_sweep_pair *pairs = NULL;
 	size_t n_pairs = 0;
-	uint8_t *blob = NULL, *blobs = NULL;
 	char msg[512] = "";
 	int r, status, rc = EXIT_FAILURE_RUN;
 
@@ -997,15 +1010,12 @@ static int sweep_main(struct ibup_ctx *ctx, const struct options *o, int local_r
 		goto out;
 	}
 
-	/* Every endpoint's connection data, to every rank, once. */
+	/* Each round swaps the connection data with the partner. */
 	sw.blob_size = ibup_bench_ep_blob_size();
-	blob = calloc(1, sw.blob_size);
-	blobs = calloc((size_t)n_ranks, sw.blob_size);
-	if (!blob || !blobs || ibup_bench_ep_blob(sw.ep, blob, sw.blob_size) < 0)
+	sw.blob = calloc(1, sw.blob_size);
+	sw.peer_blob = calloc(1, sw.blob_size);
+	if (!sw.blob || !sw.peer_blob)
 		MPI_Abort(MPI_COMM_WORLD, EXIT_FAILURE_RUN);
-	MPI_Allgather(blob, (int)sw.blob_size, MPI_BYTE, blobs, (int)sw.blob_size,
-		      MPI_BYTE, MPI_COMM_WORLD);
-	sw.blobs = blobs;
 
 	/* The schedule: each rank builds the same one. */
 	if (o->pairs_file || o->per_hca) {
@@ -1062,8 +1072,8 @@ out:
 	ibup_sweep_run_release(&run);
 	ibup_bench_ep_close(sw.ep);
 	free(pairs);
-	free(blob);
-	free(blobs);
+	free(sw.blob);
+	free(sw.peer_blob);
 	free(nodes);
 	free(sw.gathered);
 	return rc;
