@@ -24,6 +24,8 @@
 #define EP_DEFAULT_TIMEOUT_MS 10000u
 #define EP_RX_DEPTH 64u
 #define EP_LAT_SIGNAL 8u /* latency: one send in this many is signalled */
+#define QP_OUT 0u
+#define QP_IN 1u
 
 struct ibup_bench_ep {
 	struct side s;
@@ -83,11 +85,14 @@ int ibup_bench_ep_open(struct ibup_ctx *ctx, const struct ibup_status *st,
 		return -EINVAL;
 	}
 	/*
-	 * The side as a send_bw server creates it: one QP, depth writes outstanding and a
-	 * receive queue (the latency test's pings).
+	 * The side as a send_bw server creates it: depth writes outstanding and a receive
+	 * queue (the latency test's pings). Two queue pairs, one per direction: this
+	 * side's QP_OUT carries its writes and pings to the peer's QP_IN, and the peer's
+	 * to this side's QP_IN, so that no queue pair is requester and responder at once
+	 * (as perftest's, whose bidirectional tests also use a QP per direction).
 	 */
 	ibup_bench_opts_init(&ep->bo, IBUP_BENCH_SEND_BW);
-	ep->bo.qps = 1;
+	ep->bo.qps = 2;
 	ep->bo.depth = ep->o.depth;
 	ep->bo.timeout_ms = ep->o.timeout_ms;
 	ep->bo.inline_size = -1;
@@ -158,29 +163,33 @@ static void drain(struct side *s)
  */
 static int reset_qp(struct side *s)
 {
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
+	for (unsigned q = 0; q < s->nqp; q++) {
+		struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
 
-	if (s->v->modify_qp(s->qp[0], &a, IBV_QP_STATE))
-		return bench_fail(s, -EIO, "cannot reset the QP of %s: %s", s->me.device,
-				  strerror(errno));
-	a = (struct ibv_qp_attr){
-		.qp_state = IBV_QPS_INIT,
-		.pkey_index = (uint16_t)s->info->pkey_index,
-		.port_num = s->port,
-		.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_REMOTE_READ,
-	};
-	if (s->v->modify_qp(s->qp[0], &a,
-			    IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-				    IBV_QP_ACCESS_FLAGS))
-		return bench_fail(s, -EIO, "cannot move the QP of %s to INIT: %s",
-				  s->me.device, strerror(errno));
+		if (s->v->modify_qp(s->qp[q], &a, IBV_QP_STATE))
+			return bench_fail(s, -EIO, "cannot reset QP %u of %s: %s", q,
+					  s->me.device, strerror(errno));
+		a = (struct ibv_qp_attr){
+			.qp_state = IBV_QPS_INIT,
+			.pkey_index = (uint16_t)s->info->pkey_index,
+			.port_num = s->port,
+			.qp_access_flags = IBV_ACCESS_LOCAL_WRITE |
+					   IBV_ACCESS_REMOTE_WRITE |
+					   IBV_ACCESS_REMOTE_READ,
+		};
+		if (s->v->modify_qp(s->qp[q], &a,
+				    IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+					    IBV_QP_ACCESS_FLAGS))
+			return bench_fail(s, -EIO, "cannot move QP %u of %s to INIT: %s",
+					  q, s->me.device, strerror(errno));
+		s->psn[q] =
+			(s->psn[q] + 0x10000u + (uint32_t)(bench_now_ns() & 0xffffu)) &
+			0xffffff;
+		s->me.psn[q] = s->psn[q];
+	}
 	drain(s);
 	s->rx_slots = 0;
 	s->lat_posted = s->lat_reaped = 0;
-	s->psn[0] =
-		(s->psn[0] + 0x10000u + (uint32_t)(bench_now_ns() & 0xffffu)) & 0xffffff;
-	s->me.psn[0] = s->psn[0];
 	return 0;
 }
 
@@ -212,6 +221,18 @@ int ibup_bench_ep_connect(struct ibup_bench_ep *ep, const void *blob, size_t len
 	s->peer.error[sizeof(s->peer.error) - 1] = '\0';
 	if (s->peer.error[0])
 		return bench_fail(s, -EPROTO, "peer: %s", s->peer.error);
+	if (s->peer.n_qps != 2)
+		return bench_fail(s, -EPROTO, "the peer has %u queue pairs, not 2",
+				  s->peer.n_qps);
+	/* Crossed: this side's QP_OUT to the peer's QP_IN, and the other way. */
+	{
+		uint32_t qpn = s->peer.qpn[QP_OUT], psn = s->peer.psn[QP_OUT];
+
+		s->peer.qpn[QP_OUT] = s->peer.qpn[QP_IN];
+		s->peer.psn[QP_OUT] = s->peer.psn[QP_IN];
+		s->peer.qpn[QP_IN] = qpn;
+		s->peer.psn[QP_IN] = psn;
+	}
 	r = bench_connect_qps(s);
 	if (r < 0)
 		return r;
@@ -328,7 +349,7 @@ int ibup_bench_ep_bw(struct ibup_bench_ep *ep, double duration_s, double *gbps)
 					peer_in_addr(s, 0) + (uint64_t)slot * size;
 				wrs[i].wr.rdma.rkey = s->peer.rkey;
 			}
-			if (ibv_post_send(s->qp[0], wrs, &bad))
+			if (ibv_post_send(s->qp[QP_OUT], wrs, &bad))
 				return bench_fail(s, -EIO, "posting to %s failed: %s",
 						  s->me.device, strerror(errno));
 			posted += b;
@@ -399,7 +420,7 @@ static int lat_send(struct ibup_bench_ep *ep, bool last)
 	struct ibv_wc wc[4];
 	int n;
 
-	if (ibv_post_send(s->qp[0], &wr, &bad))
+	if (ibv_post_send(s->qp[QP_OUT], &wr, &bad))
 		return bench_fail(s, -EIO, "posting to %s failed: %s", s->me.device,
 				  strerror(errno));
 	s->lat_posted++;
@@ -435,7 +456,8 @@ static int lat_recv(struct ibup_bench_ep *ep)
 				  s->me.device, ep->o.timeout_ms);
 	if (wc_check(ep, &wc, 1) < 0)
 		return -EIO;
-	return bench_post_recv_slot(s, 0, (unsigned)(wc.wr_id & 0xffffffffu));
+	return bench_post_recv_slot(s, (unsigned)(wc.wr_id >> 32),
+				    (unsigned)(wc.wr_id & 0xffffffffu));
 }
 
 int ibup_bench_ep_lat(struct ibup_bench_ep *ep, bool initiator, unsigned iterations,

@@ -32,6 +32,11 @@ for ((i = 0; i < N; i++)); do
   vm_wait_rxe "${VM_RXE[$i]}" 30 || vm_fail "${VM_RXE[$i]} not active"
 done
 devs=$(IFS=,; echo "${VM_RXE[*]}")
+# RoCE wants a lossless network. Here every packet between two rxe devices passes
+# two veths, and a veth hands it to the receiving CPU's backlog, which drops beyond
+# net.core.netdev_max_backlog (1000 packets): a few pairs writing at once overflow
+# it, and rxe's retransmissions then time out. A deeper backlog is this guest's PFC.
+sysctl -qw net.core.netdev_max_backlog=100000 || vm_fail "netdev_max_backlog"
 
 # Open MPI as root in one guest: no ssh, shared memory between the ranks (MPI's own
 # traffic stays off the rxe devices), every rank may share the two CPUs.
