@@ -163,13 +163,13 @@ void ibup_bench_report_release(struct ibup_bench_report *r);
 
 /*
  * The sweep's endpoint: one per rank (MPI process) of `ibup-sweep`, on its device, for
- * the whole sweep. It is opened once (PD, memory region, CQs, one RC queue pair,
- * buffers and the thread on the HCA's NUMA node) and re-connected to a new peer each
- * round without new allocations. The connection data is an opaque blob of
+ * the whole sweep. It is opened once (PD, memory region, CQs, two RC queue pairs (one
+ * per direction), buffers and the thread on the HCA's NUMA node) and re-connected to a
+ * new peer each round without new allocations. The connection data is an opaque blob of
  * ibup_bench_ep_blob_size() bytes (fixed size, big-endian inside) that the caller
- * carries to the peer by whatever means it has (MPI), anew for each connection. Both peers run the same call at
- * the same time: the bandwidth test writes both ways at once, each side measuring
- * what it sent.
+ * carries to the peer by whatever means it has (MPI), anew for each connection. Both
+ * peers run the same call at the same time: the bandwidth test writes both ways at
+ * once, each side measuring what it sent.
  */
 struct ibup_bench_ep;
 

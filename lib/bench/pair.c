@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The sweep's endpoint (ibup_bench_ep_*, see include/ibup/bench.h): one side opened
- * once on its device, its one RC queue pair re-connected to a new peer each round.
- * The connection data travels as a blob (the exchange's struct wire_side, big-endian)
- * by whatever means the caller has: the sweep program uses MPI. Both peers run the
- * same test at the same time; the bandwidth test writes both ways at once. With
- * events, the thread sleeps on the completion channel instead of polling the CQ,
- * which matters when many ranks share few cores.
+ * once on its device, its two RC queue pairs (one per direction) re-connected to a new
+ * peer each round. The connection data travels as a blob (the exchange's struct
+ * wire_side, big-endian) by whatever means the caller has: the sweep program uses MPI.
+ * Both peers run the same test at the same time; the bandwidth test writes both ways at
+ * once. With events, the thread sleeps on the completion channel instead of polling the
+ * CQ, which matters when many ranks share few cores.
  */
 #include <errno.h>
 #include <math.h>
