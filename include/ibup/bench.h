@@ -180,6 +180,7 @@ struct ibup_bench_ep_opts {
 	bool events; /* wait on completion events instead of polling the CQ */
 	bool prefer_link_local; /* RoCE: the link-local GID (devices in one host) */
 	unsigned timeout_ms; /* the longest silence of a peer; 0: 10000 */
+	unsigned qp_timeout; /* the ACK timeout, 4.096 us << this (1-31); 0: 14 (67 ms) */
 };
 
 size_t ibup_bench_ep_blob_size(void);

@@ -77,6 +77,12 @@ int ibup_bench_ep_open(struct ibup_ctx *ctx, const struct ibup_status *st,
 		ep->o.depth = EP_DEFAULT_DEPTH;
 	if (!ep->o.timeout_ms)
 		ep->o.timeout_ms = EP_DEFAULT_TIMEOUT_MS;
+	if (ep->o.qp_timeout > 31) {
+		snprintf(err, err_size, "ACK timeout exponent %u out of range (1-31)",
+			 ep->o.qp_timeout);
+		free(ep);
+		return -EINVAL;
+	}
 	if (ep->o.size > IBUP_BENCH_MAX_SIZE || ep->o.lat_size > ep->o.size ||
 	    ep->o.lat_size < IBUP_BENCH_MIN_SIZE) {
 		snprintf(err, err_size, "message sizes out of range (%zu, %zu)",
@@ -103,6 +109,7 @@ int ibup_bench_ep_open(struct ibup_ctx *ctx, const struct ibup_status *st,
 	s->info = &ep->info;
 	s->err = ep->err;
 	s->err_size = sizeof(ep->err);
+	s->qp_timeout = (uint8_t)ep->o.qp_timeout;
 	s->sizes[0] = ep->o.lat_size;
 	s->n_sizes = 1;
 	r = ibup_verbs_load(&s->v, ep->err, sizeof(ep->err));

@@ -54,6 +54,7 @@ struct options {
 	int gid_index;
 	bool link_local;
 	unsigned timeout_ms;
+	unsigned qp_timeout;
 	const char *label;
 	const char *label_env;
 	const char *output;
@@ -121,6 +122,7 @@ static void usage(FILE *f)
 	      "  --gid-index N          the GID index (RoCE)\n"
 	      "  --link-local           prefer the link-local GID (devices of one host)\n"
 	      "  --timeout-ms MS        the longest silence of a peer (default 10000)\n"
+	      "  --qp-timeout N         the RC ACK timeout, 4.096 us x 2^N (default 14)\n"
 	      "  --label NAME           this rank's node label (default: the hostname)\n"
 	      "  --label-from-env VAR   this rank's node label from the variable VAR\n"
 	      "  --bw-min GBPS          bandwidth floor per direction\n"
@@ -185,6 +187,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_GID,
 		O_LL,
 		O_TIMEOUT,
+		O_QP_TIMEOUT,
 		O_LABEL,
 		O_LABEL_ENV,
 		O_BW_MIN,
@@ -212,6 +215,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "gid-index", required_argument, NULL, O_GID },
 		{ "link-local", no_argument, NULL, O_LL },
 		{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
+		{ "qp-timeout", required_argument, NULL, O_QP_TIMEOUT },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "label-from-env", required_argument, NULL, O_LABEL_ENV },
 		{ "bw-min", required_argument, NULL, O_BW_MIN },
@@ -291,6 +295,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_uint(optarg, 100, 3600000, &u) < 0)
 				bad = "--timeout-ms wants 100 to 3600000";
 			o->timeout_ms = (unsigned)u;
+			break;
+		case O_QP_TIMEOUT:
+			if (parse_uint(optarg, 1, 31, &u) < 0)
+				bad = "--qp-timeout wants an exponent, 1 to 31";
+			o->qp_timeout = (unsigned)u;
 			break;
 		case O_LABEL:
 			o->label = optarg;
@@ -420,6 +429,7 @@ static int open_rank(struct ibup_ctx *ctx, const struct options *o, int local_ra
 		.events = !o->poll,
 		.prefer_link_local = o->link_local,
 		.timeout_ms = o->timeout_ms,
+		.qp_timeout = o->qp_timeout,
 		.depth = o->depth,
 	};
 	struct ibup_bench_where w = { .gid_index = o->gid_index, .pkey_index = -1 };
