@@ -2,21 +2,26 @@
 # SPDX-License-Identifier: MIT
 # vm-test-timeout: 900
 # Sourced by tests/vm/guest/harness.sh in the Soft-RoCE guest (see its API).
-# ibup-sweep, the fabric sweep's MPI program, on five Soft-RoCE "nodes" (rxe0..rxe4,
+# ibup-sweep, the fabric sweep's MPI program, on three Soft-RoCE "nodes" (rxe0..rxe2,
 # each on its own veth joined by br0, one rank per device, link-local GIDs), launched
 # by Open MPI's mpirun and by Slurm's srun (slurmctld, slurmd and munge in the guest):
 #  - a healthy fabric: exit 0, every pair measured once, nothing named; its spread is
-#    the noise, and the faults below (a quarter of the healthy rate) are at least ten
-#    times the noise;
+#    the noise, and the faults below (a quarter of the healthy lowest rate) are at
+#    least ten times the noise; the floor of the runs below is half its median
+#    bandwidth and the ceiling five times its median latency (--bw-min, --lat-max: with
+#    three nodes a slow one is in most pairs, so the fleet median cannot be the
+#    reference);
 #  - one node slowed (netem rate on both ends of its veth): that node is named, and
-#    only it, with no bad link;
+#    only it, with no bad link, and the heat map and drain line are written;
 #  - one path slowed (a tc filter on two veths delays by 5 ms and throttles only the
 #    packets between two nodes): that pair is named, and neither node;
 #  - the same slow node under srun --mpi=pmix, where --drain drains the (one) Slurm
-#    node with the sweep's reason;
-#  - the run file, the CSV matrix and the SVG heat map, and the per-round
-#    synchronisation cost (printed for the scale model of perf/).
-# Completion events (not polling): five ranks share two emulated CPUs.
+#    node with the sweep's reason.
+# Three nodes make rounds of one pair. With two or more pairs at once (five nodes) rxe
+# under emulation loses packets it then cannot recover in time (retries, duplicates,
+# "remote invalid request", writes that never complete), with busy polling as with
+# completion events: that is the guest's limit, not a sweep's.
+# Completion events (not polling): the ranks share two emulated CPUs.
 
 command -v mpirun >/dev/null || vm_skip "mpirun is not installed (package openmpi-bin)"
 for c in slurmctld slurmd srun munged; do
@@ -24,7 +29,7 @@ for c in slurmctld slurmd srun munged; do
 done
 command -v ibup-sweep >/dev/null || vm_skip "no ibup-sweep in the guest (built when CMake finds MPI)"
 
-N=5
+N=3
 for ((i = ${#VM_RXE[@]}; i < N; i++)); do
   vm_net_add_node --rxe || vm_fail "adding node $i"
 done
@@ -50,10 +55,9 @@ EOF
 chmod +x /tmp/sweep-rank.sh
 
 # The steps run in child shells: what they use is exported.
-# rxe's ACK timeout is 4.096 us x 2^14 = 67 ms by default; with five ranks and the
-# kernel's rxe work sharing two emulated CPUs an ACK is often later than that, and
-# rxe retransmits what was never lost until pairs stall or fail ("remote invalid
-# request"). 2^20 (4.3 s) is the guest's setting; real fabrics keep the default.
+# rxe's ACK timeout is 4.096 us x 2^14 = 67 ms by default; under emulation an ACK can
+# be later than that (and a shaped link's surely is), and rxe then retransmits what was
+# never lost. 2^20 (4.3 s) is the guest's setting; real fabrics keep the default.
 SWEEP_ARGS="--device $devs --gid-index 0 --duration 2 --depth 16 --qp-timeout 20 --lat-iterations 100 --timeout-ms 30000 --lat-rel 5"
 export N SWEEP_ARGS
 
@@ -72,9 +76,9 @@ vm_log "healthy sweep:"
 sed 's/^/#   /' "$VM_OUT"
 sed 's/^/#   /' "$VM_ERR"
 assert_json_valid "run file" healthy.json
-assert_json "nodes" healthy.json '[.nodes[].label] | join(",")' node0,node1,node2,node3,node4
+assert_json "nodes" healthy.json '[.nodes[].label] | join(",")' node0,node1,node2
 assert_json "every pair once" healthy.json \
-  '[.measurements[] | select(.attempt == 0) | "\(.a)-\(.b)"] | unique | length' 10
+  '[.measurements[] | select(.attempt == 0) | "\(.a)-\(.b)"] | unique | length' 3
 assert_json "no errors" healthy.json '[.measurements[] | select(.error != null)] | length' 0
 assert_json "no bad node" healthy.json '.analysis.bad_nodes | length' 0
 assert_json "no bad link" healthy.json '.analysis.bad_links | length' 0
@@ -93,6 +97,12 @@ assert_num "bandwidth measured" "$median" -gt 0
 assert_num "noise x 10 below the faults' drop" "$(awk -v n="$noise" 'BEGIN { print n * 10 }')" -le 0.75
 rate_mbit=$(awk -v l="$lo" 'BEGIN { r = int(l * 1000 / 4); print (r < 1 ? 1 : r) }')
 vm_log "fault rate: $rate_mbit mbit/s"
+lat=$(jq '[.measurements[] | .lat_us | numbers] | sort | .[length / 2 | floor]' healthy.json)
+floor=$(awk -v m="$median" 'BEGIN { printf "%.6f", m / 2 }')
+ceiling=$(awk -v l="$lat" 'BEGIN { printf "%.1f", l * 5 }')
+vm_log "the faulty runs' floor: $floor Gb/s, ceiling: $ceiling us (healthy median latency $lat us)"
+SWEEP_ARGS="$SWEEP_ARGS --bw-min $floor --lat-max $ceiling"
+export SWEEP_ARGS
 assert_num "CSV rows" "$(wc -l <healthy.csv)" -eq $((N + 1))
 
 # --- one slow node: named, and only it -----------------------------------------------------
@@ -119,7 +129,7 @@ assert_true "heat map is SVG" grep -q '<svg' slow.svg
 assert_match "drain line printed" "scontrol update nodename=.* state=drain" "$(cat "$VM_ERR")"
 
 # --- one slow path: the pair, and neither node ------------------------------------------
-pa=1 pb=3
+pa=0 pb=1
 ll_of() { ip -6 -o addr show dev "$1" scope link | awk '{ print $4 }' | cut -d/ -f1; }
 path_on() {
   local from=$1 to=$2 dst
