@@ -51,6 +51,7 @@ struct options {
 	unsigned lat_iters;
 	unsigned depth;
 	bool poll; /* busy polling instead of completion events */
+	bool serial; /* one pair at a time */
 	int gid_index;
 	bool link_local;
 	unsigned timeout_ms;
@@ -119,6 +120,7 @@ static void usage(FILE *f)
 	      "  --lat-iterations N     latency round trips per pair (default 1000; 0: none)\n"
 	      "  --depth N              writes outstanding (default 64)\n"
 	      "  --poll                 poll completions instead of sleeping on events\n"
+	      "  --serial               one pair at a time (a fabric that cannot take more)\n"
 	      "  --gid-index N          the GID index (RoCE)\n"
 	      "  --link-local           prefer the link-local GID (devices of one host)\n"
 	      "  --timeout-ms MS        the longest silence of a peer (default 10000)\n"
@@ -184,6 +186,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_LAT,
 		O_DEPTH,
 		O_POLL,
+		O_SERIAL,
 		O_GID,
 		O_LL,
 		O_TIMEOUT,
@@ -212,6 +215,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "lat-iterations", required_argument, NULL, O_LAT },
 		{ "depth", required_argument, NULL, O_DEPTH },
 		{ "poll", no_argument, NULL, O_POLL },
+		{ "serial", no_argument, NULL, O_SERIAL },
 		{ "gid-index", required_argument, NULL, O_GID },
 		{ "link-local", no_argument, NULL, O_LL },
 		{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
@@ -282,6 +286,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_POLL:
 			o->poll = true;
+			break;
+		case O_SERIAL:
+			o->serial = true;
 			break;
 		case O_GID:
 			if (parse_uint(optarg, 0, 255, &u) < 0)
@@ -653,40 +660,65 @@ static void progress(struct sweep *sw, unsigned attempt)
 }
 
 /* Every rank: run schedule @s as attempt @attempt. */
+/* Every rank: one step, the pairs @pairs[0 .. n) at once, of round @round. */
+static int run_step(struct sweep *sw, const struct ibup_sweep_pair *pairs, size_t n,
+		    unsigned round, unsigned attempt)
+{
+	struct round_msg m;
+	int partner = -1, rc = 0;
+	double t0 = MPI_Wtime();
+	MPI_Request req;
+
+	for (size_t i = 0; i < n; i++)
+		if (pairs[i].a == (unsigned)rank)
+			partner = (int)pairs[i].b;
+		else if (pairs[i].b == (unsigned)rank)
+			partner = (int)pairs[i].a;
+	run_pair(sw, partner, &m);
+	MPI_Igather(&m, sizeof(m), MPI_BYTE, sw->gathered, sizeof(m), MPI_BYTE, 0,
+		    MPI_COMM_WORLD, &req);
+	wait_quietly(&req);
+	sw->rounds_done++;
+	if (rank == 0) {
+		double slowest = 0;
+
+		for (int i = 0; i < n_ranks; i++)
+			if (sw->gathered[i].test_s > slowest)
+				slowest = sw->gathered[i].test_s;
+		sw->sync_sum += MPI_Wtime() - t0 - slowest;
+		sw->sync_rounds++;
+		rc = record_round(sw, pairs, n, round, attempt);
+		progress(sw, attempt);
+	}
+	return rc;
+}
+
+/* The steps of schedule @s: its rounds, or with --serial each pair on its own. */
+static unsigned steps_of(const struct sweep *sw, const struct ibup_sweep_schedule *s)
+{
+	return sw->o->serial ? (unsigned)s->n_pairs : s->n_rounds;
+}
+
+/* Every rank: run schedule @s as attempt @attempt. */
 static int run_schedule(struct sweep *sw, const struct ibup_sweep_schedule *s,
 			unsigned attempt)
 {
-	struct round_msg m;
 	int rc = 0;
 
 	for (unsigned r = 0; r < s->n_rounds; r++) {
 		size_t n = 0;
 		const struct ibup_sweep_pair *pairs = ibup_sweep_schedule_round(s, r, &n);
-		int partner = -1;
-		double t0 = MPI_Wtime();
-		MPI_Request req;
 
-		for (size_t i = 0; i < n; i++)
-			if (pairs[i].a == (unsigned)rank)
-				partner = (int)pairs[i].b;
-			else if (pairs[i].b == (unsigned)rank)
-				partner = (int)pairs[i].a;
-		run_pair(sw, partner, &m);
-		MPI_Igather(&m, sizeof(m), MPI_BYTE, sw->gathered, sizeof(m), MPI_BYTE, 0,
-			    MPI_COMM_WORLD, &req);
-		wait_quietly(&req);
-		sw->rounds_done++;
-		if (rank == 0) {
-			double slowest = 0;
+		if (!sw->o->serial) {
+			int r2 = run_step(sw, pairs, n, r, attempt);
 
-			for (int i = 0; i < n_ranks; i++)
-				if (sw->gathered[i].test_s > slowest)
-					slowest = sw->gathered[i].test_s;
-			sw->sync_sum += MPI_Wtime() - t0 - slowest;
-			sw->sync_rounds++;
-			if (rc == 0)
-				rc = record_round(sw, pairs, n, r, attempt);
-			progress(sw, attempt);
+			rc = rc ? rc : r2;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			int r2 = run_step(sw, &pairs[i], 1, r, attempt);
+
+			rc = rc ? rc : r2;
 		}
 	}
 	return rc;
@@ -1043,7 +1075,7 @@ static int sweep_main(struct ibup_ctx *ctx, const struct options *o, int local_r
 		rc = n_ranks < 2 ? EXIT_USAGE : EXIT_FAILURE_RUN;
 		goto out;
 	}
-	sw.rounds_known = sched.n_rounds;
+	sw.rounds_known = steps_of(&sw, &sched);
 	say0("%d ranks, %u rounds of %g s writes%s: about %.0f s plus re-tests", n_ranks,
 	     sched.n_rounds, o->duration_s, o->lat_iters ? " and latency" : "",
 	     sched.n_rounds * (o->duration_s + (o->lat_iters ? 0.1 : 0)));
@@ -1070,7 +1102,7 @@ static int sweep_main(struct ibup_ctx *ctx, const struct options *o, int local_r
 		}
 		say0("re-testing %zu suspect pair(s) in %u round(s)", n_pairs,
 		     sched.n_rounds);
-		sw.rounds_known += sched.n_rounds;
+		sw.rounds_known += steps_of(&sw, &sched);
 		if (run_schedule(&sw, &sched, attempt) < 0)
 			rc = EXIT_FAILURE_RUN;
 	}
