@@ -540,19 +540,24 @@ struct sweep {
 /*
  * Wait for a non-blocking collective without spinning: a rank that rests, or is done
  * before the others, would otherwise poll MPI's progress engine on a core the measuring
- * ranks need (MPI's blocking calls busy-wait). 100 µs naps keep the cost of a round
- * small.
+ * ranks (and the kernel's RDMA work) need; MPI's blocking calls busy-wait. The naps
+ * grow from 50 us to 5 ms: a wait of a whole pair's test costs a few hundred wake-ups,
+ * and a round ends at most 5 ms late.
  */
 static void wait_quietly(MPI_Request *req)
 {
-	const struct timespec nap = { .tv_nsec = 100000 };
+	long nap_ns = 50000;
 	int done = 0;
 
 	while (true) {
+		struct timespec nap = { .tv_nsec = nap_ns };
+
 		MPI_Test(req, &done, MPI_STATUS_IGNORE);
 		if (done)
 			return;
 		nanosleep(&nap, NULL);
+		if (nap_ns < 5000000)
+			nap_ns *= 2;
 	}
 }
 
