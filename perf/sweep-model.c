@@ -19,8 +19,9 @@
 #include "ibup/sweep.h"
 
 struct opts {
+	const char *write_run; /* the first seed's run of the last size, for --analyze */
 	unsigned seeds, max_nodes;
-	double link_gbps, sync_s, noise, dip_rate, fault_factor;
+	double link_gbps, sync_s, noise, link_spread, dip_rate, fault_factor;
 	uint64_t bytes_per_pair, lat_iterations;
 };
 
@@ -53,7 +54,26 @@ static void count_rounds(const struct ibup_sweep_run *run, unsigned *ret_sweep,
 		*ret_retest += seen[i] ? top[i] : 0;
 }
 
-static int one(unsigned n, uint64_t seed, const struct opts *o, struct score *sc)
+static int save_run(const char *path, const struct ibup_sweep_run *run,
+		    const struct ibup_sweep_analysis *a)
+{
+	char *text = NULL;
+	FILE *f;
+	int r = ibup_sweep_run_to_json(run, a, &text);
+
+	if (r < 0)
+		return r;
+	f = fopen(path, "we");
+	if (!f || fputs(text, f) < 0)
+		r = -errno;
+	if (f && fclose(f) && !r)
+		r = -errno;
+	free(text);
+	return r;
+}
+
+static int one(unsigned n, uint64_t seed, bool save, const struct opts *o,
+	       struct score *sc)
 {
 	struct ibup_sweep_fabric f;
 	struct ibup_sweep_sim *s = NULL;
@@ -66,6 +86,7 @@ static int one(unsigned n, uint64_t seed, const struct opts *o, struct score *sc
 	ibup_sweep_fabric_init(&f, n);
 	f.link_gbps = o->link_gbps;
 	f.noise = o->noise;
+	f.link_spread = o->link_spread;
 	f.dip_rate = o->dip_rate;
 	f.fault_factor = o->fault_factor;
 	if (n < 2 * f.nodes_per_leaf)
@@ -109,6 +130,12 @@ static int one(unsigned n, uint64_t seed, const struct opts *o, struct score *sc
 		sc->links_blamed++;
 		sc->links_found += ibup_sweep_sim_pair_is_bad(s, p->a, p->b);
 	}
+	if (save && o->write_run) {
+		r = save_run(o->write_run, &run, &a);
+		if (r < 0)
+			fprintf(stderr, "sweep-model: cannot write '%s': %s\n",
+				o->write_run, strerror(-r));
+	}
 	count_rounds(&run, &sweep_rounds, &retest_rounds);
 	sc->rounds += sweep_rounds;
 	sc->retest_rounds += retest_rounds;
@@ -145,13 +172,16 @@ static void usage(FILE *out)
 	fputs("Usage: sweep-model [--quick | --max-nodes N] [--seeds N]\n"
 	      "                   [--sync-ms MS | --sync-from RUN.json] [--link-gbps G]\n"
 	      "                   [--bytes-per-pair B] [--lat-iterations N] [--noise SD]\n"
-	      "                   [--dip-rate P] [--fault-factor F]\n"
+	      "                   [--link-spread SD] [--dip-rate P] [--fault-factor F]\n"
+	      "                   [--write-run FILE]\n"
 	      "\n"
 	      "The scale simulation of ibup sweep: detection precision and recall on a\n"
 	      "modelled fat tree of 16 ... 4096 nodes, and the sweep's time BY A MODEL.\n"
 	      "--sync-from takes the per-round cost from a run ibup-sweep saved\n"
-	      "(round_sync_s). --quick: 16 ... 256 nodes only. --noise, --dip-rate and\n"
-	      "--fault-factor make the fabric harder (defaults 0.01, 0.002, 0.5).\n",
+	      "(round_sync_s). --quick: 16 ... 256 nodes only. --noise, --dip-rate,\n"
+	      "--link-spread and --fault-factor make the fabric harder (defaults 0.01,\n"
+	      "0.002, 0.01, 0.5).\n"
+	      "--write-run saves the largest size's first run, for ibup sweep --analyze.\n",
 	      out);
 }
 
@@ -213,6 +243,8 @@ int main(int argc, char **argv)
 		{ "noise", required_argument, NULL, 'N' },
 		{ "dip-rate", required_argument, NULL, 'D' },
 		{ "fault-factor", required_argument, NULL, 'F' },
+		{ "write-run", required_argument, NULL, 'w' },
+		{ "link-spread", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -220,6 +252,7 @@ int main(int argc, char **argv)
 	struct opts o = { .seeds = 2,
 			  .max_nodes = 4096,
 			  .noise = 0.01,
+			  .link_spread = 0.01,
 			  .dip_rate = 0.002,
 			  .fault_factor = 0.5,
 			  .link_gbps = 200,
@@ -249,6 +282,12 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			o.fault_factor = strtod(optarg, NULL);
+			break;
+		case 'w':
+			o.write_run = optarg;
+			break;
+		case 'S':
+			o.link_spread = strtod(optarg, NULL);
 			break;
 		case 's':
 			o.seeds = (unsigned)strtoul(optarg, NULL, 10);
@@ -282,7 +321,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!o.seeds || !(o.link_gbps > 0) || !(o.sync_s >= 0) || !(o.noise >= 0) ||
-	    !(o.dip_rate >= 0 && o.dip_rate <= 1) || !(o.fault_factor >= 0)) {
+	    !(o.link_spread >= 0) || !(o.dip_rate >= 0 && o.dip_rate <= 1) ||
+	    !(o.fault_factor >= 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -290,8 +330,9 @@ int main(int argc, char **argv)
 	       "measurement\n");
 	printf("fabric: %.0f Gb/s per direction (97%% reached), leaves of 20 nodes (fewer below "
 	       "40 nodes), 20 spines,\n"
-	       "        %.1f%% noise (sd), %.1f%% of samples a transient dip to 50%%\n",
-	       o.link_gbps, o.noise * 100, o.dip_rate * 100);
+	       "        each link %.1f%% off (sd, lasting), %.1f%% noise (sd), %.1f%% of samples "
+	       "a transient dip to 50%%\n",
+	       o.link_gbps, o.link_spread * 100, o.noise * 100, o.dip_rate * 100);
 	printf("faults: n/256 bad HCAs, n/512 bad node cables (one direction), n/512 bad "
 	       "leaf-spine links (at least 1 each), each at %.0f%%\n",
 	       o.fault_factor * 100);
@@ -314,7 +355,7 @@ int main(int argc, char **argv)
 		if (n > o.max_nodes)
 			break;
 		for (unsigned k = 0; k < o.seeds; k++) {
-			int r = one(n, 1000 * n + k + 1, &o, &sc);
+			int r = one(n, 1000 * n + k + 1, k == 0, &o, &sc);
 
 			if (r < 0) {
 				fprintf(stderr, "sweep-model: %u nodes: %s\n", n,

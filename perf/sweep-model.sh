@@ -4,7 +4,7 @@
 # modelled fat tree of 16 ... 4096 nodes, and the sweep's time by a model (never a
 # measurement). Builds the release preset's sweep-model when it is not there, then runs
 # it with the arguments given (--quick, --seeds N, --sync-from RUN.json, ...). The 4096-node
-# row holds a full sweep's 8.4 million measurements: about 1.5 GB of memory.
+# row holds a full sweep's 8.4 million measurements: about 1.1 GB of memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

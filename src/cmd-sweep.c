@@ -5,7 +5,6 @@
  * thresholds or into another report, without measuring again.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,16 +121,20 @@ static char *slurp_run(const char *path, size_t *ret_len)
 /* A report written through the one file writer, in the file's directory. */
 static int write_report(const char *path, const char *text)
 {
-	_cleanup_free_ char *d = strdup(path), *b = strdup(path);
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	_cleanup_free_ char *dir =
+		slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
 	struct ibup_ctx *dctx = NULL;
 	int r;
 
-	if (!d || !b)
+	if (!dir)
 		return cli_error(-ENOMEM, "cannot write '%s'", path);
-	r = ibup_ctx_new(dirname(d), &dctx);
+	if (!*base)
+		return cli_error(-EISDIR, "cannot write '%s'", path);
+	r = ibup_ctx_new(dir, &dctx);
 	if (r < 0)
 		return cli_error(r, "cannot open the directory of '%s'", path);
-	r = ibup_file_replace(dctx, basename(b), text, strlen(text), 0644, 0);
+	r = ibup_file_replace(dctx, base, text, strlen(text), 0644, 0);
 	ibup_ctx_free(dctx);
 	if (r < 0)
 		return cli_error(r, "cannot write '%s'", path);

@@ -29,7 +29,7 @@ static const struct ibup_cmd commands[] = {
 	{ "rename", cmd_rename, help_rename,
 	  "give RDMA devices persistent names (mlx5_ib<N>, mlx5_an<N>)" },
 	{ "sweep", cmd_sweep, help_sweep,
-	  "name the bad nodes and links of a fabric from a sweep of every pair" },
+	  "name a fabric's bad nodes and links from a sweep of every pair" },
 	{ "metrics", cmd_metrics, help_metrics,
 	  "print port counters, states and check verdicts for Prometheus" },
 	{ "vmext", cmd_vmext, help_vmext,

@@ -414,11 +414,13 @@ int ibup_sweep_drain_plan(struct ibup_ctx *ctx, const struct ibup_sweep_run *run
 
 /*
  * A two-level fat tree: leaves of nodes_per_leaf nodes, each leaf with one link to each
- * spine, routed destination-mod-spines (D-mod-K); it is non-blocking, so a round's pairs
- * do not slow each other. Every measurement gets Gaussian noise, and a small share of
- * them a transient dip (what re-tests must clear). Faults: a bad HCA slows both
- * directions of its node, a bad cable (node to leaf) slows one direction, a bad spine link
- * (leaf to spine, both directions) slows the pairs routed over it.
+ * spine; a flow between leaves goes through the spine its (source, destination) hash
+ * picks, as adaptive routing or ECMP spreads flows. It is non-blocking, so a round's
+ * pairs do not slow each other. Every link has its own lasting deviation, every
+ * measurement Gaussian noise, and a small share of measurements a transient dip (what
+ * re-tests must clear). Faults: a bad HCA slows both directions of its node, a bad cable
+ * (node to leaf) one direction, a bad spine link (leaf to spine, both directions) the
+ * flows routed over it.
  */
 struct ibup_sweep_fabric {
 	unsigned nodes;
@@ -427,6 +429,7 @@ struct ibup_sweep_fabric {
 	double link_gbps; /* a node's data rate per direction; default 200 (HDR) */
 	double efficiency; /* share of link_gbps a healthy pair reaches; default 0.97 */
 	double noise; /* relative standard deviation per measurement; default 0.01 */
+	double link_spread; /* each link's own lasting deviation (relative sd); default 0.01 */
 	double dip_rate; /* share of measurements with a transient dip; default 0.002 */
 	double dip_factor; /* what a dip leaves of the rate; default 0.5 */
 	double lat_us; /* base latency through one leaf; default 1.6 */

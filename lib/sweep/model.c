@@ -6,6 +6,9 @@
  * measurement; its random numbers come from its own seeded generator (splitmix64), so a
  * seed always gives the same fabric and the same sweep.
  *
+ * Every link (node to leaf, leaf to spine) also has its own lasting deviation, and every
+ * measurement its own noise.
+ *
  * Two levels: leaves of nodes_per_leaf nodes, each leaf with a link to every spine (a
  * "spine" stands for the plane a leaf's uplink reaches in a larger tree). A flow between
  * leaves goes up to the spine its (source, destination) hash picks, as adaptive routing or
@@ -34,6 +37,7 @@ struct ibup_sweep_sim {
 	unsigned leaves;
 	unsigned char *node_fault; /* enum node_fault, by rank */
 	bool *uplink_bad; /* leaves × spines: the link between leaf l and spine s */
+	double *node_k, *uplink_k; /* each link's lasting deviation (link_spread) */
 	uint64_t rng;
 };
 
@@ -46,6 +50,7 @@ void ibup_sweep_fabric_init(struct ibup_sweep_fabric *f, unsigned nodes)
 		.link_gbps = 200,
 		.efficiency = 0.97,
 		.noise = 0.01,
+		.link_spread = 0.01,
 		.dip_rate = 0.002,
 		.dip_factor = 0.5,
 		.lat_us = 1.6,
@@ -146,7 +151,9 @@ int ibup_sweep_sim_new(const struct ibup_sweep_fabric *f, struct ibup_sweep_sim 
 	s->rng = f->seed;
 	s->node_fault = calloc(f->nodes, 1);
 	s->uplink_bad = calloc(n_links, sizeof(*s->uplink_bad));
-	if (!s->node_fault || !s->uplink_bad ||
+	s->node_k = calloc(f->nodes, sizeof(*s->node_k));
+	s->uplink_k = calloc(n_links, sizeof(*s->uplink_k));
+	if (!s->node_fault || !s->uplink_bad || !s->node_k || !s->uplink_k ||
 	    pick(&s->rng, f->nodes, (size_t)f->bad_hcas + f->bad_cables, &nodes) < 0 ||
 	    pick(&s->rng, n_links, f->bad_spine_links, &links) < 0) {
 		ibup_sweep_sim_free(s);
@@ -159,6 +166,11 @@ int ibup_sweep_sim_new(const struct ibup_sweep_fabric *f, struct ibup_sweep_sim 
 			splitmix64(&s->rng) & 1 ? FAULT_CABLE_OUT : FAULT_CABLE_IN;
 	for (unsigned i = 0; i < f->bad_spine_links; i++)
 		s->uplink_bad[links[i]] = true;
+	/* no cable or port is quite like another: a lasting deviation each, at most 1 */
+	for (unsigned i = 0; i < f->nodes; i++)
+		s->node_k[i] = fmin(1, 1 + f->link_spread * gauss(&s->rng));
+	for (size_t i = 0; i < n_links; i++)
+		s->uplink_k[i] = fmin(1, 1 + f->link_spread * gauss(&s->rng));
 	*ret = s;
 	return 0;
 }
@@ -168,6 +180,8 @@ struct ibup_sweep_sim *ibup_sweep_sim_free(struct ibup_sweep_sim *s)
 	if (s) {
 		free(s->node_fault);
 		free(s->uplink_bad);
+		free(s->node_k);
+		free(s->uplink_k);
 		free(s);
 	}
 	return NULL;
@@ -197,6 +211,13 @@ static double flow_factor(const struct ibup_sweep_sim *s, unsigned src, unsigned
 		k *= s->f.fault_factor;
 	if (flow_bad(s, src, dst))
 		k *= s->f.fault_factor;
+	k *= s->node_k[src] * s->node_k[dst];
+	if (leaf_of(s, src) != leaf_of(s, dst)) {
+		unsigned sp = flow_spine(s, src, dst);
+
+		k *= s->uplink_k[(size_t)leaf_of(s, src) * s->f.spines + sp] *
+		     s->uplink_k[(size_t)leaf_of(s, dst) * s->f.spines + sp];
+	}
 	return k;
 }
 

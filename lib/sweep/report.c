@@ -94,6 +94,64 @@ static void print_poor(FILE *f, const struct ibup_sweep_run *run,
 		fprintf(f, "%slatency", sep);
 }
 
+/* The worst TEXT_LINKS_MAX bad links, then which nodes most of them share. */
+static void print_links(FILE *f, const struct ibup_sweep_run *run,
+			const struct ibup_sweep_analysis *a)
+{
+	unsigned *count = calloc(run->n_nodes, sizeof(*count));
+
+	for (size_t i = 0; i < a->n_bad_links; i++) {
+		const struct ibup_sweep_pair_result *p = &a->pairs[a->bad_links[i]];
+
+		if (count) {
+			count[p->a]++;
+			count[p->b]++;
+		}
+		if (i >= TEXT_LINKS_MAX)
+			continue;
+		fputs("  ", f);
+		print_node(f, &run->nodes[p->a]);
+		fputs(" <-> ", f);
+		print_node(f, &run->nodes[p->b]);
+		fputs("\n    ", f);
+		print_gbps(f, p->bw_ab_gbps);
+		fputs(" / ", f);
+		print_gbps(f, p->bw_ba_gbps);
+		fputs(", ", f);
+		print_us(f, p->lat_us);
+		fprintf(f, "; poor in %u of %u attempts (", p->poor_attempts,
+			p->attempts);
+		print_poor(f, run, p);
+		fputs(")\n", f);
+	}
+	if (a->n_bad_links > TEXT_LINKS_MAX)
+		fprintf(f,
+			"  ... and %zu more (all of them in --json and the CSV matrix)\n",
+			a->n_bad_links - TEXT_LINKS_MAX);
+	/*
+	 * Many links through a few nodes point at what they share: a leaf switch, or the
+	 * links between a leaf and the spines. The nodes in the most bad links, up to 8.
+	 */
+	if (count && a->n_bad_links >= 10) {
+		fputs("  Nodes in the most bad links:", f);
+		for (unsigned k = 0; k < 8; k++) {
+			unsigned best = 0, w = 0;
+
+			for (unsigned v = 0; v < run->n_nodes; v++)
+				if (count[v] > best) {
+					best = count[v];
+					w = v;
+				}
+			if (best < 2)
+				break;
+			fprintf(f, "%s %s (%u)", k ? "," : "", run->nodes[w].label, best);
+			count[w] = 0;
+		}
+		fputs("\n", f);
+	}
+	free(count);
+}
+
 int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 			   const struct ibup_sweep_analysis *a, char **ret_text)
 {
@@ -160,45 +218,38 @@ int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 		}
 	}
 	if (a->n_bad_links) {
-		fprintf(f,
-			"\nBad links (%zu): a poor pair of healthy nodes, so the path between "
-			"them\n",
-			a->n_bad_links);
-		for (size_t i = 0; i < a->n_bad_links; i++) {
-			const struct ibup_sweep_pair_result *p =
-				&a->pairs[a->bad_links[i]];
-
-			fputs("  ", f);
-			print_node(f, &run->nodes[p->a]);
-			fputs(" <-> ", f);
-			print_node(f, &run->nodes[p->b]);
-			fputs("\n    ", f);
-			print_gbps(f, p->bw_ab_gbps);
-			fputs(" / ", f);
-			print_gbps(f, p->bw_ba_gbps);
-			fputs(", ", f);
-			print_us(f, p->lat_us);
-			fprintf(f, "; poor in %u of %u attempts (", p->poor_attempts,
-				p->attempts);
-			print_poor(f, run, p);
-			fputs(")\n", f);
-		}
+		if (run->params.quick)
+			fprintf(f,
+				"\nPoor pairs (%zu): one of the two nodes, or the path between "
+				"them\n",
+				a->n_bad_links);
+		else
+			fprintf(f,
+				"\nBad links (%zu): a poor pair of healthy nodes, so the path "
+				"between them\n",
+				a->n_bad_links);
+		print_links(f, run, a);
 	}
 	if (!a->n_bad_nodes && !a->n_bad_links)
 		fputs("\nVerdict: healthy: no bad node, no bad link\n", f);
 	else
-		fprintf(f, "\nVerdict: %u bad node%s, %zu bad link%s\n", a->n_bad_nodes,
+		fprintf(f, "\nVerdict: %u bad node%s, %zu %s%s\n", a->n_bad_nodes,
 			a->n_bad_nodes == 1 ? "" : "s", a->n_bad_links,
+			run->params.quick ? "poor pair" : "bad link",
 			a->n_bad_links == 1 ? "" : "s");
 	if (a->fleet_poor)
 		fputs("Note: most pairs are poor: the floor does not fit this fabric, or all of it "
 		      "is slow; nothing is drained\n",
 		      f);
-	if (a->n_pairs < a->pairs_expected)
+	if (run->params.quick)
+		fputs("Note: a quick sweep meets each node once, so a poor pair is either node or "
+		      "the path between them: run the full sweep to tell\n",
+		      f);
+	else if (a->n_pairs < a->pairs_expected)
 		fprintf(f,
-			"Note: %zu pairs were not measured; a node is judged on the partners it "
-			"met\n",
-			a->pairs_expected - a->n_pairs);
+			"Note: %zu of the %zu pairs were not measured (a pair list, or a run cut "
+			"short); a node is judged on the partners it met\n",
+			a->pairs_expected - a->n_pairs, a->pairs_expected);
 	return mem_close(f, &buf, ret_text);
 }
 
@@ -343,7 +394,7 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 			  const struct ibup_sweep_analysis *a, char **ret_text)
 {
 	_cleanup_free_ unsigned *order = NULL;
-	unsigned n = run->n_nodes, cell, margin, side;
+	unsigned n = run->n_nodes, cell, margin, side, width, height;
 	bool full = n <= SVG_FULL_MAX, labels;
 	double floor = a->bw_floor_gbps;
 	char *buf = NULL, colour[8];
@@ -362,18 +413,21 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 	labels = n <= 128;
 	margin = labels ? 120 : 10;
 	side = margin + cell * n + 10;
+	/* room below for the two lines of the legend */
+	width = side > 600 ? side : 600;
+	height = side + 44;
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return -errno;
 	fprintf(f,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
 		"viewBox=\"0 0 %u %u\" font-family=\"sans-serif\" font-size=\"%u\">\n",
-		side, side + 30, side, side + 30, cell >= 24 ? 11u : 7u);
+		width, height, width, height, cell >= 24 ? 11u : 7u);
 	fprintf(f,
 		"<title>ibup sweep: bandwidth row→column against the floor (%.1f Gb/s)</title>\n",
 		isfinite(floor) ? floor : 0.0);
-	fprintf(f, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", side,
-		side + 30);
+	fprintf(f, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", width,
+		height);
 	/* above SVG_FULL_MAX, one rectangle for the fine cells and only the rest drawn */
 	if (!full)
 		fprintf(f,
@@ -406,6 +460,24 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 				margin + j * cell, margin + i * cell, cell, cell, colour);
 		}
 	}
+	/*
+	 * On a large map a bad node's row and column are a line or two of pixels: outline
+	 * them, so the cross shows at any scale (bad nodes are first: the top and left).
+	 */
+	if (n > 64) {
+		unsigned stroke = n / 200 > 1 ? n / 200 : 1;
+
+		for (unsigned i = 0; i < n && a->nodes[order[i]].bad; i++) {
+			fprintf(f,
+				"<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" fill=\"none\" "
+				"stroke=\"#d02020\" stroke-width=\"%u\"/>\n",
+				margin, margin + i * cell, cell * n, cell, stroke);
+			fprintf(f,
+				"<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" fill=\"none\" "
+				"stroke=\"#d02020\" stroke-width=\"%u\"/>\n",
+				margin + i * cell, margin, cell, cell * n, stroke);
+		}
+	}
 	if (labels) {
 		for (unsigned i = 0; i < n; i++) {
 			const struct ibup_sweep_node *nd = &run->nodes[order[i]];
@@ -424,9 +496,13 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 		}
 	}
 	fprintf(f,
-		"<text x=\"10\" y=\"%u\">rows send, columns receive; green at or above the floor, "
-		"red at half of it or less; grey not measured, black failed</text>\n",
-		side + 20);
+		"<text x=\"10\" y=\"%u\" font-size=\"11\">rows send, columns receive: green "
+		"at or above the floor (%.1f Gb/s), red at half of it or less;</text>\n",
+		side + 16, isfinite(floor) ? floor : 0.0);
+	fprintf(f,
+		"<text x=\"10\" y=\"%u\" font-size=\"11\">amber: latency only; grey: not "
+		"measured; black: failed</text>\n",
+		side + 32);
 	fputs("</svg>\n", f);
 	return mem_close(f, &buf, ret_text);
 }

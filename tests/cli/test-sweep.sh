@@ -54,6 +54,7 @@ golden hb120-as-hbv4-drain --analyze hb120-8.json --vm-size Standard_HB176rs_v4 
 golden hb120-as-hbv4 --analyze hb120-8.json --vm-size Standard_HB176rs_v4
 golden hb120-drain-dry-run --analyze hb120-8.json --drain --dry-run
 golden rxe --analyze rxe-4.json
+golden hb120-quick --analyze hb120-quick.json
 golden rxe-json --analyze rxe-4.json --json
 
 # The saved runs themselves follow the schema.

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ibup/plan.h"
 #include "ibup/sweep.h"
 #include "tmp-root.h"
 
@@ -424,6 +425,7 @@ static void test_model(void **state)
 	struct ibup_sweep_run run;
 	struct ibup_sweep_analysis a;
 	unsigned truth = 0;
+	char *text, more[80];
 
 	ibup_sweep_fabric_init(&f, 120);
 	f.nodes_per_leaf = 10;
@@ -440,7 +442,24 @@ static void test_model(void **state)
 		assert_int_equal(a.nodes[v].bad, ibup_sweep_sim_node_is_bad(s, v));
 	}
 	assert_int_equal(truth, 2);
-	assert_true(a.n_bad_links > 0);
+	/* a leaf-spine link slows the flows of one leaf hashed to it: many links */
+	assert_true(a.n_bad_links > 20);
+	assert_int_equal(ibup_sweep_report_text(&run, &a, &text), 0);
+	snprintf(more, sizeof(more), "  ... and %zu more (all of them in --json",
+		 a.n_bad_links - 20);
+	assert_non_null(strstr(text, more));
+	assert_non_null(strstr(text, "  Nodes in the most bad links: n0"));
+	free(text);
+	/* 120 nodes: the two bad ones' rows and columns outlined, at the top and left */
+	assert_int_equal(ibup_sweep_report_svg(&run, &a, &text), 0);
+	{
+		unsigned outlines = 0;
+
+		for (const char *q = text; (q = strstr(q, "stroke=\"#d02020\"")); q++)
+			outlines++;
+		assert_int_equal(outlines, 4);
+	}
+	free(text);
 	for (size_t i = 0; i < a.n_bad_links; i++) {
 		const struct ibup_sweep_pair_result *p = &a.pairs[a.bad_links[i]];
 
@@ -451,12 +470,72 @@ static void test_model(void **state)
 	s = ibup_sweep_sim_free(s);
 	assert_null(s);
 
+	/* the same seed builds the same fabric and the same sweep */
+	{
+		struct ibup_sweep_run r1, r2;
+		char *j1, *j2;
+
+		for (unsigned k = 0; k < 2; k++) {
+			assert_int_equal(ibup_sweep_sim_new(&f, &s), 0);
+			assert_int_equal(ibup_sweep_sim_sweep(s, NULL, k ? &r2 : &r1), 0);
+			s = ibup_sweep_sim_free(s);
+		}
+		assert_int_equal(ibup_sweep_run_to_json(&r1, NULL, &j1), 0);
+		assert_int_equal(ibup_sweep_run_to_json(&r2, NULL, &j2), 0);
+		assert_string_equal(j1, j2);
+		free(j1);
+		free(j2);
+		ibup_sweep_run_release(&r1);
+		ibup_sweep_run_release(&r2);
+	}
+
 	f.bad_hcas = 200;
 	assert_int_equal(ibup_sweep_sim_new(&f, &s), -EINVAL);
 	/* 16 HDR pairs of 32 MiB, 1024 ping-pongs at 2 µs and 5 ms a round, 999 rounds */
 	assert_true(
 		fabs(ibup_sweep_model_time_s(999, 16ull << 25, 200, 1, 1024, 2, 0.005) -
 		     999 * (0.0214748 + 0.004096 + 0.005)) < 0.01);
+}
+
+/* The drain plan: one scontrol step per host of a bad node, its exact argv; none when most
+ * pairs are poor (a floor that does not fit would drain every node). */
+static void test_drain_plan(void **state)
+{
+	struct ibup_sweep_run run;
+	struct ibup_sweep_analysis a;
+	struct ibup_sweep_thresholds t;
+	struct ibup_plan *plan = NULL;
+	char root[TMP_ROOT_SIZE];
+	struct ibup_ctx *ctx;
+	unsigned bad = 4;
+
+	tmp_root_make(root, "sweep-drain", &ctx);
+	sweep(&run, 8, slow_node, &bad);
+	assert_int_equal(ibup_sweep_analyze(ctx, &run, NULL, &a), 0);
+	assert_int_equal(ibup_sweep_drain_plan(ctx, &run, &a, &plan), 0);
+	assert_int_equal(plan->n, 1);
+	assert_int_equal(plan->steps[0].kind, IBUP_STEP_RUN);
+	assert_string_equal(plan->steps[0].argv[0], "scontrol");
+	assert_string_equal(plan->steps[0].argv[1], "update");
+	assert_string_equal(plan->steps[0].argv[2], "nodename=host02");
+	assert_string_equal(plan->steps[0].argv[3], "state=drain");
+	assert_string_equal(plan->steps[0].argv[4],
+			    "reason=ibup sweep: mlx5_ib0 poor with 7 of 7 partners");
+	assert_null(plan->steps[0].argv[5]);
+	plan = ibup_plan_free(plan);
+	ibup_sweep_analysis_release(&a);
+
+	ibup_sweep_thresholds_init(&t);
+	t.bw_min_gbps = 150; /* above every pair */
+	assert_int_equal(ibup_sweep_analyze(ctx, &run, &t, &a), 0);
+	assert_true(a.fleet_poor);
+	assert_int_equal(ibup_sweep_drain_plan(ctx, &run, &a, &plan), 0);
+	assert_int_equal(plan->n, 0);
+	assert_int_equal(plan->n_notes, 1);
+	plan = ibup_plan_free(plan);
+	ibup_sweep_analysis_release(&a);
+	ibup_sweep_run_release(&run);
+	tmp_root_remove(root, ctx);
 }
 
 int main(void)
@@ -472,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_reports),
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_drain_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@ hb120-8.json: eight HBv3 nodes (HDR, floor 190 Gb/s from the size): cn05's HCA a
 rate, cn02 -> cn07 slow in one direction and confirmed by three halving re-tests, one
 transient dip (cn01 <-> cn03) cleared by the first re-test.
 rxe-4.json: four Soft-RoCE ranks of one guest, healthy; no VM size (relative floor).
+hb120-quick.json: the same eight nodes in one quick round (i with i + 4): cn01 <-> cn05 is
+poor, and one round cannot say whether cn01, cn05 or the path is at fault.
 """
 import json
 import random
@@ -65,6 +67,22 @@ def hb120():
     return run(nodes, "Standard_HB120rs_v3", params, meas, 1.9, 0.0041)
 
 
+def quick():
+    rnd = random.Random(23)
+    doc = hb120()
+    meas = []
+    for a in range(4):
+        k = 0.49 if a + 4 == 5 else 1
+        meas.append({"a": a, "b": a + 4, "round": 0, "attempt": 0,
+                     "bw_ab_gbps": round(rnd.gauss(195.2, 0.6) * k, 2),
+                     "bw_ba_gbps": round(rnd.gauss(195.2, 0.6) * k, 2),
+                     "lat_us": round(rnd.gauss(1.74, 0.03), 3), "error": None})
+    doc["measurements"] = meas
+    doc["params"]["quick"] = True
+    doc["elapsed_s"] = 0.3
+    return doc
+
+
 def rxe():
     rnd = random.Random(4)
     nodes = [{"rank": i, "label": f"rank{i}", "hostname": "guest", "physical_host": None,
@@ -81,7 +99,8 @@ def rxe():
     return run(nodes, None, params, meas, 3.4, 0.012)
 
 
-for name, doc in (("hb120-8.json", hb120()), ("rxe-4.json", rxe())):
+for name, doc in (("hb120-8.json", hb120()), ("rxe-4.json", rxe()),
+                  ("hb120-quick.json", quick())):
     with open(name, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
