@@ -53,6 +53,19 @@ int ibup_waagent_version_check(const char *output, char *ret_version, size_t ver
 int ibup_conf_file_value(struct ibup_ctx *ctx, const char *path, const char *key,
 			 char **ret_value);
 
+/**
+ * ibup_azure_physical_host() - the Hyper-V host this VM runs on (PhysicalHostName)
+ * @ctx: library context
+ * @ret_name: the name, owned by the caller
+ *
+ * Read from the KVP pool the host writes (pool 3, var/lib/hyperv/.kvp_pool_3 under the
+ * root), as hv_kvp_daemon keeps it. It is the name Azure support asks for.
+ *
+ * Return: 0, -ENOENT when the pool or the key is absent (not Azure, or no KVP daemon),
+ * or another negative errno.
+ */
+int ibup_azure_physical_host(struct ibup_ctx *ctx, char **ret_name);
+
 #ifdef __cplusplus
 }
 #endif

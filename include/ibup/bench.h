@@ -161,6 +161,68 @@ int ibup_bench_server(struct ibup_ctx *ctx, const struct ibup_bench_where *where
 
 void ibup_bench_report_release(struct ibup_bench_report *r);
 
+/*
+ * The sweep's endpoint: one per rank (MPI process) of `ibup-sweep`, on its device, for
+ * the whole sweep. It is opened once (PD, memory region, CQs, two RC queue pairs (one
+ * per direction), buffers and the thread on the HCA's NUMA node) and re-connected to a
+ * new peer each round without new allocations. The connection data is an opaque blob of
+ * ibup_bench_ep_blob_size() bytes (fixed size, big-endian inside) that the caller
+ * carries to the peer by whatever means it has (MPI), anew for each connection. Both
+ * peers run the same call at the same time: the bandwidth test writes both ways at
+ * once, each side measuring what it sent.
+ */
+struct ibup_bench_ep;
+
+struct ibup_bench_ep_opts {
+	size_t size; /* bytes per RDMA write; 0: 64 KiB */
+	size_t lat_size; /* bytes per ping of the latency test; 0: 8 */
+	unsigned depth; /* writes outstanding; 0: 64 */
+	bool events; /* wait on completion events instead of polling the CQ */
+	bool prefer_link_local; /* RoCE: the link-local GID (devices in one host) */
+	unsigned timeout_ms; /* the longest silence of a peer; 0: 10000 */
+	unsigned qp_timeout; /* the ACK timeout, 4.096 us << this (1-31); 0: 14 (67 ms) */
+};
+
+size_t ibup_bench_ep_blob_size(void);
+
+/**
+ * ibup_bench_ep_open() - open an endpoint on a device
+ * @st: the inventory to choose the device and port from (borrowed for the call)
+ * @err: why it failed, for the user
+ *
+ * Return: 0, or a negative errno as ibup_bench_local() returns them.
+ */
+int ibup_bench_ep_open(struct ibup_ctx *ctx, const struct ibup_status *st,
+		       const struct ibup_bench_where *w,
+		       const struct ibup_bench_ep_opts *o, struct ibup_bench_ep **ret,
+		       char *err, size_t err_size);
+/* This side: device, port, GID, NUMA node... */
+const struct ibup_bench_side *ibup_bench_ep_side(const struct ibup_bench_ep *ep);
+/* The last error's text ("" when none). */
+const char *ibup_bench_ep_error(const struct ibup_bench_ep *ep);
+/* This endpoint's connection data into @buf (ibup_bench_ep_blob_size() bytes). */
+int ibup_bench_ep_blob(struct ibup_bench_ep *ep, void *buf, size_t len);
+/*
+ * Drop the connection (if any): the queue pair back to INIT with a new packet sequence
+ * number, which the next blob carries. So each round: reset, exchange blobs, connect.
+ */
+int ibup_bench_ep_reset(struct ibup_bench_ep *ep);
+/* Connect to the peer whose blob this is; -EISCONN when still connected. */
+int ibup_bench_ep_connect(struct ibup_bench_ep *ep, const void *blob, size_t len);
+/*
+ * Write to the peer for @duration_s while it writes to this side; @gbps is what this
+ * side sent (10^9 bit/s), from the first post to the last completion.
+ */
+int ibup_bench_ep_bw(struct ibup_bench_ep *ep, double duration_s, double *gbps);
+/*
+ * Ping-pong of lat_size-byte sends, @iterations round trips; the @initiator side
+ * measures, and @lat gets the one-way figures (half the round trip). The other side
+ * answers (its @lat is left zero).
+ */
+int ibup_bench_ep_lat(struct ibup_bench_ep *ep, bool initiator, unsigned iterations,
+		      struct ibup_lat_stats *lat);
+void ibup_bench_ep_close(struct ibup_bench_ep *ep);
+
 #ifdef __cplusplus
 }
 #endif

@@ -210,3 +210,21 @@ const char *ibup_kvp_get(const struct ibup_kvp_record *v, unsigned n, const char
 			return v[i].value;
 	return NULL;
 }
+
+int ibup_azure_physical_host(struct ibup_ctx *ctx, char **ret_name)
+{
+	_cleanup_free_ struct ibup_kvp_record *recs = NULL;
+	struct ibup_diag diag = { 0 };
+	unsigned n = 0;
+	const char *v;
+	int r;
+
+	r = ibup_kvp_read(ctx, "var/lib/hyperv/.kvp_pool_3", &recs, &n, &diag);
+	if (r < 0)
+		return r;
+	v = ibup_kvp_get(recs, n, "PhysicalHostName");
+	if (!v || !*v)
+		return -ENOENT;
+	*ret_name = strdup(v);
+	return *ret_name ? 0 : -ENOMEM;
+}

@@ -315,8 +315,8 @@ int bench_create_resources(struct side *s, size_t max_size)
 			errno == ENOMEM || errno == EPERM || errno == EAGAIN
 				? " (is the memlock limit too low? see ibup check)"
 				: "");
-	s->scq = s->v->create_cq(s->ctx, (int)(s->sq_depth * s->nqp), NULL, NULL, 0);
-	s->rcq = s->v->create_cq(s->ctx, (int)(s->rq_depth * s->nqp), NULL, NULL, 0);
+	s->scq = s->v->create_cq(s->ctx, (int)(s->sq_depth * s->nqp), NULL, s->chan, 0);
+	s->rcq = s->v->create_cq(s->ctx, (int)(s->rq_depth * s->nqp), NULL, s->chan, 0);
 	if (!s->scq || !s->rcq)
 		return bench_fail(s, -ENOMEM, "cannot create completion queues on %s",
 				  s->me.device);
@@ -466,7 +466,7 @@ int bench_connect_qps(struct side *s)
 		a = (struct ibv_qp_attr){
 			.qp_state = IBV_QPS_RTS,
 			.sq_psn = s->psn[q],
-			.timeout = 14,
+			.timeout = s->qp_timeout ? s->qp_timeout : 14,
 			.retry_cnt = 7,
 			.rnr_retry = 7,
 			.max_rd_atomic = (uint8_t)rd_atom,
@@ -494,6 +494,8 @@ void bench_destroy_side(struct side *s)
 		s->v->dereg_mr(s->mr);
 	if (s->pd)
 		s->v->dealloc_pd(s->pd);
+	if (s->chan)
+		s->v->destroy_comp_channel(s->chan);
 	if (s->buf)
 		munmap(s->buf, s->buf_len);
 	if (s->ctx)
