@@ -108,12 +108,12 @@ quickstart() {
   log "tools/build.sh in a fresh Debian 12 tree"
   local out=$tree/root/build.log rc=0
   in_tree 'cd /root/ibup && tools/build.sh' >"$out" 2>&1 || rc=$?
-  if [ "$rc" != 0 ] || ! grep -q '^System:' "$out"; then
+  if [ "$rc" != 0 ] || ! grep -q '^System:' "$out" || ! grep -q '^Stack:' "$out"; then
     tail -n 40 "$out" >&2
-    die "quickstart: tools/build.sh exited $rc$(grep -q '^System:' "$out" || echo ', no System: line')"
+    die "quickstart: tools/build.sh exited $rc$(grep -q '^System:' "$out" || echo ', no System: line')$(grep -q '^Stack:' "$out" || echo ', no Stack: line')"
   fi
   sed -n '/^System:/,$p' "$out"
-  log "quickstart: tools/build.sh exited 0 and printed the status"
+  log "quickstart: tools/build.sh exited 0, printed the status and the stack install would choose"
 }
 
 test_presets() {
