@@ -4,8 +4,8 @@
 #
 # A kit product (a package repository, a vendor stand-in) is built once per distinct input
 # and kept under $IBUP_KIT_CACHE (default /var/cache/ibup-ci/install-kit): the entry's name
-# is the sha256 of the kit's own scripts and the product's arguments, so a warm run
-# rebuilds nothing and a changed script rebuilds only what it makes. A build happens in a
+# is the sha256 of the script that builds it, this file and the product's arguments, so a
+# warm run rebuilds nothing and a changed script rebuilds only what it makes. A build happens in a
 # temporary directory beside the entry and is renamed into place when complete, under a
 # lock, so an interrupted or concurrent build never leaves a half-built entry.
 
@@ -28,18 +28,20 @@ kit_need() {
   done
 }
 
-# kit_key NAME ARG...: the cache key of product NAME built with ARGs.
+# kit_key NAME ARG...: the cache key of product NAME built with ARGs by the running
+# script (its own text and this file's are part of the key; a script that uses another
+# kit product passes that product's path as an ARG).
 kit_key() {
   {
     printf '%s\n' "$@"
-    cat "$KIT_DIR"/*.sh
+    cat "$KIT_DIR/lib.sh" "$(readlink -f -- "$0")"
   } | sha256sum | cut -c1-16
 }
 
 # kit_cached NAME BUILDER ARG...: print the cache entry of product NAME, building it first
 # with "BUILDER OUTDIR ARG..." when it is not there yet.
 kit_cached() {
-  local name=$1 builder=$2 key dir tmp
+  local name=$1 builder=$2 key dir tmp rc
   shift 2
   key=$(kit_key "$name" "$@")
   dir=$KIT_CACHE/$name-$key
@@ -50,7 +52,15 @@ kit_cached() {
     if [ ! -d "$dir" ]; then
       tmp=$(mktemp -d "$KIT_CACHE/.build-$name.XXXXXX")
       echo "${0##*/}: building $name ($key)" >&2
-      if ! "$builder" "$tmp" "$@" >&2; then
+      # A subshell outside any `if`, so set -e holds inside the builder.
+      set +e
+      (
+        set -e
+        "$builder" "$tmp" "$@" >&2
+      )
+      rc=$?
+      set -e
+      if [ "$rc" != 0 ]; then
         rm -rf "$tmp"
         kit_die "building $name failed"
       fi
@@ -68,4 +78,68 @@ kit_rpm_env() {
   mkdir -p "$KIT_CACHE/home"
   [ -f "$KIT_CACHE/home/.rpmmacros" ] || echo '%_dbpath /var/lib/rpm' >"$KIT_CACHE/home/.rpmmacros"
   export HOME=$KIT_CACHE/home
+}
+
+# kit_rpm OUTDIR STAGE NAME VERSION RELEASE ARCH REQUIRES [POST [PREUN]]: build
+# OUTDIR/NAME-VERSION-RELEASE.ARCH.rpm holding the files under STAGE, plus the marker
+# /usr/share/ibup-kit/installed/NAME. REQUIRES is comma-separated (or -); POST and PREUN
+# are the %post and %preun scriptlets (run by rpm with /bin/sh inside the target root).
+kit_rpm() {
+  local out=$1 stage=$2 name=$3 ver=$4 rel=$5 arch=$6 req=$7 post=${8:-} preun=${9:-}
+  local top r
+  top=$(mktemp -d)
+  mkdir -p "$stage/usr/share/ibup-kit/installed" "$out"
+  echo "$name-$ver-$rel" >"$stage/usr/share/ibup-kit/installed/$name"
+  {
+    echo "Name: $name"
+    echo "Version: $ver"
+    echo "Release: $rel"
+    echo "Summary: ibup test stand-in for the $name package"
+    echo "License: MIT"
+    echo "BuildArch: $arch"
+    echo "AutoReqProv: no"
+    if [ "$req" != - ]; then
+      IFS=, read -ra r <<<"$req"
+      printf 'Requires: %s\n' "${r[@]}"
+    fi
+    echo "%description"
+    echo "Stand-in for $name in ibup's install tests."
+    echo "%install"
+    echo "cp -a '$stage/.' %{buildroot}/"
+    [ -z "$post" ] || printf '%%post\n%s\n' "$post"
+    [ -z "$preun" ] || printf '%%preun\n%s\n' "$preun"
+    echo "%files"
+    (cd "$stage" && find . -mindepth 1 \( -type f -o -type l \) | sed 's|^\.||')
+  } >"$top/$name.spec"
+  rpmbuild -bb --quiet --target "$arch" \
+    --define "_topdir $top" --define "_rpmdir $out" \
+    --define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' \
+    --define 'debug_package %{nil}' --define '__os_install_post %{nil}' \
+    "$top/$name.spec" >/dev/null
+  rm -rf "$top"
+}
+
+# kit_deb OUTDIR STAGE NAME VERSION ARCH DEPENDS [POSTINST [PRERM]]: build
+# OUTDIR/NAME_VERSION_ARCH.deb holding the files under STAGE plus the marker, as kit_rpm.
+kit_deb() {
+  local out=$1 stage=$2 name=$3 ver=$4 arch=$5 dep=$6 postinst=${7:-} prerm=${8:-}
+  mkdir -p "$stage/usr/share/ibup-kit/installed" "$stage/DEBIAN" "$out"
+  echo "${name}_$ver" >"$stage/usr/share/ibup-kit/installed/$name"
+  {
+    echo "Package: $name"
+    echo "Version: $ver"
+    echo "Architecture: $arch"
+    echo "Maintainer: ibup tests <ibup@localhost>"
+    [ "$dep" = - ] || echo "Depends: ${dep//,/, }"
+    echo "Description: ibup test stand-in for the $name package"
+  } >"$stage/DEBIAN/control"
+  if [ -n "$postinst" ]; then
+    printf '%s\n' "$postinst" >"$stage/DEBIAN/postinst"
+    chmod 755 "$stage/DEBIAN/postinst"
+  fi
+  if [ -n "$prerm" ]; then
+    printf '%s\n' "$prerm" >"$stage/DEBIAN/prerm"
+    chmod 755 "$stage/DEBIAN/prerm"
+  fi
+  dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/${name}_${ver}_$arch.deb" >/dev/null
 }

@@ -33,6 +33,7 @@ packages() {
     [ "$d" = el8 ] && rc=48.0 pt=4.5
     k=$(kit_kernel "$d")
     kv=${k%%-*} kr=${k#*-} kr=${kr%.x86_64}
+    echo "bash 5.1.8 9.$d noarch -"
     echo "almalinux-release ${d#el}.$([ "$d" = el9 ] && echo 6 || echo 10) 1.$d noarch -"
     echo "kernel-core $kv $kr x86_64 -"
     echo "kernel-modules $kv $kr x86_64 kernel-core = $kv-$kr"
@@ -102,6 +103,8 @@ spec() {
   echo "Summary: ibup test stand-in for the $name package"
   echo "License: MIT"
   echo "BuildArch: $arch"
+  # The shell scriptlets need; only trees with a real shell (make-tree.sh el9-dkms) get it.
+  [ "$name" = bash ] && printf 'Provides: %s\n' /bin/sh /bin/bash
   if [ "$req" != - ]; then
     IFS=, read -ra r <<<"$req"
     printf 'Requires: %s\n' "${r[@]}"
