@@ -21,7 +21,10 @@ security=${mirror%/debian}/debian-security
 
 build() {
   local out=$1 headers=$2
+  # No documentation or translations: the tree is extracted for every test.
   mmdebstrap --quiet --variant=minbase \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
     --include="dkms,gcc,make,libc6-dev,kmod,$headers" bookworm "$out/base.tar.zst" \
     "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
     "deb $security bookworm-security main"
