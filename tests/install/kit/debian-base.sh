@@ -36,4 +36,7 @@ kit_need mmdebstrap zstd apt-cache
 headers=$(apt-cache depends linux-headers-amd64 2>/dev/null |
   sed -n 's/^ *Depends: \(linux-headers-[0-9].*-amd64\)$/\1/p' | head -n 1)
 [ -n "$headers" ] || kit_die "cannot resolve linux-headers-amd64 (apt-get update?)"
+# Only this script and its arguments make the tarball: editing the kit's library does not
+# rebuild it.
+KIT_KEY_LIB=0
 kit_cached debian-base build "$headers" "$mirror"

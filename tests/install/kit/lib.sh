@@ -34,7 +34,9 @@ kit_need() {
 kit_key() {
   {
     printf '%s\n' "$@"
-    cat "$KIT_DIR/lib.sh" "$(readlink -f -- "$0")"
+    # A script whose product owes nothing to this file's helpers sets KIT_KEY_LIB=0.
+    [ "${KIT_KEY_LIB:-1}" = 0 ] || cat "$KIT_DIR/lib.sh"
+    cat "$(readlink -f -- "$0")"
   } | sha256sum | cut -c1-16
 }
 
@@ -47,7 +49,7 @@ kit_cached() {
   dir=$KIT_CACHE/$name-$key
   mkdir -p "$KIT_CACHE"
   if [ ! -d "$dir" ]; then
-    exec 9>"$KIT_CACHE/.lock"
+    exec 9>"$KIT_CACHE/.lock-$name"
     flock 9
     if [ ! -d "$dir" ]; then
       tmp=$(mktemp -d "$KIT_CACHE/.build-$name.XXXXXX")
@@ -69,6 +71,11 @@ kit_cached() {
     fi
     exec 9>&-
   fi
+  # Other keys of this product belong to other versions of the kit (branches sharing the
+  # machine); drop those no run has used for a week.
+  touch "$dir"
+  find "$KIT_CACHE" -maxdepth 1 -name "$name-*" ! -name "${dir##*/}" -mtime +7 \
+    -exec rm -rf {} + 2>/dev/null || true
   printf '%s\n' "$dir"
 }
 
