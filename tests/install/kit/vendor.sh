@@ -111,6 +111,47 @@ fi
 INFO
 }
 
+# What the kernel package installs besides the modules, as the vendor's: openib.conf,
+# the openibd init script and its systemd unit (enabled by whoever installs the stack).
+openibd_files() {
+  local s=$1
+  mkdir -p "$s/etc/infiniband" "$s/etc/init.d" "$s/usr/lib/systemd/system"
+  printf '%s\n' '# Start HCA driver upon boot' 'ONBOOT=yes' 'IPOIB_LOAD=yes' >"$s/etc/infiniband/openib.conf"
+  # The LSB header is the vendor's: update-rc.d (systemctl enable's SysV sync) needs it.
+  cat >"$s/etc/init.d/openibd" <<'INIT'
+#!/bin/bash
+### BEGIN INIT INFO
+# Provides:       openibd
+# Required-Start: $local_fs
+# Required-Stop:
+# Default-Start:  2 3 4 5
+# Default-Stop:   0 1 6
+# Description:    Activates/Deactivates InfiniBand Driver to start at boot time.
+### END INIT INFO
+# openibd (ibup test stand-in): loads nothing.
+echo "openibd $*"
+INIT
+  chmod 755 "$s/etc/init.d/openibd"
+  cat >"$s/usr/lib/systemd/system/openibd.service" <<'UNIT'
+[Unit]
+Description=openibd - configure Mellanox devices
+Documentation=file:/etc/infiniband/openib.conf
+After=wickedd.service wicked.service systemd-udev-settle.service
+Before=network.target network-pre.target
+DefaultDependencies=no
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+TimeoutSec=300
+ExecStart=/etc/init.d/openibd start bootid=%b
+ExecStop=/etc/init.d/openibd stop
+
+[Install]
+WantedBy=sysinit.target
+UNIT
+}
+
 stage() {
   local s
   s=$(mktemp -d "$TMPDIR_KIT/stage.XXXXXX")
@@ -127,12 +168,13 @@ build_doca_rpm() {
   kit_rpm "$repo" "$s" mlnx-ofa_kernel-dkms "$OFED" "OFED.${OFED_REL//-/.}.1" noarch - \
     "$(dkms_post mlnx-ofa_kernel)" "$(dkms_preun mlnx-ofa_kernel)"
   s=$(stage)
-  mkdir -p "$s/usr/bin" "$s/etc/infiniband"
+  mkdir -p "$s/usr/bin"
   ofed_info | sed "s/@OFED_REL@/$OFED_REL/" >"$s/usr/bin/ofed_info"
   chmod 755 "$s/usr/bin/ofed_info"
-  printf '%s\n' '# Start HCA driver upon boot' 'ONBOOT=yes' 'IPOIB_LOAD=yes' >"$s/etc/infiniband/openib.conf"
   kit_rpm "$repo" "$s" ofed-scripts "$OFED" "OFED.${OFED_REL//-/.}" x86_64 -
-  kit_rpm "$repo" "$(stage)" mlnx-ofa_kernel "$OFED" "OFED.${OFED_REL//-/.}.1" x86_64 \
+  s=$(stage)
+  openibd_files "$s"
+  kit_rpm "$repo" "$s" mlnx-ofa_kernel "$OFED" "OFED.${OFED_REL//-/.}.1" x86_64 \
     "mlnx-ofa_kernel-dkms,ofed-scripts"
   kit_rpm "$repo" "$(stage)" mlnx-tools "$OFED" "0.2510.1" x86_64 -
   kit_rpm "$repo" "$(stage)" rdma-core "$RC" 1 x86_64 -
@@ -172,12 +214,13 @@ build_doca_deb() {
   kit_deb "$repo" "$s" mlnx-ofed-kernel-dkms "$OFED.$OFED_REL.1-1" all dkms,make,gcc \
     "$(dkms_post mlnx-ofed-kernel)" "$(dkms_preun mlnx-ofed-kernel)"
   s=$(stage)
-  mkdir -p "$s/usr/bin" "$s/etc/infiniband"
+  mkdir -p "$s/usr/bin"
   ofed_info | sed "s/@OFED_REL@/$OFED_REL/" >"$s/usr/bin/ofed_info"
   chmod 755 "$s/usr/bin/ofed_info"
-  printf '%s\n' '# Start HCA driver upon boot' 'ONBOOT=yes' 'IPOIB_LOAD=yes' >"$s/etc/infiniband/openib.conf"
   kit_deb "$repo" "$s" ofed-scripts "$OFED.$OFED_REL-1" amd64 -
-  kit_deb "$repo" "$(stage)" mlnx-ofed-kernel-utils "$OFED.$OFED_REL.1-1" amd64 \
+  s=$(stage)
+  openibd_files "$s"
+  kit_deb "$repo" "$s" mlnx-ofed-kernel-utils "$OFED.$OFED_REL.1-1" amd64 \
     "mlnx-ofed-kernel-dkms,ofed-scripts"
   kit_deb "$repo" "$(stage)" mlnx-tools "$OFED.0-1" amd64 -
   kit_deb "$repo" "$(stage)" rdma-core "$RC-1" amd64 -
@@ -245,11 +288,11 @@ case $code in
 esac
 [ "$code" = 0 ] || exit "$code"
 if [ -n "$root" ]; then
-	mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/share/ibup-kit/installed" "$root/etc/infiniband"
+	mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/share/ibup-kit/installed"
 	printf '#!/bin/bash\necho "MLNX_OFED_LINUX-%s:"\n' "$VER" >"$root/usr/bin/ofed_info"
 	chmod 755 "$root/usr/bin/ofed_info"
 	cp "$(dirname "$0")/uninstall.sh" "$root/usr/sbin/ofed_uninstall.sh"
-	printf 'ONBOOT=yes\n' >"$root/etc/infiniband/openib.conf"
+	cp -r "$(dirname "$0")/files/." "$root/"
 	echo "MLNX_OFED_LINUX-$VER" >"$root/usr/share/ibup-kit/installed/mlnx-ofed-all"
 fi
 echo "Installation passed successfully"
@@ -271,7 +314,9 @@ fi
 log=${IBUP_FAKE_MOFED_LOG:-${root:-/nonexistent}/var/log/ibup-fake-mofed.log}
 printf '%s\n' "uninstall.sh $*" >>"$log" 2>/dev/null
 [ -n "$root" ] && rm -f "$root/usr/bin/ofed_info" "$root/usr/sbin/ofed_uninstall.sh" \
-	"$root/etc/infiniband/openib.conf" "$root/usr/share/ibup-kit/installed/mlnx-ofed-all"
+	"$root/etc/infiniband/openib.conf" "$root/etc/init.d/openibd" \
+	"$root/usr/lib/systemd/system/openibd.service" \
+	"$root/usr/share/ibup-kit/installed/mlnx-ofed-all"
 echo "Uninstall finished successfully"
 exit 0
 UNINSTALL
@@ -282,6 +327,8 @@ build_mofed() {
   name=MLNX_OFED_LINUX-$MOFED-rhel9.6-x86_64
   s=$(stage)/$name
   mkdir -p "$s/RPMS" "$s/docs"
+  # What the installer lays down with the modules (kept beside it in the stand-in).
+  openibd_files "$s/files"
   mofed_install | sed "s/@MOFED@/$MOFED/" >"$s/mlnxofedinstall"
   mofed_uninstall >"$s/uninstall.sh"
   chmod 755 "$s/mlnxofedinstall" "$s/uninstall.sh"
