@@ -28,6 +28,7 @@ struct ibup_cli {
 	struct ibup_ctx *ctx; /* made by cli_ctx() on first use */
 	const char *metadata_url; /* --metadata-url */
 	const char *vm_size; /* --vm-size */
+	const char *cache_dir; /* download cache under the root (install --cache) */
 };
 
 struct ibup_cmd {
@@ -138,6 +139,8 @@ void help_metrics(FILE *out);
 int cmd_rename(struct ibup_cli *cli, int argc, char **argv);
 void help_rename(FILE *out);
 int cmd_vmext(struct ibup_cli *cli, int argc, char **argv);
+int cmd_install(struct ibup_cli *cli, int argc, char **argv);
+void help_install(FILE *out);
 void help_vmext(FILE *out);
 
 /* Text formatting (format.c). */

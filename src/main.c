@@ -20,6 +20,8 @@ static const struct ibup_cmd commands[] = {
 	  "show RDMA devices, ports and the platform" },
 	{ "check", cmd_check, help_check,
 	  "check the node is ready for MPI over InfiniBand" },
+	{ "install", cmd_install, help_install,
+	  "install the RDMA driver stack for this distribution and kernel" },
 	{ "ipoib", cmd_ipoib, help_ipoib,
 	  "show or apply IPoIB addresses from the platform" },
 	{ "bench", cmd_bench, help_bench,

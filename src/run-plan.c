@@ -65,6 +65,7 @@ int cli_run_plan(struct ibup_cli *cli, struct ibup_plan *plan, bool dry_run, boo
 {
 	struct run_view view = { .cli = cli, .bar = !cli->json && isatty(STDERR_FILENO) };
 	struct ibup_download_opts download = {
+		.cache_dir = cli->cache_dir,
 		.progress = on_bytes,
 		.progress_data = &view,
 	};

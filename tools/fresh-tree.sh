@@ -233,7 +233,7 @@ deb() {
     dpkg-query -W -f='\${Status}\n' \"\$name\" | grep -qx 'install ok installed'
     ibup status --root /tmp/fixture >/tmp/status.out
     diff -u /tmp/fixture/expected/status.out /tmp/status.out
-    for page in ibup ibup-status ibup-check ibup-ipoib ibup-bench ibup-rename ibup-env ibup-metrics ibup-vmext; do
+    for page in ibup ibup-status ibup-check ibup-ipoib ibup-bench ibup-rename ibup-env ibup-metrics ibup-vmext ibup-install; do
       zcat /usr/share/man/man8/\$page.8.gz | grep -q '^\.TH' || { echo \"no man page \$page(8)\"; exit 1; }
     done
     dpkg -L \"\$name\" | sort >/tmp/installed

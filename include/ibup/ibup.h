@@ -20,5 +20,6 @@
 #include "ibup/metrics.h"
 #include "ibup/vmext.h"
 #include "ibup/env.h"
+#include "ibup/install.h"
 
 #endif

@@ -519,7 +519,11 @@ int ibup_step_argv(const struct ibup_plan *plan, const struct ibup_step *step,
 			       (const char *const[]){ "rdma", "dev", "set", step->name,
 						      "name", step->value, NULL });
 	case IBUP_STEP_DOWNLOAD:
-		if (asprintf(&dest, "%s%s", live ? "/" : plan->root, step->path) < 0)
+		/* "ROOT/PATH": one slash between them, whether or not the root ends in one. */
+		if (asprintf(&dest, "%s%s%s", live ? "" : plan->root,
+			     !live && plan->root[strlen(plan->root) - 1] == '/' ? ""
+										: "/",
+			     step->path) < 0)
 			return -ENOMEM;
 		return argv_of(ret_argv, (const char *const[]){ "curl", "-fL", "-o", dest,
 								step->url, NULL });

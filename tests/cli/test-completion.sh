@@ -36,6 +36,10 @@ complete_is "systemd waagent" ibup ipoib enable --via ""
 complete_is "--dry-run" ibup ipoib apply --dr
 complete_is "ipoib" ibup help ip
 complete_is "bench" ibup be
+complete_is "install" ibup ins
+complete_is "auto inbox doca mofed" ibup install --stack ""
+complete_is "refuse enroll" ibup install --secure-boot ""
+complete_is "--replace --remove --reload-now --resume" ibup install --re
 complete_is "bench" ibup help be
 complete_is "write_bw read_bw send_bw write_lat send_lat" ibup bench -t ""
 complete_is "write_lat" ibup bench --test write_l
