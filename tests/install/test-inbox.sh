@@ -6,17 +6,17 @@
 # package manager will not install (dnf's exclude=, as images hold packages) fails with
 # the package manager named, leaves the journal, and --resume finishes once it is lifted.
 #
-# Usage: test-inbox.sh IBUP FAKE_HTTP SOURCE_DIR el9|sles15
+# Usage: test-inbox.sh IBUP FAKE_HTTP SOURCE_DIR el9|el8|sles15
 set -euo pipefail
-distro=${4:?el9 or sles15}
+distro=${4:?el9, el8 or sles15}
 set -- "$1" "$2" "$3"
 # shellcheck source=tests/install/lib-install.sh
 . "$(dirname -- "$(readlink -f -- "$0")")/lib-install.sh"
 
 case $distro in
-el9)
+el9 | el8)
   kit_need dnf
-  pm=dnf
+  pm=dnf release=${distro#el}
   pkgs=(rdma-core libibverbs libibverbs-utils infiniband-diags perftest librdmacm-utils
     kernel-modules-extra)
   ;;
@@ -36,7 +36,7 @@ not_installed "$root" rdma-core perftest
 run_ibup plan --root "$root" install --stack inbox --dry-run
 expect_rc plan 0
 case $pm in
-dnf) expect_in plan out "dnf -y --installroot=$root --releasever=9" ;;
+dnf) expect_in plan out "dnf -y --installroot=$root --releasever=$release" ;;
 zypper) expect_in plan out "zypper --non-interactive --root $root install --no-recommends" ;;
 esac
 
@@ -56,7 +56,7 @@ expect_in second out "Nothing to do"
 # images hold packages (dnf: exclude= in dnf.conf; zypper: a package lock).
 case $pm in
 dnf)
-  dnf -y -q --installroot="$root" --releasever=9 remove perftest >/dev/null
+  dnf -y -q --installroot="$root" --releasever="$release" remove perftest >/dev/null
   mkdir -p "$root/etc/dnf"
   printf '[main]\nexclude=perftest\n' >"$root/etc/dnf/dnf.conf"
   ;;

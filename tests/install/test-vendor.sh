@@ -10,6 +10,9 @@
 #                       dkms status check does not: exit 3, the journal kept; after the
 #                       administrator fixes the source and rebuilds, --resume finishes
 #   doca-dkms-debian12  the same failure through apt in a Debian 12 chroot (--url/--sha256)
+#   doca-held-debian12  Debian's rdma-core held: apt refuses, the journal is kept; once
+#                       unheld, --resume installs DOCA (its rdma-core replaces Debian's),
+#                       DKMS builds the module, and a second run plans nothing
 #   mofed               the MLNX_OFED tarball: mlnxofedinstall's arguments checked; its
 #                       exit code 172 named as the vendor documents it, journal kept;
 #                       --resume finishes once the cause is gone
@@ -58,6 +61,12 @@ vendor() {
 }
 
 # dkms_status MODULE KERNEL: is the module installed for the kernel, says dkms in the tree.
+# deb_version PACKAGE: its version in the Debian tree.
+deb_version() {
+  # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+  chroot "$root" dpkg-query -W -f '${Version}' "$1"
+}
+
 dkms_status() {
   local out
   out=$(chroot "$root" dkms status -m "$1" -k "$2" 2>/dev/null) || true
@@ -134,6 +143,33 @@ doca-dkms-debian12)
   dkms_status mlnx-ofed-kernel "$kk" &&
     fail "dkms status says installed"
   [ -f "$root/var/lib/ibup/journal.json" ] || fail "no journal kept for --resume"
+  ;;
+doca-held-debian12)
+  # Debian's own rdma-core is held, as images hold packages; DOCA's replaces it.
+  make_tree debian12 "$root"
+  kk=$(cat "$(kit_product debian-base.sh)/kernel-release")
+  vendor doca-deb ok
+  chroot "$root" apt-mark hold rdma-core >/dev/null
+  debian_rc=$(deb_version rdma-core)
+  run_ibup held --root "$root" install --stack doca --url "$url" --sha256 "$sum"
+  expect_rc held 3
+  # apt's own diagnostic reaches the user.
+  expect_in held err "held broken packages"
+  expect_in held err "--resume"
+  [ -f "$root/var/lib/ibup/journal.json" ] || fail "no journal kept for --resume"
+  not_installed "$root" doca-ofed
+  [ "$(deb_version rdma-core)" = "$debian_rc" ] ||
+    fail "the held rdma-core changed"
+  chroot "$root" apt-mark unhold rdma-core >/dev/null
+  run_ibup resume --root "$root" install --stack doca --url "$url" --sha256 "$sum" --resume
+  expect_rc resume 0
+  installed "$root" doca-ofed mlnx-ofed-kernel-dkms
+  [ "$(deb_version rdma-core)" = "$RC_DOCA-1" ] ||
+    fail "rdma-core is not DOCA's"
+  dkms_status mlnx-ofed-kernel "$kk" || fail "DKMS did not install mlnx-ofed-kernel for $kk"
+  run_ibup second --root "$root" install --stack doca --url "$url" --sha256 "$sum"
+  expect_rc second 0
+  expect_in second out "Nothing to do"
   ;;
 mofed)
   make_tree el9-dkms "$root"

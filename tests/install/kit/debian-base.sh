@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Build (or reuse) a Debian 12 minbase tree with what a DKMS build needs: Debian's dkms,
 # gcc, make and the headers of the current Debian kernel (linux-headers-<abi>-amd64,
-# resolved from Debian's registry). Packed as a zstd tarball in the kit cache; prints the
+# resolved from Debian's registry), and Debian's own rdma-core (the inbox stack a vendor
+# stack replaces). Packed as a zstd tarball in the kit cache; prints the
 # tarball's path. It is the Debian 12 tree of the install tests, and the userland under
 # the EL9 "dkms" tree (an EL tree from the kit has no shell: package scriptlets and dkms
 # need one), so a DKMS build really runs, in a chroot, never in the host's /var/lib/dkms.
@@ -25,7 +26,7 @@ build() {
   mmdebstrap --quiet --variant=minbase \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --include="dkms,gcc,make,libc6-dev,kmod,$headers" bookworm "$out/base.tar.zst" \
+    --include="dkms,gcc,make,libc6-dev,kmod,rdma-core,$headers" bookworm "$out/base.tar.zst" \
     "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
     "deb $security bookworm-security main"
   echo "${headers#linux-headers-}" >"$out/kernel-release"
