@@ -54,14 +54,18 @@ kit_cached() {
     if [ ! -d "$dir" ]; then
       tmp=$(mktemp -d "$KIT_CACHE/.build-$name.XXXXXX")
       echo "${0##*/}: building $name ($key)" >&2
-      # A subshell outside any `if`, so set -e holds inside the builder.
+      # A subshell outside any `if`, so set -e holds inside the builder; its scratch
+      # files go to a directory removed whatever happens.
+      mkdir -p "$tmp.scratch"
       set +e
       (
         set -e
+        export TMPDIR=$tmp.scratch
         "$builder" "$tmp" "$@" >&2
       )
       rc=$?
       set -e
+      rm -rf "$tmp.scratch"
       if [ "$rc" != 0 ]; then
         rm -rf "$tmp"
         kit_die "building $name failed"
