@@ -194,7 +194,7 @@ static void choice_text(FILE *out, const struct ibup_install_choice *c,
 	fprintf(out, "Installed:    %s\n", c->installed ? c->installed : "no RDMA stack");
 	fprintf(out, "Stack:        %s%s%s%s\n", ibup_stack_name(c->stack),
 		c->version ? " " : "", c->version ? c->version : "",
-		c->dkms ? " (kernel modules built by DKMS)" : "");
+		c->dkms ? " (kernel modules built on this host, unsigned)" : "");
 	if (c->url)
 		fprintf(out, "File:         %s\nSHA-256:      %s\n", c->url,
 			c->sha256 ? c->sha256 : "-");
@@ -208,13 +208,18 @@ static void choice_text(FILE *out, const struct ibup_install_choice *c,
 static int command_line(const struct install_args *a, char **ret)
 {
 	const struct ibup_install_opts *o = &a->o;
+	bool stack = o->stack != IBUP_STACK_AUTO || o->remove;
 
-	if (asprintf(ret, "install%s%s%s%s%s%s%s%s%s",
-		     o->stack != IBUP_STACK_AUTO || o->remove ? " --stack " : "",
-		     o->stack != IBUP_STACK_AUTO || o->remove ? ibup_stack_name(o->stack)
-							      : "",
+	/* What --resume must be given again: everything that shapes the plan. */
+	if (asprintf(ret, "install%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s",
+		     stack ? " --stack " : "", stack ? ibup_stack_name(o->stack) : "",
 		     o->version ? " --version " : "", o->version ? o->version : "",
 		     o->kernel ? " --kernel " : "", o->kernel ? o->kernel : "",
+		     o->url ? " --url " : "", o->url ? o->url : "",
+		     o->sha256 ? " --sha256 " : "", o->sha256 ? o->sha256 : "",
+		     o->from ? " --from " : "", o->from ? o->from : "",
+		     a->manifest_path ? " --manifest " : "",
+		     a->manifest_path ? a->manifest_path : "",
 		     o->replace ? " --replace" : "", o->remove ? " --remove" : "",
 		     o->secure_boot == IBUP_SB_ENROLL ? " --secure-boot enroll" : "") < 0)
 		return -ENOMEM;
@@ -230,6 +235,7 @@ static int run_install(struct ibup_cli *cli, struct install_args *a)
 	struct ibup_plan *plan = NULL;
 	char exe[PATH_MAX], *command = NULL;
 	struct ibup_ctx *ctx;
+	unsigned steps;
 	int r;
 
 	ctx = cli_ctx(cli);
@@ -290,8 +296,19 @@ static int run_install(struct ibup_cli *cli, struct install_args *a)
 		for (unsigned i = 0; i < choice.n_warnings; i++)
 			cli_warn("%s", choice.warnings[i]);
 	}
+	steps = plan->n;
 	r = cli_run_plan(cli, plan, a->dry_run, a->resume);
 	plan = NULL;
+	/* The inbox stack is in use at once on a live host: check's verdict ends the run. */
+	if (r == IBUP_EXIT_OK && steps && !a->dry_run && !cli->json && !a->o.remove &&
+	    ibup_ctx_is_live(ctx) && choice.stack == IBUP_STACK_INBOX) {
+		char check[] = "check", *argv[] = { check, NULL };
+
+		fputc('\n', stdout);
+		fflush(stdout);
+		optind = 0;
+		cmd_check(cli, 1, argv);
+	}
 out:
 	ibup_plan_free(plan);
 	free(command);

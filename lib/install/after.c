@@ -104,11 +104,18 @@ static int plan_bring_in(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	if (!ibup_ctx_is_live(ctx))
 		return 0;
 	if (c->stack == IBUP_STACK_INBOX) {
-		/* The distribution's modules load beside what runs: nothing unloads. */
-		for (size_t i = 0; r >= 0 && i < IBUP_ARRAY_SIZE(inbox_modules); i++) {
+		bool infiniband = false;
+
+		for (unsigned i = 0; i < st->n_devices; i++)
+			infiniband |= st->devices[i].kind == IBUP_KIND_INFINIBAND;
+		/* The distribution's modules load beside what runs: nothing unloads. With no
+		 * RDMA device there is nothing for them to drive. */
+		for (size_t i = 0;
+		     r >= 0 && st->n_devices && i < IBUP_ARRAY_SIZE(inbox_modules); i++) {
 			bool ib = strcmp(inbox_modules[i], "ib_ipoib") == 0;
 
-			if (loaded(st, inbox_modules[i]) || (ib && ipoib == 0))
+			if (loaded(st, inbox_modules[i]) ||
+			    (ib && (ipoib == 0 || !infiniband)))
 				continue;
 			r = ibup_plan_module(
 				plan, inbox_modules[i],

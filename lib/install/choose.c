@@ -503,9 +503,10 @@ int ibup_install_choose(struct ibup_ctx *ctx, const struct ibup_status *st,
 		r = install_refuse(
 			err, IBUP_REFUSE_UNSUPPORTED, hint,
 			"Secure Boot is enforcing and %s's kernel modules are "
-			"built here by DKMS, unsigned: the kernel would refuse "
+			"built on this host (%s), unsigned: the kernel would refuse "
 			"them (\"Key was rejected by service\")",
-			ibup_stack_name(c->stack));
+			c->stack == IBUP_STACK_DOCA ? "DOCA-OFED" : "MLNX_OFED",
+			c->stack == IBUP_STACK_DOCA ? "DKMS" : "--add-kernel-support");
 	}
 	if (r >= 0 && o->version)
 		r = weigh_installed(st, o, c, err);

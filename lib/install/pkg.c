@@ -223,23 +223,56 @@ static bool listed(const char *installed, const char *name)
 	return false;
 }
 
-/* The installed ones of @pkgs, one per line ("NAME" or "NAME NEVRA"); "" when the tree
- * has no package database. */
+/* Where the tree keeps its rpm database: RHEL 9 and SLES, RHEL 8, and rpm's default on
+ * Debian (the build hosts of image trees), relative to the root; NULL when none. */
+static const char *rpm_dbpath(struct ibup_ctx *ctx)
+{
+	static const char *const dirs[] = { "usr/lib/sysimage/rpm", "var/lib/rpm",
+					    "root/.rpmdb" };
+
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(dirs); i++)
+		if (ibup_path_exists(ctx, "%s/rpmdb.sqlite", dirs[i]) > 0 ||
+		    ibup_path_exists(ctx, "%s/Packages", dirs[i]) > 0 ||
+		    ibup_path_exists(ctx, "%s/Packages.db", dirs[i]) > 0)
+			return dirs[i];
+	return NULL;
+}
+
+/* Keep the lines that start "installed " (without it): the packages installed whole
+ * (dpkg's config-files or half-installed, rpm's "package X is not installed" are not). */
+static void keep_installed_lines(char *text)
+{
+	char *out = text;
+
+	for (const char *l = text; *l;) {
+		const char *eol = strchrnul(l, '\n');
+		size_t n = (size_t)(eol - l);
+
+		if (n > 10 && strncmp(l, "installed ", 10) == 0) {
+			memmove(out, l + 10, n - 10);
+			out += n - 10;
+			*out++ = '\n';
+		}
+		l = *eol ? eol + 1 : eol;
+	}
+	*out = '\0';
+}
+
+/* The installed ones of @pkgs, one per line ("NAME", or "NAME NEVRA" for rpm); "" when
+ * the tree has no package database. */
 static int query_installed(struct ibup_ctx *ctx, const struct ibup_distro *d,
 			   const struct strv *pkgs, char **ret)
 {
 	_cleanup_free_ char *db = NULL;
 	struct ibup_spawn_result res;
 	struct strv argv = { 0 };
-	const char *root = install_root(ctx);
+	const char *root = install_root(ctx), *dbpath = NULL;
 	bool deb = d->pm == IBUP_PM_APT;
 	int r;
 
 	*ret = NULL;
-	if (deb && ibup_path_exists(ctx, "var/lib/dpkg/status") <= 0)
-		return (*ret = strdup("")) ? 0 : -ENOMEM;
-	if (!deb && ibup_path_exists(ctx, "var/lib/rpm") <= 0 &&
-	    ibup_path_exists(ctx, "usr/lib/sysimage/rpm") <= 0)
+	if (deb ? ibup_path_exists(ctx, "var/lib/dpkg/status") <= 0
+		: !(dbpath = rpm_dbpath(ctx)))
 		return (*ret = strdup("")) ? 0 : -ENOMEM;
 	if (deb) {
 		r = strv_add(&argv, "dpkg-query");
@@ -259,11 +292,13 @@ static int query_installed(struct ibup_ctx *ctx, const struct ibup_distro *d,
 			r = strv_add(&argv, "-q");
 		if (r >= 0 && root && (r = strv_add(&argv, "--root")) >= 0)
 			r = strv_add(&argv, root);
+		if (r >= 0 && (r = strv_add(&argv, "--dbpath")) >= 0)
+			r = strv_addf(&argv, "/%s", dbpath);
 		if (r >= 0)
 			r = strv_add(&argv, "--qf");
 		if (r >= 0)
-			r = strv_add(&argv,
-				     "%{NAME} %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n");
+			r = strv_add(&argv, "installed %{NAME} "
+					    "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n");
 	}
 	for (unsigned i = 0; r >= 0 && i < pkgs->n; i++)
 		r = strv_add(&argv, pkgs->v[i]);
@@ -277,36 +312,15 @@ static int query_installed(struct ibup_ctx *ctx, const struct ibup_distro *d,
 		ibup_spawn_result_release(&res);
 		return -ETIMEDOUT;
 	}
-	if (deb) {
-		/* Only "installed NAME" lines count (not config-files, half-installed). */
-		struct strv ok = { 0 };
-		_cleanup_free_ char *text = NULL;
-		size_t len = 0;
-
-		for (const char *l = res.out; r >= 0 && l && *l;) {
-			const char *eol = strchrnul(l, '\n');
-
-			if (strncmp(l, "installed ", 10) == 0)
-				r = strv_addf(&ok, "%.*s", (int)(eol - l - 10), l + 10);
-			l = *eol ? eol + 1 : eol;
-		}
-		for (unsigned i = 0; r >= 0 && i < ok.n; i++)
-			len += strlen(ok.v[i]) + 1;
-		text = r >= 0 ? calloc(1, len + 1) : NULL;
-		for (unsigned i = 0, off = 0; text && i < ok.n; i++)
-			off += snprintf(text + off, len + 1 - off, "%s\n", ok.v[i]);
-		strv_release(&ok);
-		ibup_spawn_result_release(&res);
-		if (r < 0 || !text)
-			return r < 0 ? r : -ENOMEM;
-		*ret = text;
-		text = NULL;
-		return 0;
+	if (res.out) {
+		keep_installed_lines(res.out);
+		*ret = res.out;
+		res.out = NULL;
+	} else if (!(*ret = strdup(""))) {
+		r = -ENOMEM;
 	}
-	*ret = res.out;
-	res.out = NULL;
 	ibup_spawn_result_release(&res);
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 int pkg_missing(struct ibup_ctx *ctx, struct ibup_plan *plan, const struct ibup_distro *d,

@@ -270,13 +270,35 @@ static int mofed_names(const char *file, const char *version, const char *arch,
 	return 0;
 }
 
+/* The installer's step says what its failures mean: its documented exit codes. */
+static int mofed_why(char **ret)
+{
+	static const int codes[] = { 1, 2, 22, 28, 171, 172, 173 };
+	char buf[512];
+	int n;
+
+	n = snprintf(
+		buf, sizeof(buf),
+		"MLNX_OFED, its kernel modules built for the target kernel (exit codes:");
+	for (size_t i = 0; i < IBUP_ARRAY_SIZE(codes) && n > 0 && (size_t)n < sizeof(buf);
+	     i++)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s %d %s", i ? ";" : "",
+			      codes[i], ibup_mofed_exit_meaning(codes[i]));
+	if (n < 0 || (size_t)n + 2 > sizeof(buf))
+		return -ENOBUFS;
+	buf[n] = ')';
+	buf[n + 1] = '\0';
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}
+
 int plan_mofed(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	       const struct ibup_install_opts *o, const struct ibup_install_choice *c,
 	       struct ibup_install_error *err)
 {
 	_cleanup_free_ char *rel = NULL, *tarball = NULL, *dir = NULL, *tag = NULL,
 			    *file = NULL, *unpack = NULL, *installer = NULL,
-			    *devel = NULL, *src = NULL;
+			    *devel = NULL, *src = NULL, *why = NULL;
 	struct strv pkgs = { 0 }, argv = { 0 };
 	bool rpm = c->distro.pm != IBUP_PM_APT;
 	int r;
@@ -350,12 +372,10 @@ int plan_mofed(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	    (r = strv_add(&argv, "--without-fw-update")) >= 0)
 		r = strv_add(&argv, "--force");
 	if (r >= 0)
-		r = plan_run_in_tree(
-			ctx, plan, (const char *const *)argv.v, NULL, 0,
-			INSTALL_TIMEOUT_MS,
-			"MLNX_OFED, its kernel modules built for the target kernel "
-			"(exit codes: 1 failed, 22 invalid parameter, 28 no free "
-			"space, 172 prerequisites not met)");
+		r = mofed_why(&why);
+	if (r >= 0)
+		r = plan_run_in_tree(ctx, plan, (const char *const *)argv.v, NULL, 0,
+				     INSTALL_TIMEOUT_MS, why);
 	strv_release(&argv);
 	return r < 0 ? r : 0;
 }

@@ -41,6 +41,18 @@ while read -r name fixture osr kernel setup sep args; do
     -) ;;
     apt) mkdir -p "$tree/usr/bin" && rm -f "$tree/usr/bin/apt-get" && : >"$tree/usr/bin/apt-get" ;;
     sb) secure_boot "$tree" ;;
+    sbvaloff)
+      # Secure Boot on, but shim's validation disabled (mokutil --disable-validation).
+      secure_boot "$tree"
+      rm -f "$tree/sys/kernel/security/lockdown"
+      printf '\x06\x00\x00\x00\x01' \
+        >"$tree/sys/firmware/efi/efivars/MokSBStateRT-605dab50-e046-4300-abb6-3dd810dd8b23"
+      ;;
+    newer=*)
+      # A newer kernel the next boot may pick, without the out-of-tree modules.
+      mkdir -p "$tree/lib/modules/${s#newer=}"
+      : >"$tree/lib/modules/${s#newer=}/modules.dep"
+      ;;
     nokernel) rm -rf "${tree:?}/lib/modules" "${tree:?}/boot" ;;
     *) echo "install/cases.list: $name: unknown setup '$s'" >&2; exit 2 ;;
     esac
