@@ -60,8 +60,7 @@ kit_cached() {
       set +e
       (
         set -e
-        export TMPDIR=$tmp.scratch
-        "$builder" "$tmp" "$@" >&2
+        TMPDIR=$tmp.scratch "$builder" "$tmp" "$@" >&2
       )
       rc=$?
       set -e
