@@ -25,7 +25,12 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ibup-install-test.XXXXXX")
 http_pid=
 cleanup() {
+  local m
   [ -z "$http_pid" ] || kill "$http_pid" 2>/dev/null || true
+  # What a test mounted inside the scratch directory first, deepest first.
+  for m in $(findmnt -rn -o TARGET | grep "^$tmp/" | sort -r); do
+    umount "$m" || umount -l "$m" || true
+  done
   if mountpoint -q "$tmp"; then
     umount "$tmp" || umount -l "$tmp" || true
   fi

@@ -13,6 +13,8 @@
 #   doca-held-debian12  Debian's rdma-core held: apt refuses, the journal is kept; once
 #                       unheld, --resume installs DOCA (its rdma-core replaces Debian's),
 #                       DKMS builds the module, and a second run plans nothing
+#   doca-full-disk-debian12  the download's file system is full: the error named, nothing
+#                       installed, the journal kept; --resume finishes with space again
 #   mofed               the MLNX_OFED tarball: mlnxofedinstall's arguments checked; its
 #                       exit code 172 named as the vendor documents it, journal kept;
 #                       --resume finishes once the cause is gone
@@ -170,6 +172,28 @@ doca-held-debian12)
   run_ibup second --root "$root" install --stack doca --url "$url" --sha256 "$sum"
   expect_rc second 0
   expect_in second out "Nothing to do"
+  ;;
+doca-full-disk-debian12)
+  # The download's file system is full: a precise message, nothing installed, the journal
+  # kept; with space again, --resume installs DOCA.
+  make_tree debian12 "$root"
+  kk=$(cat "$(kit_product debian-base.sh)/kernel-release")
+  vendor doca-deb ok
+  small=$root/var/lib/ibup/install
+  mkdir -p "$small"
+  mount -t tmpfs -o size=8k ibup-install-full "$small" ||
+    { echo "cannot mount a small tmpfs: skipped" >&2; exit 77; }
+  run_ibup full --root "$root" install --stack doca --url "$url" --sha256 "$sum"
+  expect_rc full 3
+  expect_in full err "No space left on device"
+  expect_in full err "--resume"
+  [ -f "$root/var/lib/ibup/journal.json" ] || fail "no journal kept for --resume"
+  not_installed "$root" doca-host doca-ofed
+  umount "$small"
+  run_ibup resume --root "$root" install --stack doca --url "$url" --sha256 "$sum" --resume
+  expect_rc resume 0
+  installed "$root" doca-host doca-ofed mlnx-ofed-kernel-dkms
+  dkms_status mlnx-ofed-kernel "$kk" || fail "DKMS did not install mlnx-ofed-kernel for $kk"
   ;;
 mofed)
   make_tree el9-dkms "$root"
