@@ -13,6 +13,8 @@
 #   doca-held-debian12  Debian's rdma-core held: apt refuses, the journal is kept; once
 #                       unheld, --resume installs DOCA (its rdma-core replaces Debian's),
 #                       DKMS builds the module, and a second run plans nothing
+#   doca-from-debian12  --from a file fetched elsewhere: a tampered copy refused with both
+#                       hashes before anything runs; the right one installs, offline
 #   doca-full-disk-debian12  the download's file system is full: the error named, nothing
 #                       installed, the journal kept; --resume finishes with space again
 #   mofed               the MLNX_OFED tarball: mlnxofedinstall's arguments checked; its
@@ -194,6 +196,28 @@ doca-full-disk-debian12)
   expect_rc resume 0
   installed "$root" doca-host doca-ofed mlnx-ofed-kernel-dkms
   dkms_status mlnx-ofed-kernel "$kk" || fail "DKMS did not install mlnx-ofed-kernel for $kk"
+  ;;
+doca-from-debian12)
+  # Air-gapped: the file was fetched elsewhere; its manifest row's URL is never asked for.
+  make_tree debian12 "$root"
+  dir=$(kit_product vendor.sh doca-deb ok)
+  read -r sum file <"$dir/SHA256SUMS"
+  manifest "$tmp/manifest.json" debian12 doca 3.2.2 \
+    "https://www.mellanox.com/downloads/DOCA/DOCA_v3.2.2/host/$file" "$sum"
+  cp "$dir/$file" "$tmp/tampered.deb"
+  printf 'x' >>"$tmp/tampered.deb"
+  bad=$(sha256sum "$tmp/tampered.deb" | cut -d' ' -f1)
+  run_ibup tampered --root "$root" install --stack doca --manifest "$tmp/manifest.json" \
+    --from "$tmp/tampered.deb"
+  expect_rc tampered 3
+  expect_in tampered err "$bad"
+  expect_in tampered err "$sum"
+  not_installed "$root" doca-host
+  [ ! -e "$root/var/lib/ibup/journal.json" ] || fail "a refused file started a run"
+  run_ibup from --root "$root" install --stack doca --manifest "$tmp/manifest.json" \
+    --from "$dir/$file"
+  expect_rc from 0
+  installed "$root" doca-host doca-ofed
   ;;
 mofed)
   make_tree el9-dkms "$root"
