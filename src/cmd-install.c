@@ -288,8 +288,9 @@ static int run_install(struct ibup_cli *cli, struct install_args *a)
 		goto out;
 	}
 	if (!cli->json) {
-		printf("Stack: %s%s%s\n", ibup_stack_name(choice.stack),
-		       choice.version ? " " : "", choice.version ? choice.version : "");
+		printf("%s: %s%s%s\n", a->o.remove ? "Remove" : "Stack",
+		       ibup_stack_name(choice.stack), choice.version ? " " : "",
+		       choice.version ? choice.version : "");
 		for (unsigned i = 0; i < choice.n_reasons; i++)
 			printf("  - %s\n", choice.reasons[i]);
 		putchar('\n');

@@ -176,11 +176,11 @@ static int ofed_generation(const char *url, char *buf, size_t size)
 	const char *base = strrchr(url, '/');
 
 	base = base ? base + 1 : url;
+	/* "-YY.MM-" (or "_YY.MM_"): each test only reads bytes the previous ones vouched for. */
 	for (const char *p = base; *p; p++)
-		if ((*p == '-' || *p == '_') && p[1] >= '0' && p[1] <= '9' &&
-		    p[3] == '.' && p[6] && (p[6] == '-' || p[6] == '_') && p[1] != '0' &&
-		    strspn(p + 1, "0123456789") == 2 &&
-		    strspn(p + 4, "0123456789") == 2) {
+		if ((*p == '-' || *p == '_') && p[1] != '0' &&
+		    strspn(p + 1, "0123456789") == 2 && p[3] == '.' &&
+		    strspn(p + 4, "0123456789") == 2 && (p[6] == '-' || p[6] == '_')) {
 			snprintf(buf, size, "%.5s", p + 1);
 			return 0;
 		}
@@ -221,7 +221,11 @@ static int weigh_installed(const struct ibup_status *st,
 			ofed_generation(c->url, gen, sizeof(gen));
 		else if (c->stack == IBUP_STACK_MOFED && c->version)
 			snprintf(gen, sizeof(gen), "%.5s", c->version);
-		if (!ver || !*gen || strncmp(ver, gen, strlen(gen)) == 0 || o->remove) {
+		if (o->remove)
+			return reason(
+				c, "%s is removed the vendor's way (ofed_uninstall.sh)",
+				c->installed);
+		if (!ver || !*gen || strncmp(ver, gen, strlen(gen)) == 0) {
 			c->same = true;
 			return reason(c, "%s is installed already", c->installed);
 		}
@@ -269,9 +273,13 @@ static int read_distro(struct ibup_ctx *ctx, struct ibup_install_choice *c,
 }
 
 /* Ubuntu 26.04 carries Canonical-built, signed DOCA-OFED modules in its archive. */
+/* Ubuntu 26.04 with linux-azure: Canonical's doca-ofed-azure, built for that kernel. */
 static bool archive_doca(const struct ibup_install_choice *c)
 {
-	return strcmp(c->distro.key, "ubuntu26.04") == 0;
+	size_t n = c->kernel ? strlen(c->kernel) : 0;
+
+	return strcmp(c->distro.key, "ubuntu26.04") == 0 && n > 6 &&
+	       strcmp(c->kernel + n - 6, "-azure") == 0;
 }
 
 /* Azure Linux carries its own MLNX_OFED kernel packages (mlnx-ofa_kernel). */
@@ -385,7 +393,7 @@ static int resolve_vendor(const struct ibup_install_opts *o, const struct hw *hw
 	c->row = ibup_manifest_find(o->manifest, c->distro.key, c->arch, c->stack,
 				    o->version,
 				    c->stack == IBUP_STACK_MOFED ? devices : NULL);
-	if (!c->row && !o->url)
+	if (!c->row && !o->url && !(o->from && o->sha256))
 		return install_refuse(
 			err, IBUP_REFUSE_UNSUPPORTED,
 			"Give the file with --url URL --sha256 HEX (or --from FILE --sha256 "
@@ -395,7 +403,8 @@ static int resolve_vendor(const struct ibup_install_opts *o, const struct hw *hw
 			o->version ? o->version : "", c->distro.key, c->arch,
 			strcmp(devices, "cx3") == 0 ? " (ConnectX-3)" : "");
 	c->version = strdup(c->row ? c->row->version : o->version ? o->version : "given");
-	c->url = strdup(o->url ? o->url : c->row->url);
+	/* --from without a row: the file's own name stands for the URL's. */
+	c->url = strdup(o->url ? o->url : c->row ? c->row->url : o->from);
 	if (!c->version || !c->url)
 		return -ENOMEM;
 	if (!o->sha256 && !c->row->sha256)
@@ -419,6 +428,8 @@ static int resolve_vendor(const struct ibup_install_opts *o, const struct hw *hw
 			c->row->version, c->row->max_kernel, c->kernel);
 	if (o->url)
 		return reason(c, "%s %s from --url", name, c->version);
+	if (!c->row)
+		return reason(c, "%s from %s (--from)", name, o->from);
 	return reason(c, "%s %s: the %s manifest's %s row for %s %s", name, c->version,
 		      o->manifest->origin, o->version ? "" : "newest", c->distro.key,
 		      c->arch);
@@ -480,7 +491,16 @@ int ibup_install_choose(struct ibup_ctx *ctx, const struct ibup_status *st,
 	}
 	count_hw(st, &hw);
 	c->stack = o->stack;
-	if (c->stack == IBUP_STACK_AUTO)
+	if (o->remove) {
+		/* --remove takes away what is there: a vendor stack, else the inbox tools. */
+		const char *have = installed_stack(st);
+
+		if (have && strcmp(have, "inbox") != 0)
+			ibup_stack_from_name(have, &c->stack);
+		else if (c->stack == IBUP_STACK_AUTO)
+			c->stack = IBUP_STACK_INBOX;
+		r = have ? 0 : reason(c, "--remove: no RDMA stack is installed");
+	} else if (c->stack == IBUP_STACK_AUTO)
 		r = choose_auto(st, o, &hw, &x, x_found, c);
 	else
 		r = reason(c, "--stack %s", ibup_stack_name(c->stack));

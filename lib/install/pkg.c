@@ -156,6 +156,14 @@ int pkg_plan_install(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	if (!pkgs->n)
 		return 0;
 	r = pm_prefix(ctx, d, remove, &argv);
+	/* A package file given by path was verified by its SHA-256 against the manifest;
+	 * zypper refuses one its keyring cannot verify unless told. */
+	for (unsigned i = 0; r >= 0 && d->pm == IBUP_PM_ZYPPER && !remove && i < pkgs->n;
+	     i++)
+		if (strchr(pkgs->v[i], '/')) {
+			r = strv_add(&argv, "--allow-unsigned-rpm");
+			break;
+		}
 	for (unsigned i = 0; r >= 0 && i < pkgs->n; i++)
 		r = strv_add(&argv, pkgs->v[i]);
 	if (r >= 0)

@@ -80,6 +80,17 @@ check "resumed: the download fails again (got $rc)" test "$rc" = 3
 check "resumed: the same refusal" grep -q "expected $wrong, got $good" "$tmp/err"
 rm -rf "$tree/var/lib/ibup"
 
+# The right hash: downloaded, kept in --cache by its hash, then unpacked (the served
+# file is no tarball: tar fails, and so does the run, at that step).
+rc=0
+"$ibup" --root "$tree" install --stack mofed --url "$url?right" --sha256 "$good" \
+  --cache /var/cache/ibup-test >"$tmp/out" 2>"$tmp/err" || rc=$?
+check "right hash: the unpack fails (got $rc)" test "$rc" = 3
+check "right hash: downloaded" cmp -s "$tmp/served" "$tree/var/lib/ibup/install/file"
+check "right hash: kept in --cache" cmp -s "$tmp/served" "$tree/var/cache/ibup-test/$good"
+check "right hash: tar ran and failed" grep -q "step 2 of .* failed: 'tar' exited" "$tmp/err"
+rm -rf "$tree/var/lib/ibup" "$tree/var/cache/ibup-test"
+
 # 3. --from: the file given is hashed before anything is planned.
 rc=0
 "$ibup" --root "$tree" install --stack mofed --from "$tmp/served" --sha256 "$wrong" \
@@ -93,6 +104,18 @@ rc=0
 check "--from right hash: planned (got $rc)" test "$rc" = 0
 check "--from right hash: copied into the tree" \
   grep -q "^install -D -m 0644 $tmp/served $tree/var/lib/ibup/install/" "$tmp/out"
+
+# A distribution the manifest has no row for: --from with --sha256 is enough.
+cp "$src/tests/cli/install/os-release/sles15sp6" "$tree/etc/os-release.sles"
+mv "$tree/etc/os-release" "$tree/etc/os-release.ubuntu"
+mv "$tree/etc/os-release.sles" "$tree/etc/os-release"
+rc=0
+"$ibup" --root "$tree" install --stack doca --from "$tmp/served" --sha256 "$good" \
+  --dry-run >"$tmp/out" 2>"$tmp/err" || rc=$?
+check "--from without a row: planned (got $rc)" test "$rc" = 0
+check "--from without a row: installed with zypper" \
+  grep -q "^zypper --non-interactive --root $tree install --no-recommends --allow-unsigned-rpm $tree/var/lib/ibup/install/served$" "$tmp/out"
+mv "$tree/etc/os-release.ubuntu" "$tree/etc/os-release"
 
 # 4. A row without a hash needs --sha256: usage (2), and nothing is fetched.
 rc=0
