@@ -65,6 +65,15 @@ install_into() {
     cat "$tmp/$name.out" >&2
     fail=1
   }
+  # The kernel hook (kernel-install's plugin) says what it checks and never fails.
+  rc=0
+  sh "$tree/etc/kernel/install.d/90-ibup-check.install" add 6.6.0-test \
+    >/dev/null 2>"$tmp/$name.hook" || rc=$?
+  if [ "$rc" != 0 ] || ! grep -q "for kernel 6.6.0-test" "$tmp/$name.hook"; then
+    echo "FAIL: $name: the kernel hook exited $rc:" >&2
+    cat "$tmp/$name.hook" >&2
+    fail=1
+  fi
   rc=0
   "$ibup" --root "$tree" install --stack inbox >"$tmp/$name.again" 2>&1 || rc=$?
   if [ "$rc" != 0 ] || ! grep -q "^Nothing to do" "$tmp/$name.again"; then
