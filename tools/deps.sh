@@ -35,8 +35,9 @@ zypper_build=(gcc cmake ninja pkg-config libjansson-devel libmnl-devel libexpat-
 # packages (tools/package.sh); promtool (Debian's prometheus) lints `ibup metrics`;
 # the Azure Linux agent (waagent) drives the VM-extension tests and checks the
 # waagent.conf reader; systemctl (systemd) enables units under --root in plan tests;
-# dnf, zypper and createrepo-c install into RPM trees from local repositories (install);
-# Open MPI's headers build ibup-sweep (the sweep's MPI program).
+# dnf, zypper and createrepo-c (with rpm, mmdebstrap and dpkg-dev) build and drive the
+# EL and SLES trees of the `ibup install` tests (tests/install/kit); Open MPI's headers
+# build ibup-sweep (the sweep's MPI program).
 apt_test=(libcmocka-dev python3 python3-jsonschema clang libclang-rt-14-dev clang-format cppcheck shellcheck
   qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq bash-completion valgrind
   git mmdebstrap zstd dpkg-dev debhelper lintian rpm prometheus waagent systemd

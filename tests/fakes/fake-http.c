@@ -23,8 +23,14 @@
  *   /stall         the first request gets half the file and then nothing, until the
  *                  client goes away; later ones are answered as /file
  *   /stall-always  every request stalls so
+ * Given a directory (fake-http DIR), it also serves real files, as a vendor's download
+ * host does:
+ *   /files/PATH    200 with DIR/PATH (no "..", no symlinks followed out of DIR), or 404
+ *   /downloads/PATH 301 to /files/PATH (www.mellanox.com/downloads/X moves to
+ *                  content.mellanox.com/X the same way)
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -46,6 +53,7 @@ struct counter {
 };
 
 static struct counter counters[MAX_PATHS];
+static int files_dir = -1; /* DIR's descriptor, or -1 */
 
 /* How many requests @path (with its query) has had, this one included. */
 static unsigned count(const char *path)
@@ -170,9 +178,45 @@ static void stall(int fd)
 		;
 }
 
+/* 200 with DIR/@rel, or 404; @rel must stay inside DIR. */
+static void serve_real(int fd, const char *rel)
+{
+	char extra[160], buf[16384];
+	struct stat st;
+	ssize_t r;
+	int f;
+
+	if (files_dir < 0 || !*rel || rel[0] == '/' || strstr(rel, "..") ||
+	    (f = openat(files_dir, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		simple(fd, 404, "Not Found");
+		return;
+	}
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		simple(fd, 404, "Not Found");
+		return;
+	}
+	snprintf(extra, sizeof(extra),
+		 "Content-Type: application/octet-stream\r\nContent-Length: %lld\r\n",
+		 (long long)st.st_size);
+	head(fd, 200, "OK", extra);
+	while ((r = read(f, buf, sizeof(buf))) > 0)
+		if (send_all(fd, buf, (size_t)r) < 0)
+			break;
+	close(f);
+}
+
 static void answer(int fd, const char *route, unsigned n, long long range_from)
 {
-	if (strcmp(route, "/file") == 0) {
+	if (strncmp(route, "/files/", 7) == 0) {
+		serve_real(fd, route + 7);
+	} else if (strncmp(route, "/downloads/", 11) == 0) {
+		char extra[512];
+
+		snprintf(extra, sizeof(extra),
+			 "Location: /files/%s\r\nContent-Length: 0\r\n", route + 11);
+		head(fd, 301, "Moved Permanently", extra);
+	} else if (strcmp(route, "/file") == 0) {
 		serve_file(fd, range_from);
 	} else if (strcmp(route, "/redirect") == 0) {
 		redirect(fd, "/redirect2");
@@ -266,12 +310,19 @@ static int read_request(int fd, char *path, size_t psize, long long *ret_range_f
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(addr);
 	int one = 1, s;
 
+	if (argc > 1) {
+		files_dir = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (files_dir < 0) {
+			perror(argv[1]);
+			return 1;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
