@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # `ibup install --stack inbox` into an EL9 tree through the real dnf, or a SLES 15 SP6 tree
 # through the real zypper, from the kit's local repository: the packages' files land in
-# the tree and its rpm database lists them; a second run plans nothing; a package the
+# the tree and its rpm database lists them; the kernel hook runs and never fails; a
+# second run plans nothing; a package the
 # package manager will not install (dnf's exclude=, as images hold packages) fails with
 # the package manager named, leaves the journal, and --resume finishes once it is lifted.
 #
@@ -46,6 +47,15 @@ installed "$root" "${pkgs[@]}"
 rpm -q --root "$root" rdma-core libibverbs-utils infiniband-diags perftest librdmacm-utils \
   >/dev/null || fail "the tree's rpm database does not list the inbox packages"
 [ ! -e "$root/var/lib/ibup/journal.json" ] || fail "a finished run left its journal"
+
+# The kernel hook (kernel-install's plugin on these distributions) says what it checks
+# when a kernel lands, and never fails the kernel's installation.
+hook=$root/etc/kernel/install.d/90-ibup-check.install
+[ -x "$hook" ] || fail "no executable kernel-install hook at ${hook#"$root"}"
+rc=0
+sh "$hook" add 6.6.0-test >/dev/null 2>"$tmp/hook.err" || rc=$?
+[ "$rc" = 0 ] || fail "the kernel hook exited $rc: $(cat "$tmp/hook.err")"
+grep -q "for kernel 6.6.0-test" "$tmp/hook.err" || fail "the kernel hook did not name the kernel: $(cat "$tmp/hook.err")"
 
 # Everything is there: nothing to do, and the package manager is not run again.
 run_ibup second --root "$root" install --stack inbox
