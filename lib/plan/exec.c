@@ -38,6 +38,16 @@ static void first_line(const char *s, char *buf, size_t size)
 	ibup_sanitize(buf);
 }
 
+/* The program a command line runs, for people: "chroot R dnf ..." runs dnf. */
+static const char *program(const char *const *argv)
+{
+	if (!argv || !argv[0])
+		return "";
+	if (strcmp(argv[0], "chroot") == 0 && argv[1] && argv[2])
+		return argv[2];
+	return argv[0];
+}
+
 static void argv_freep(char ***p)
 {
 	ibup_argv_free(*p);
@@ -60,7 +70,8 @@ static int run_argv(const struct ibup_plan *plan, const struct ibup_step *step,
 			   step->timeout_ms ? step->timeout_ms : RUN_TIMEOUT_MS,
 			   64 * 1024, &res);
 	if (r < 0) {
-		snprintf(detail, dsize, "cannot run '%s': %s", argv[0], strerror(-r));
+		snprintf(detail, dsize, "cannot run '%s': %s",
+			 program((const char *const *)argv), strerror(-r));
 		return r;
 	}
 	for (unsigned i = 0; i < (step->n_ok ? step->n_ok : 1); i++)
@@ -68,15 +79,17 @@ static int run_argv(const struct ibup_plan *plan, const struct ibup_step *step,
 	if (!ok) {
 		first_line(res.err && *res.err ? res.err : res.out, line, sizeof(line));
 		if (res.timed_out)
-			snprintf(detail, dsize, "'%s' did not finish in %u s", argv[0],
+			snprintf(detail, dsize, "'%s' did not finish in %u s",
+				 program((const char *const *)argv),
 				 (step->timeout_ms ? step->timeout_ms : RUN_TIMEOUT_MS) /
 					 1000);
 		else {
 			if (step->exit_meaning)
 				means = step->exit_meaning(res.exit_code);
-			snprintf(detail, dsize, "'%s' exited with %d%s%s%s%s%s", argv[0],
-				 res.exit_code, means ? " (" : "", means ? means : "",
-				 means ? ")" : "", *line ? ": " : "", line);
+			snprintf(detail, dsize, "'%s' exited with %d%s%s%s%s%s",
+				 program((const char *const *)argv), res.exit_code,
+				 means ? " (" : "", means ? means : "", means ? ")" : "",
+				 *line ? ": " : "", line);
 		}
 		r = res.timed_out ? -ETIMEDOUT : -ECANCELED;
 	}
@@ -228,6 +241,14 @@ static void step_words(json_t *step, char *buf, size_t size)
 	const char *path = json_string_value(json_object_get(step, "path"));
 	const char *name = json_string_value(json_object_get(step, "name"));
 	const char *value = json_string_value(json_object_get(step, "value"));
+	json_t *argv = json_object_get(step, "argv");
+	const char *words[4] = { NULL };
+
+	/* A run is named by its program. */
+	for (size_t i = 0; i < 3 && json_is_array(argv); i++)
+		words[i] = json_string_value(json_array_get(argv, i));
+	if (!path && !name && words[0])
+		name = program(words);
 
 	snprintf(buf, size, "%s %s%s%s", kind ? kind : "?",
 		 path	? path
@@ -465,7 +486,7 @@ int ibup_plan_execute(struct ibup_ctx *ctx, const struct ibup_plan *plan,
 			    s->path ? " /" : " ",
 			    s->path   ? s->path
 			    : s->name ? s->name
-				      : "",
+				      : program((const char *const *)s->argv),
 			    *detail ? detail : strerror(-sr));
 			if (journal)
 				journal_set_done(&st, journal, at, (int)at, ret->error);

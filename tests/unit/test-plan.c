@@ -333,6 +333,8 @@ static void test_exec_exit_meaning(void **state)
 	assert_non_null(strstr(res.error, "'sh' exited with 172 (prerequisites are not "
 					  "met (kernel headers or devel, build tools)): "
 					  "missing"));
+	/* The step is named by its program. */
+	assert_non_null(strstr(res.error, "step 1 of 1 (run sh) failed"));
 	ibup_exec_result_release(&res);
 	ibup_plan_free(p);
 	/* A code the vendor does not document is said as it is. */
