@@ -41,6 +41,9 @@ const char *ibup_step_kind_name(enum ibup_step_kind k); /* "write_file", ... */
 #define IBUP_SHA256_HEX 65 /* 64 hex digits and a NUL */
 #define IBUP_STEP_MAX_OK 8
 
+/* What a program's exit code means, as its vendor documents it; NULL when not said. */
+typedef const char *ibup_exit_meaning_fn(int code);
+
 struct ibup_step {
 	enum ibup_step_kind kind;
 	char *why; /* one line: what the step is for */
@@ -59,6 +62,9 @@ struct ibup_step {
 	int ok_codes
 		[IBUP_STEP_MAX_OK]; /* run: exit codes meaning success ({0} by default) */
 	unsigned n_ok;
+	/* run: the failure line says what the exit code means (NULL: no table). Not
+	 * journaled: it follows from the program, which is. */
+	ibup_exit_meaning_fn *exit_meaning;
 	char *url; /* download */
 	uint64_t size; /* download: bytes expected */
 	char *name, *value; /* unit/action, module, interface/address, device/new name */
@@ -257,8 +263,10 @@ struct ibup_exec_result {
  * naming it in @ret->error. The journal (the plan, the digest of its inputs, each
  * finished step) lives in ibup's state directory under the root and is removed when
  * the run succeeds. With a journal present a run is refused unless @opts->resume is
- * set and the plan equals the journal's unfinished steps; otherwise @ret->error says
- * what changed.
+ * set and the plan equals the journal's unfinished steps, optionally after steps the
+ * journal has as done (in its order: steps planned whatever the host has, such as a
+ * download or a program's run; they are IBUP_STEP_SKIPPED); otherwise @ret->error
+ * says what changed.
  *
  * Return: 0 when every step that may not fail succeeded; -EBUSY when another run holds
  * the lock, -EEXIST when an unfinished run is journaled (no --resume), -ESTALE when

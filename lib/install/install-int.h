@@ -43,6 +43,10 @@ int pkg_plan_update(struct ibup_ctx *ctx, struct ibup_plan *plan,
 int pkg_plan_install(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		     const struct ibup_distro *d, const struct strv *pkgs, bool remove,
 		     const char *why);
+/* The same with the package manager's options @opts (NULL: none) after its verb. */
+int pkg_plan_install_opts(struct ibup_ctx *ctx, struct ibup_plan *plan,
+			  const struct ibup_distro *d, const struct strv *pkgs,
+			  bool remove, const struct strv *opts, const char *why);
 /* A command run inside the tree (chroot R ...), or as is on the running system. */
 int plan_run_in_tree(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		     const char *const argv[], const int *ok, unsigned n_ok,

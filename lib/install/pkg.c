@@ -150,12 +150,21 @@ int pkg_plan_install(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		     const struct ibup_distro *d, const struct strv *pkgs, bool remove,
 		     const char *why)
 {
+	return pkg_plan_install_opts(ctx, plan, d, pkgs, remove, NULL, why);
+}
+
+int pkg_plan_install_opts(struct ibup_ctx *ctx, struct ibup_plan *plan,
+			  const struct ibup_distro *d, const struct strv *pkgs,
+			  bool remove, const struct strv *opts, const char *why)
+{
 	struct strv argv = { 0 };
 	int r;
 
 	if (!pkgs->n)
 		return 0;
 	r = pm_prefix(ctx, d, remove, &argv);
+	for (unsigned i = 0; r >= 0 && opts && i < opts->n; i++)
+		r = strv_add(&argv, opts->v[i]);
 	/* A package file given by path was verified by its SHA-256 against the manifest;
 	 * zypper refuses one its keyring cannot verify unless told. */
 	for (unsigned i = 0; r >= 0 && d->pm == IBUP_PM_ZYPPER && !remove && i < pkgs->n;

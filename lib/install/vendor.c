@@ -172,6 +172,50 @@ static int plan_dkms_check(struct ibup_ctx *ctx, struct ibup_plan *plan,
 				0, 120000, why);
 }
 
+/*
+ * dnf --installroot=R reads R/etc/yum.repos.d but takes file:// baseurls as paths on
+ * this machine, not in R: the repository doca-host lays down (its doca.repo says
+ * [doca] baseurl=file:///usr/share/doca-host-…/repo) is looked for outside the tree.
+ * An administrator building an image gives dnf the repository's path in the tree. That
+ * file does not exist when the plan is made (doca-host installs it), but NVIDIA names
+ * both from the package: doca-host-VER-BUILD_OFED_DISTRO.ARCH.rpm lays down
+ * /usr/share/doca-host-VER-BUILD_OFED_DISTRO/repo, and its repository is "doca". So the
+ * plan says it from the verified file's name: --setopt=doca.baseurl=file://R/usr/share/
+ * doca-host-VER-BUILD_OFED_DISTRO/repo. On the running system (no root) nothing is
+ * needed. Azure Linux (tdnf) never takes the DOCA rows; no SLES row has DOCA; zypper
+ * --root, which also takes dir:/ and file:/ URLs outside the tree, would need the same.
+ */
+static int doca_repo_opts(struct ibup_ctx *ctx, const struct ibup_install_choice *c,
+			  struct strv *opts, struct ibup_install_error *err)
+{
+	_cleanup_free_ char *file = NULL, *repo = NULL;
+	const char *root = install_root(ctx), *dot;
+	size_t n;
+	int r;
+
+	if (!root || c->distro.pm != IBUP_PM_DNF)
+		return 0;
+	r = url_file(c->url, &file);
+	if (r < 0)
+		return r;
+	n = strlen(file);
+	dot = n > 4 && strcmp(file + n - 4, ".rpm") == 0 ? memrchr(file, '.', n - 4)
+							 : NULL;
+	if (strncmp(file, "doca-host-", 10) != 0 || !dot || dot == file + 10 ||
+	    strchr(file, '/'))
+		return install_refuse(
+			err, IBUP_REFUSE_USAGE, NULL,
+			"'%s' is not named as NVIDIA names doca-host "
+			"(doca-host-VER-BUILD_OFED_DISTRO.ARCH.rpm): where it puts its "
+			"repository in %s is not known",
+			file, root);
+	r = tree_path(ctx, "usr/share/", &repo);
+	if (r < 0)
+		return r;
+	return strv_addf(opts, "--setopt=doca.baseurl=file://%s%.*s/repo", repo,
+			 (int)(dot - file), file);
+}
+
 /* Ubuntu's distribution dkms wins over the copy in DOCA's repository (as Azure's images). */
 static const char doca_pin[] =
 	"# Written by 'ibup install --stack doca': the distribution's dkms, not DOCA's.\n"
@@ -184,7 +228,7 @@ int plan_doca(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	      struct ibup_install_error *err)
 {
 	_cleanup_free_ char *rel = NULL, *local = NULL, *devel = NULL;
-	struct strv pkgs = { 0 };
+	struct strv pkgs = { 0 }, opts = { 0 };
 	int r;
 
 	if (!c->url) {
@@ -201,9 +245,13 @@ int plan_doca(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		strv_release(&pkgs);
 		return r;
 	}
-	r = plan_fetch(ctx, plan, o, c, &rel, err);
-	if (r < 0)
+	r = doca_repo_opts(ctx, c, &opts, err);
+	if (r >= 0)
+		r = plan_fetch(ctx, plan, o, c, &rel, err);
+	if (r < 0) {
+		strv_release(&opts);
 		return r;
+	}
 	/* The package manager installs the local repository package from its path. */
 	if (c->distro.pm == IBUP_PM_APT)
 		r = asprintf(&local, "/%s", rel) < 0 ? -ENOMEM : 0;
@@ -234,11 +282,12 @@ int plan_doca(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	if (r >= 0)
 		r = pkg_missing(ctx, plan, &c->distro, &pkgs, false);
 	if (r >= 0)
-		r = pkg_plan_install(
-			ctx, plan, &c->distro, &pkgs, false,
+		r = pkg_plan_install_opts(
+			ctx, plan, &c->distro, &pkgs, false, &opts,
 			"DOCA-OFED (doca-ofed: the MLNX_OFED-like profile) and the "
 			"target kernel's headers DKMS builds against");
 	strv_release(&pkgs);
+	strv_release(&opts);
 	if (r >= 0)
 		r = plan_dkms_check(ctx, plan, c);
 	return r < 0 ? r : 0;
@@ -376,6 +425,8 @@ int plan_mofed(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	if (r >= 0)
 		r = plan_run_in_tree(ctx, plan, (const char *const *)argv.v, NULL, 0,
 				     INSTALL_TIMEOUT_MS, why);
+	if (r >= 0) /* its failure says what the installer's code means */
+		plan->steps[plan->n - 1].exit_meaning = ibup_mofed_exit_meaning;
 	strv_release(&argv);
 	return r < 0 ? r : 0;
 }

@@ -38,6 +38,16 @@ static void first_line(const char *s, char *buf, size_t size)
 	ibup_sanitize(buf);
 }
 
+/* The program a command line runs, for people: "chroot R dnf ..." runs dnf. */
+static const char *program(const char *const *argv)
+{
+	if (!argv || !argv[0])
+		return "";
+	if (strcmp(argv[0], "chroot") == 0 && argv[1] && argv[2])
+		return argv[2];
+	return argv[0];
+}
+
 static void argv_freep(char ***p)
 {
 	ibup_argv_free(*p);
@@ -48,6 +58,7 @@ static int run_argv(const struct ibup_plan *plan, const struct ibup_step *step,
 {
 	_cleanup_(argv_freep) char **argv = NULL;
 	struct ibup_spawn_result res;
+	const char *means = NULL;
 	char line[200];
 	bool ok = false;
 	int r;
@@ -59,7 +70,8 @@ static int run_argv(const struct ibup_plan *plan, const struct ibup_step *step,
 			   step->timeout_ms ? step->timeout_ms : RUN_TIMEOUT_MS,
 			   64 * 1024, &res);
 	if (r < 0) {
-		snprintf(detail, dsize, "cannot run '%s': %s", argv[0], strerror(-r));
+		snprintf(detail, dsize, "cannot run '%s': %s",
+			 program((const char *const *)argv), strerror(-r));
 		return r;
 	}
 	for (unsigned i = 0; i < (step->n_ok ? step->n_ok : 1); i++)
@@ -67,12 +79,18 @@ static int run_argv(const struct ibup_plan *plan, const struct ibup_step *step,
 	if (!ok) {
 		first_line(res.err && *res.err ? res.err : res.out, line, sizeof(line));
 		if (res.timed_out)
-			snprintf(detail, dsize, "'%s' did not finish in %u s", argv[0],
+			snprintf(detail, dsize, "'%s' did not finish in %u s",
+				 program((const char *const *)argv),
 				 (step->timeout_ms ? step->timeout_ms : RUN_TIMEOUT_MS) /
 					 1000);
-		else
-			snprintf(detail, dsize, "'%s' exited with %d%s%s", argv[0],
-				 res.exit_code, *line ? ": " : "", line);
+		else {
+			if (step->exit_meaning)
+				means = step->exit_meaning(res.exit_code);
+			snprintf(detail, dsize, "'%s' exited with %d%s%s%s%s%s",
+				 program((const char *const *)argv), res.exit_code,
+				 means ? " (" : "", means ? means : "", means ? ")" : "",
+				 *line ? ": " : "", line);
+		}
 		r = res.timed_out ? -ETIMEDOUT : -ECANCELED;
 	}
 	ibup_spawn_result_release(&res);
@@ -223,6 +241,14 @@ static void step_words(json_t *step, char *buf, size_t size)
 	const char *path = json_string_value(json_object_get(step, "path"));
 	const char *name = json_string_value(json_object_get(step, "name"));
 	const char *value = json_string_value(json_object_get(step, "value"));
+	json_t *argv = json_object_get(step, "argv");
+	const char *words[4] = { NULL };
+
+	/* A run is named by its program. */
+	for (size_t i = 0; i < 3 && json_is_array(argv); i++)
+		words[i] = json_string_value(json_array_get(argv, i));
+	if (!path && !name && words[0])
+		name = program(words);
 
 	snprintf(buf, size, "%s %s%s%s", kind ? kind : "?",
 		 path	? path
@@ -233,17 +259,42 @@ static void step_words(json_t *step, char *buf, size_t size)
 }
 
 /*
+ * Planning again after a run stopped gives the steps whose effect planning sees (a
+ * package installed, a file written) no more, but again those whose effect it cannot
+ * see (a download, a run of a program): they are planned whenever the plan is made.
+ * Such a step is the earlier run's when it is one the journal has as done, in the same
+ * order; @skip is then where the plan's unfinished part starts. The rest of the plan
+ * must equal the rest of the journal, step for step.
+ */
+static bool done_before(json_t *steps, size_t done, json_t *plan_steps, size_t skip)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < skip; i++, j++) {
+		json_t *b = json_array_get(plan_steps, i);
+
+		while (j < done && !json_equal(json_array_get(steps, j), b))
+			j++;
+		if (j == done)
+			return false;
+	}
+	return true;
+}
+
+/*
  * A journal is there: a run that stopped. Continue it when asked to and when this plan
- * is what it has left; *ret_journal is then the journal to go on with.
+ * is what it has left (after steps the journal has as done, see done_before());
+ * *ret_journal is then the journal to go on with, *ret_offset the steps it has done and
+ * *ret_skip the plan's steps that were among them.
  */
 static int check_journal(const struct ibup_plan *plan, const char *text, size_t len,
 			 const char *path, bool resume, struct ibup_exec_result *res,
-			 json_t **ret_journal, unsigned *ret_offset)
+			 json_t **ret_journal, unsigned *ret_offset, unsigned *ret_skip)
 {
 	json_t *j = json_loadb(text, len, 0, NULL), *steps, *rest;
 	const char *cmd, *err, *inputs;
 	json_int_t done;
-	size_t n;
+	size_t n, skip = 0;
 	char was[160], now[160];
 
 	steps = json_object_get(j, "steps");
@@ -272,6 +323,7 @@ static int check_journal(const struct ibup_plan *plan, const char *text, size_t 
 		/* What was left is there now (done by hand, or by the failed step itself). */
 		*ret_journal = NULL;
 		*ret_offset = (unsigned)done;
+		*ret_skip = 0;
 		json_decref(j);
 		return 0;
 	}
@@ -287,9 +339,12 @@ static int check_journal(const struct ibup_plan *plan, const char *text, size_t 
 		json_decref(j);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n - (size_t)done || i < plan->n; i++) {
+	if (plan->n > n - (size_t)done &&
+	    done_before(steps, (size_t)done, rest, plan->n - (n - (size_t)done)))
+		skip = plan->n - (n - (size_t)done);
+	for (size_t i = 0; i < n - (size_t)done || skip + i < plan->n; i++) {
 		json_t *a = json_array_get(steps, (size_t)done + i),
-		       *b = json_array_get(rest, i);
+		       *b = json_array_get(rest, skip + i);
 
 		if (a && b && json_equal(a, b))
 			continue;
@@ -312,6 +367,7 @@ static int check_journal(const struct ibup_plan *plan, const char *text, size_t 
 	json_decref(rest);
 	*ret_journal = j;
 	*ret_offset = (unsigned)done;
+	*ret_skip = (unsigned)skip;
 	return 0;
 }
 
@@ -334,7 +390,7 @@ int ibup_plan_execute(struct ibup_ctx *ctx, const struct ibup_plan *plan,
 	struct ibup_state st = { .lock_fd = -1 };
 	_cleanup_free_ char *text = NULL;
 	json_t *journal = NULL;
-	unsigned offset = 0;
+	unsigned offset = 0, skip = 0;
 	char path[PATH_MAX];
 	size_t len = 0;
 	int r;
@@ -367,7 +423,7 @@ int ibup_plan_execute(struct ibup_ctx *ctx, const struct ibup_plan *plan,
 		r = ibup_state_read(&st, JOURNAL, JOURNAL_MAX, &text, &len);
 		if (r >= 0) {
 			r = check_journal(plan, text, len, path, opts->resume, ret,
-					  &journal, &offset);
+					  &journal, &offset, &skip);
 			if (r < 0) {
 				ibup_state_close(&st);
 				return r;
@@ -397,9 +453,13 @@ int ibup_plan_execute(struct ibup_ctx *ctx, const struct ibup_plan *plan,
 		}
 	}
 
+	/* The journal's step offset + k is the plan's step skip + k. */
+	for (unsigned i = 0; i < skip; i++)
+		ret->status[i] = IBUP_STEP_SKIPPED;
 	r = 0;
-	for (unsigned i = 0; i < plan->n; i++) {
+	for (unsigned i = skip; i < plan->n; i++) {
 		const struct ibup_step *s = &plan->steps[i];
+		unsigned at = offset + i - skip; /* in the journal */
 		char detail[384];
 		int sr;
 
@@ -421,23 +481,22 @@ int ibup_plan_execute(struct ibup_ctx *ctx, const struct ibup_plan *plan,
 				continue;
 			ret->first_error = sr;
 			ret->failed_step = i;
-			say(ret, "step %u of %u (%s%s%s) failed: %s", offset + i + 1,
-			    offset + plan->n, ibup_step_kind_name(s->kind),
+			say(ret, "step %u of %u (%s%s%s) failed: %s", at + 1,
+			    offset + plan->n - skip, ibup_step_kind_name(s->kind),
 			    s->path ? " /" : " ",
 			    s->path   ? s->path
 			    : s->name ? s->name
-				      : "",
+				      : program((const char *const *)s->argv),
 			    *detail ? detail : strerror(-sr));
 			if (journal)
-				journal_set_done(&st, journal, offset + i,
-						 (int)(offset + i), ret->error);
+				journal_set_done(&st, journal, at, (int)at, ret->error);
 			r = sr;
 			break;
 		}
 		ret->status[i] = IBUP_STEP_DONE;
 		ret->done++;
 		if (journal && i + 1 < plan->n)
-			journal_set_done(&st, journal, offset + i + 1, -1, NULL);
+			journal_set_done(&st, journal, at + 1, -1, NULL);
 	}
 	if (!opts->no_journal && r == 0) {
 		int rr = ibup_state_remove(&st, JOURNAL);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "ibup/install.h"
 #include "ibup/plan.h"
 #include "tmp-root.h"
 
@@ -147,13 +148,56 @@ static void test_exec_stops_journals_resumes(void **state)
 		0);
 	assert_non_null(strstr(journal, "\"done\": 2"));
 	free(journal);
-	/* Without --resume: refused. With it, only the unfinished step is the plan. */
+	/* Without --resume: refused. */
 	assert_int_equal(ibup_plan_execute(ctx, p, NULL, &res), -EEXIST);
 	assert_non_null(strstr(res.error, "--resume"));
 	ibup_exec_result_release(&res);
-	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ESTALE);
+	/*
+	 * With it, a plan that has again steps the run did (planned whatever the host
+	 * has: a run, a download) goes on after them: they are not done twice.
+	 */
+	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ECANCELED);
+	assert_true(res.resumed);
+	assert_int_equal(res.resumed_from, 2);
+	assert_int_equal(res.status[0], IBUP_STEP_SKIPPED);
+	assert_int_equal(res.status[1], IBUP_STEP_SKIPPED);
+	assert_int_equal(res.status[2], IBUP_STEP_FAILED);
+	assert_int_equal(res.done, 0);
+	assert_non_null(strstr(res.error, "step 3 of 3 (run "));
 	ibup_exec_result_release(&res);
 	ibup_plan_free(p);
+	assert_int_equal(
+		ibup_read_file(ctx, "var/lib/ibup/journal.json", 1 << 20, &journal, NULL),
+		0);
+	assert_non_null(strstr(journal, "\"done\": 2"));
+	free(journal);
+	/* A step before the rest that the run did not do: a different plan. */
+	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
+	ibup_plan_run(p, (const char *const[]){ "true", NULL }, NULL, 0, NULL, 0, "new");
+	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "test -e \"$IBUP_T\"", NULL },
+		      (const char *const[]){ "IBUP_T=/nonexistent-ibup", NULL }, 0, NULL,
+		      0, "fails");
+	ibup_plan_finish(p);
+	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ESTALE);
+	assert_non_null(strstr(res.error, "its step 3 was run"));
+	ibup_exec_result_release(&res);
+	ibup_plan_free(p);
+	/* The done steps in another order than the run's: a different plan. */
+	assert_true(ibup_file_remove(ctx, "etc/one") >= 0);
+	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
+	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "exit 3", NULL }, NULL, 0, ok,
+		      2, "exit 3 is fine");
+	assert_int_equal(ibup_plan_write_file(ctx, p, "etc/one", "1\n", 2, 0644, "one"),
+			 1);
+	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "test -e \"$IBUP_T\"", NULL },
+		      (const char *const[]){ "IBUP_T=/nonexistent-ibup", NULL }, 0, NULL,
+		      0, "fails");
+	ibup_plan_finish(p);
+	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ESTALE);
+	assert_non_null(strstr(res.error, "its step 3 was run"));
+	ibup_exec_result_release(&res);
+	ibup_plan_free(p);
+	assert_true(ibup_file_replace(ctx, "etc/one", "1\n", 2, 0644, 0) >= 0);
 
 	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
 	ibup_plan_write_file(ctx, p, "etc/one", "1\n", 2, 0644,
@@ -266,6 +310,49 @@ static void test_plan_lock_held(void **state)
 }
 
 /* The unit runs ibup wherever it is: a path with a space or '%' is one word, unexpanded. */
+/* A run step with its vendor's exit codes: the failure says what the code means. */
+static void test_exec_exit_meaning(void **state)
+{
+	char root[TMP_ROOT_SIZE];
+	struct ibup_ctx *ctx;
+	struct ibup_plan *p;
+	struct ibup_exec_result res;
+	struct ibup_exec_opts once = { .no_journal = true };
+
+	tmp_root_make(root, "meaning", &ctx);
+	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
+	assert_int_equal(
+		ibup_plan_run(p,
+			      (const char *const[]){ "sh", "-c",
+						     "echo missing >&2; exit 172", NULL },
+			      NULL, 0, NULL, 0, "installer"),
+		1);
+	p->steps[0].exit_meaning = ibup_mofed_exit_meaning;
+	ibup_plan_finish(p);
+	assert_int_equal(ibup_plan_execute(ctx, p, &once, &res), -ECANCELED);
+	assert_non_null(strstr(res.error, "'sh' exited with 172 (prerequisites are not "
+					  "met (kernel headers or devel, build tools)): "
+					  "missing"));
+	/* The step is named by its program. */
+	assert_non_null(strstr(res.error, "step 1 of 1 (run sh) failed"));
+	ibup_exec_result_release(&res);
+	ibup_plan_free(p);
+	/* A code the vendor does not document is said as it is. */
+	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
+	assert_int_equal(
+		ibup_plan_run(p, (const char *const[]){ "sh", "-c", "exit 99", NULL },
+			      NULL, 0, NULL, 0, "installer"),
+		1);
+	p->steps[0].exit_meaning = ibup_mofed_exit_meaning;
+	ibup_plan_finish(p);
+	assert_int_equal(ibup_plan_execute(ctx, p, &once, &res), -ECANCELED);
+	assert_non_null(strstr(res.error, "'sh' exited with 99"));
+	assert_null(strstr(res.error, "99 ("));
+	ibup_exec_result_release(&res);
+	ibup_plan_free(p);
+	tmp_root_remove(root, ctx);
+}
+
 static void test_unit_exec_quoting(void **state)
 {
 	char root[TMP_ROOT_SIZE];
@@ -299,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_exec_stops_journals_resumes),
 		cmocka_unit_test(test_state_lock),
 		cmocka_unit_test(test_plan_lock_held),
+		cmocka_unit_test(test_exec_exit_meaning),
 		cmocka_unit_test(test_unit_exec_quoting),
 	};
 
