@@ -47,6 +47,10 @@ int pkg_plan_install(struct ibup_ctx *ctx, struct ibup_plan *plan,
 int pkg_plan_install_opts(struct ibup_ctx *ctx, struct ibup_plan *plan,
 			  const struct ibup_distro *d, const struct strv *pkgs,
 			  bool remove, const struct strv *opts, const char *why);
+/* The packages of @pkgs not installed yet (@pkgs keeps only those), after apt's
+ * package lists are brought up to date: what every stack asks of the distribution. */
+int pkg_plan_missing(struct ibup_ctx *ctx, struct ibup_plan *plan,
+		     const struct ibup_distro *d, struct strv *pkgs, const char *why);
 /* A command run inside the tree (chroot R ...), or as is on the running system. */
 int plan_run_in_tree(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		     const char *const argv[], const int *ok, unsigned n_ok,

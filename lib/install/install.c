@@ -19,13 +19,8 @@ static int plan_inbox(struct ibup_ctx *ctx, struct ibup_plan *plan,
 
 	r = inbox_packages(c, st, &pkgs);
 	if (r >= 0)
-		r = pkg_missing(ctx, plan, &c->distro, &pkgs, false);
-	if (r >= 0 && pkgs.n)
-		r = pkg_plan_update(ctx, plan, &c->distro,
-				    "the package lists are current");
-	if (r >= 0)
-		r = pkg_plan_install(
-			ctx, plan, &c->distro, &pkgs, false,
+		r = pkg_plan_missing(
+			ctx, plan, &c->distro, &pkgs,
 			"the distribution's RDMA stack: rdma-core, the verbs "
 			"providers, diagnostics, perftest");
 	strv_release(&pkgs);

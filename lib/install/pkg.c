@@ -370,3 +370,15 @@ int pkg_missing(struct ibup_ctx *ctx, struct ibup_plan *plan, const struct ibup_
 	*pkgs = keep;
 	return 0;
 }
+
+int pkg_plan_missing(struct ibup_ctx *ctx, struct ibup_plan *plan,
+		     const struct ibup_distro *d, struct strv *pkgs, const char *why)
+{
+	int r = pkg_missing(ctx, plan, d, pkgs, false);
+
+	if (r >= 0 && pkgs->n)
+		r = pkg_plan_update(ctx, plan, d, "the package lists are current");
+	if (r >= 0)
+		r = pkg_plan_install(ctx, plan, d, pkgs, false, why);
+	return r < 0 ? r : 0;
+}

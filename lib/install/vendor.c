@@ -235,12 +235,7 @@ int plan_doca(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		/* Ubuntu 26.04: Canonical's signed build, from the archive. */
 		r = strv_add(&pkgs, "doca-ofed-azure");
 		if (r >= 0)
-			r = pkg_missing(ctx, plan, &c->distro, &pkgs, false);
-		if (r >= 0 && pkgs.n)
-			r = pkg_plan_update(ctx, plan, &c->distro,
-					    "the package lists are current");
-		if (r >= 0)
-			r = pkg_plan_install(ctx, plan, &c->distro, &pkgs, false,
+			r = pkg_plan_missing(ctx, plan, &c->distro, &pkgs,
 					     "DOCA-OFED, built and signed by Canonical");
 		strv_release(&pkgs);
 		return r;
@@ -358,9 +353,7 @@ int plan_mofed(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		if (r >= 0)
 			r = strv_add(&pkgs, "mlnx-ofa_kernel-modules");
 		if (r >= 0)
-			r = pkg_missing(ctx, plan, &c->distro, &pkgs, false);
-		if (r >= 0)
-			r = pkg_plan_install(ctx, plan, &c->distro, &pkgs, false,
+			r = pkg_plan_missing(ctx, plan, &c->distro, &pkgs,
 					     "Azure Linux's MLNX_OFED kernel modules "
 					     "(mlnx-ofa_kernel)");
 		strv_release(&pkgs);
@@ -385,13 +378,8 @@ int plan_mofed(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	if (r >= 0 && devel)
 		r = strv_add(&pkgs, devel);
 	if (r >= 0)
-		r = pkg_missing(ctx, plan, &c->distro, &pkgs, false);
-	if (r >= 0 && pkgs.n)
-		r = pkg_plan_update(ctx, plan, &c->distro,
-				    "the package lists are current");
-	if (r >= 0)
-		r = pkg_plan_install(
-			ctx, plan, &c->distro, &pkgs, false,
+		r = pkg_plan_missing(
+			ctx, plan, &c->distro, &pkgs,
 			"the target kernel's headers MLNX_OFED builds against");
 	strv_release(&pkgs);
 	if (r < 0)
