@@ -662,38 +662,42 @@ verdict:
 	return r;
 }
 
+/* The start of /proc/PID/NAME, NUL-terminated ("" when it cannot be read); its length. */
+static size_t read_proc(long pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", pid, name);
+	f = fopen(path, "re");
+	if (f) {
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
 /*
  * Whether the process @pid lives (not a zombie) and is ibup vmext: the worker, or the
  * enable that starts it in the instant before the worker's exec.
  */
 static bool process_is_worker(long pid)
 {
-	char path[64], buf[4096];
+	char buf[4096];
+	const char *p;
 	size_t n;
-	FILE *f;
-	char *p;
 	bool ok = false;
 
 	if (pid == (long)getpid()) /* a record older than the pid's reuse */
 		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	read_proc(pid, "stat", buf, sizeof(buf));
 	p = strrchr(buf, ')'); /* the name may hold anything */
 	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
 	/* argv: ibup vmext enable --worker ... */
-	buf[n] = '\0';
+	n = read_proc(pid, "cmdline", buf, sizeof(buf));
 	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
 		if (strcmp(buf + i, "vmext") == 0)
 			ok = true;
