@@ -6,7 +6,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ibup/plan.h"
 #include "internal.h"
@@ -176,8 +175,7 @@ static int plan_reloads(struct ibup_ctx *ctx, struct ibup_plan *plan, bool unit_
 	if (unit_changed)
 		r = ibup_plan_run(plan, reload, NULL, 60000, NULL, 0,
 				  "systemd reads the changed unit files");
-	/* No udevd running (a container): it reads the rules when it starts. */
-	if (r >= 0 && rule_changed && access("/run/udev/control", F_OK) == 0)
+	if (r >= 0 && rule_changed && ibup_udevd_running(ctx))
 		r = ibup_plan_run(plan, udev, NULL, 60000, NULL, 0,
 				  "udev reads the changed rules");
 	return r < 0 ? r : 0;
