@@ -89,8 +89,13 @@ kill -KILL -- -"$pid0"
 wait "$pid0" 2>/dev/null
 systemctl stop "$scope0.scope" 2>/dev/null
 sleep 1
-expect "after the agent's kill: the unit still runs, the same process" \
-  test "$(systemctl show -p MainPID --value ibup-vmext-0.service)" = "$wpid"
+expect "the agent's kill ended enable and its scope" \
+  test ! -e "/proc/$pid0" -a "$(systemctl is-active "$scope0.scope")" != active
+worker0() { # the unit runs, with the same main process as before the kill
+  [ "${wpid:-0}" -gt 0 ] && active ibup-vmext-0.service &&
+    [ "$(systemctl show -p MainPID --value ibup-vmext-0.service)" = "$wpid" ]
+}
+expect "after the agent's kill: the unit still runs, the same process" worker0
 expect "... and the status is still transitioning" state_is 0 transitioning
 
 # The agent runs enable again (after a restart): it joins the running work.
