@@ -147,6 +147,20 @@ expect "... saying what it stopped" grep -q "stopped the background work of sequ
 expect "... status success, disabled" state_is 1 success
 expect "... no mrseq" test ! -e "$H/mrseq"
 
+# --- 3: a worker killed before its verdict (out of memory, say): its unit says so -------
+settings 3 '{"check": false}'
+hold_lock
+agent enable 3 --wait 0
+wait "$apid"
+until_ 10 message_has 3 "waiting for another ibup run"
+kill -KILL "$(systemctl show -p MainPID --value ibup-vmext-3.service)"
+until_ 10 state_is 3 error
+release_lock
+expect "a killed worker: its unit's ExecStopPost writes an error status" state_is 3 error
+expect "... saying how it ended" \
+  message_has 3 "ibup-vmext-3.service) ended without a verdict (signal, killed KILL)"
+expect "... code 14, no mrseq" test "$(st 3 .code):$(cat "$H/mrseq" 2>/dev/null)" = 14:
+
 # --- 2: the whole work, with the check, on this container's live root -----------------
 settings 2 '{}'
 agent enable 2 --wait 60
