@@ -42,6 +42,7 @@ enum {
 	OPT_HANDLER_DIR = OPT_COMMAND_BASE,
 	OPT_WAIT,
 	OPT_WORKER,
+	OPT_WORKER_ENDED,
 };
 
 void help_vmext(FILE *out)
@@ -102,6 +103,7 @@ struct vmext_run {
 	struct ibup_vmext_status st;
 	unsigned wait_s; /* --wait */
 	bool worker; /* --worker: this is the background work */
+	bool worker_ended; /* --worker-ended: its unit's ExecStopPost */
 };
 
 /* Write the status (and the heartbeat the manifest asked for); returns the exit code. */
@@ -568,6 +570,7 @@ static int op_worker(struct vmext_run *v)
 	const struct ibup_vmext_substatus *bad = NULL;
 	struct timespec started;
 	struct ibup_ctx *ctx = v->cli->ctx;
+	enum ibup_vmext_state was;
 	unsigned mrseq;
 	int r;
 
@@ -576,8 +579,10 @@ static int op_worker(struct vmext_run *v)
 	/* The enable that started it lets go of the lock a moment later. */
 	r = ibup_plan_lock(ctx, 2000);
 	if (r == -EBUSY) {
-		progress(v, "waiting for another ibup run to finish changing this host "
-			    "(it holds ibup's lock)");
+		/* Not over the verdict of a worker of this number that holds the lock. */
+		if (!status_since(v, &started))
+			progress(v, "waiting for another ibup run to finish changing "
+				    "this host (it holds ibup's lock)");
 		r = ibup_plan_lock(ctx, LOCK_WAIT_MS);
 	}
 	if (r == -EBUSY)
@@ -591,9 +596,13 @@ static int op_worker(struct vmext_run *v)
 	/* Two enables at once while another run held the lock start two workers: the
 	 * second finds the verdict the first wrote since it started, and leaves it; a
 	 * second worker slow to start (a loaded host) may begin only after the first has
-	 * finished, and then finds this number in mrseq. */
+	 * finished, and then finds this number in mrseq (with the verdict: when this
+	 * one's "waiting" replaced a verdict written in the same instant, it does the
+	 * work again rather than leave "transitioning" for ever). */
 	if (status_since(v, &started) ||
-	    (ibup_vmext_mrseq_read(v->dir, &mrseq) == 0 && mrseq == v->seq)) {
+	    (ibup_vmext_mrseq_read(v->dir, &mrseq) == 0 && mrseq == v->seq &&
+	     ibup_vmext_status_read(&v->env, v->seq, &was) == 0 &&
+	     was != IBUP_VMEXT_TRANSITIONING)) {
 		wlog("sequence number %u was applied by another worker meanwhile",
 		     v->seq);
 		return IBUP_VMEXT_OK;
@@ -660,6 +669,31 @@ verdict:
 		r = IBUP_VMEXT_FAILED;
 	}
 	return r;
+}
+
+static void log_path(struct vmext_run *v, char *buf, size_t size);
+
+/*
+ * The worker's unit has stopped (its ExecStopPost): a worker that ended without its
+ * verdict (killed, out of memory, crashed) leaves the status 'transitioning', which the
+ * agent would show for ever; it becomes an error saying how the work ended.
+ */
+static int op_worker_ended(struct vmext_run *v)
+{
+	const char *result = getenv("SERVICE_RESULT"), *how = getenv("EXIT_CODE"),
+		   *status = getenv("EXIT_STATUS");
+	enum ibup_vmext_state state;
+	char log[PATH_MAX];
+
+	if (ibup_vmext_status_read(&v->env, v->seq, &state) == 0 &&
+	    state != IBUP_VMEXT_TRANSITIONING)
+		return IBUP_VMEXT_OK;
+	log_path(v, log, sizeof(log));
+	return fail(v, IBUP_VMEXT_FAILED,
+		    "the background work (systemd unit ibup-vmext-%u.service) ended "
+		    "without a verdict (%.32s%s%.16s%s%.16s); see %s",
+		    v->seq, result && *result ? result : "stopped", how ? ", " : "",
+		    how ? how : "", status ? " " : "", status ? status : "", log);
 }
 
 /* The start of /proc/PID/NAME, NUL-terminated ("" when it cannot be read); its length. */
@@ -784,7 +818,7 @@ static int launch_systemd(struct vmext_run *v, const char *const wargv[],
 			  struct ibup_vmext_worker *w)
 {
 	char unit[64], desc[96], seqenv[48], out[PATH_MAX + 48], err[PATH_MAX + 48],
-		log[PATH_MAX];
+		log[PATH_MAX], post[2 * PATH_MAX + 96];
 	const char *argv[40];
 	struct ibup_spawn_result res;
 	size_t i = 0;
@@ -797,6 +831,11 @@ static int launch_systemd(struct vmext_run *v, const char *const wargv[],
 	log_path(v, log, sizeof(log));
 	snprintf(out, sizeof(out), "--property=StandardOutput=append:%s", log);
 	snprintf(err, sizeof(err), "--property=StandardError=append:%s", log);
+	/* Its verdict even when the worker cannot write it (killed, out of memory). */
+	snprintf(post, sizeof(post),
+		 "--property=ExecStopPost=\"%s\" vmext enable --worker-ended "
+		 "--handler-dir \"%s\"",
+		 wargv[0], v->dir);
 	argv[i++] = "systemd-run";
 	argv[i++] = "--unit";
 	argv[i++] = unit;
@@ -806,6 +845,8 @@ static int launch_systemd(struct vmext_run *v, const char *const wargv[],
 	argv[i++] = seqenv;
 	argv[i++] = out;
 	argv[i++] = err;
+	if (!strpbrk(wargv[0], "\"\\") && !strpbrk(v->dir, "\"\\"))
+		argv[i++] = post;
 	argv[i++] = "--";
 	for (size_t j = 0; wargv[j] && i < IBUP_ARRAY_SIZE(argv) - 1; j++)
 		argv[i++] = wargv[j];
@@ -1152,6 +1193,7 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 		{ "handler-dir", required_argument, NULL, OPT_HANDLER_DIR },
 		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "worker", no_argument, NULL, OPT_WORKER },
+		{ "worker-ended", no_argument, NULL, OPT_WORKER_ENDED },
 		IBUP_VM_SIZE_LONGOPTS,
 		IBUP_GLOBAL_LONGOPTS,
 		{ 0 },
@@ -1176,6 +1218,10 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 		}
 		if (opt == OPT_WORKER) {
 			v.worker = true;
+			continue;
+		}
+		if (opt == OPT_WORKER_ENDED) {
+			v.worker_ended = true;
 			continue;
 		}
 		if (opt == OPT_WAIT) {
@@ -1216,8 +1262,8 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 			v.op = (enum vmext_op)i;
 			known = true;
 		}
-	if (v.worker && (!known || v.op != OP_ENABLE)) {
-		cli_usage_error(cli, "--worker is for enable only");
+	if ((v.worker || v.worker_ended) && (!known || v.op != OP_ENABLE)) {
+		cli_usage_error(cli, "--worker and --worker-ended are for enable only");
 		return IBUP_VMEXT_USAGE;
 	}
 	v.st.operation = ops[v.op].operation;
@@ -1266,7 +1312,9 @@ int cmd_vmext(struct ibup_cli *cli, int argc, char **argv)
 	}
 	switch (v.op) {
 	case OP_ENABLE:
-		code = v.worker ? op_worker(&v) : op_enable(&v);
+		code = v.worker_ended ? op_worker_ended(&v)
+		       : v.worker     ? op_worker(&v)
+				      : op_enable(&v);
 		break;
 	case OP_DISABLE:
 	case OP_UNINSTALL:

@@ -35,12 +35,13 @@ zypper_build=(gcc cmake ninja pkg-config libjansson-devel libmnl-devel libexpat-
 # packages (tools/package.sh); promtool (Debian's prometheus) lints `ibup metrics`;
 # the Azure Linux agent (waagent) drives the VM-extension tests and checks the
 # waagent.conf reader; systemctl (systemd) enables units under --root in plan tests;
+# systemd-nspawn (systemd-container) boots the container of the vmext systemd test;
 # dnf, zypper and createrepo-c (with rpm, mmdebstrap and dpkg-dev) build and drive the
 # EL and SLES trees of the `ibup install` tests (tests/install/kit); Open MPI's headers
 # build ibup-sweep (the sweep's MPI program).
 apt_test=(libcmocka-dev python3 python3-jsonschema clang libclang-rt-14-dev clang-format cppcheck shellcheck
   qemu-system-x86 ipxe-qemu debootstrap cpio iproute2 jq bash-completion valgrind
-  git mmdebstrap zstd dpkg-dev debhelper lintian rpm prometheus waagent systemd
+  git mmdebstrap zstd dpkg-dev debhelper lintian rpm prometheus waagent systemd systemd-container
   dnf zypper createrepo-c libopenmpi-dev openmpi-bin)
 dnf_test=(libcmocka-devel python3 python3-jsonschema clang compiler-rt clang-tools-extra cppcheck ShellCheck
   qemu-kvm debootstrap cpio iproute jq bash-completion valgrind git rpm-build openmpi-devel)

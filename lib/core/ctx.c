@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "banned.h"
@@ -66,6 +67,11 @@ const char *ibup_ctx_get_root(const struct ibup_ctx *ctx)
 bool ibup_ctx_is_live(const struct ibup_ctx *ctx)
 {
 	return ctx->live;
+}
+
+bool ibup_udevd_running(const struct ibup_ctx *ctx)
+{
+	return ctx->live && access("/run/udev/control", F_OK) == 0;
 }
 
 void ibup_ctx_set_log_fn(struct ibup_ctx *ctx, ibup_log_fn *fn, void *userdata,

@@ -138,6 +138,10 @@ int ibup_port_read(struct ibup_ctx *ctx, int devfd, const char *dev, unsigned nu
 		   unsigned flags, struct ibup_port *ret_port);
 void ibup_port_release(struct ibup_port *port);
 
+/* Whether udevd runs on the live system (its control socket): where it does not (a
+ * container), it reads the rules when it starts and 'udevadm control' would fail. */
+bool ibup_udevd_running(const struct ibup_ctx *ctx);
+
 /* The driver stack. */
 bool ibup_is_rdma_module(const char *name);
 /* One /proc/modules line: the name, and its taints O (out of tree) and E (unsigned). */

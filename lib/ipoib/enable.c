@@ -175,7 +175,7 @@ static int plan_reloads(struct ibup_ctx *ctx, struct ibup_plan *plan, bool unit_
 	if (unit_changed)
 		r = ibup_plan_run(plan, reload, NULL, 60000, NULL, 0,
 				  "systemd reads the changed unit files");
-	if (r >= 0 && rule_changed)
+	if (r >= 0 && rule_changed && ibup_udevd_running(ctx))
 		r = ibup_plan_run(plan, udev, NULL, 60000, NULL, 0,
 				  "udev reads the changed rules");
 	return r < 0 ? r : 0;

@@ -407,7 +407,7 @@ int ibup_rename_rule_plan(struct ibup_ctx *ctx, bool enable, const char *exe,
 	} else {
 		r = ibup_plan_remove_file(ctx, plan, RULE_PATH, "ibup's rename rule");
 	}
-	if (r > 0 && ibup_ctx_is_live(ctx))
+	if (r > 0 && ibup_udevd_running(ctx))
 		r = ibup_plan_run(plan, reload, NULL, 60000, NULL, 0,
 				  "udev reads the changed rules");
 	return ibup_plan_end(plan, r, ret);
