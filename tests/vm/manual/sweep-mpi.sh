@@ -177,8 +177,6 @@ slurm_up() {
   [ -s /etc/munge/munge.key ] || mungekey -c -k /etc/munge/munge.key || return 1
   chown munge:munge /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key || return 1
   runuser -u munge -- /usr/sbin/munged || return 1
-  # slurmd finds its NodeName by resolving the hostname: the guest's /etc/hosts lacks it.
-  grep -qw "$host" /etc/hosts || echo "127.0.0.1 $host" >>/etc/hosts || return 1
   cat >/etc/slurm/slurm.conf <<CONF
 ClusterName=ibupvm
 SlurmctldHost=$host(127.0.0.1)
@@ -203,8 +201,18 @@ SlurmdParameters=config_overrides
 NodeName=$host NodeHostname=$host NodeAddr=127.0.0.1 CPUs=$N State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE
 CONF
+  # slurmd will not start without a cgroup plugin, and the guest mounts no cgroup
+  # file system. cgroup/v2 wants systemd's slice (system.slice/...scope), which the
+  # guest lacks; cgroup/v1 on hierarchies mounted here works.
+  if ! mountpoint -q /sys/fs/cgroup; then
+    mount -t tmpfs cgroup /sys/fs/cgroup || return 1
+    for c in freezer cpuset memory devices cpu,cpuacct; do
+      mkdir -p "/sys/fs/cgroup/$c" && mount -t cgroup -o "$c" "$c" "/sys/fs/cgroup/$c" || return 1
+    done
+  fi
+  echo CgroupPlugin=cgroup/v1 >/etc/slurm/cgroup.conf || return 1
   slurmctld || return 1
-  slurmd -N "$host" || { tail -5 /var/log/slurm/slurmd.log >&2; return 1; }
+  slurmd -N "$host" || { timeout 10 slurmd -D -N "$host" 2>&1 | tail -5 >&2; return 1; }
   for _ in $(seq 1 300); do
     [ "$(sinfo -h -o %T 2>/dev/null)" = idle ] && return 0
     sleep 0.2
