@@ -92,7 +92,7 @@ assert_json "no bad link" healthy.json '.analysis.bad_links | length' 0
 sync_ms=$(jq '.round_sync_s * 1000' healthy.json)
 vm_log "per-round synchronisation in the guest: $sync_ms ms"
 assert_num "round sync measured" "$sync_ms" -gt 0
-bws='[.measurements[] | .bw_ab_gbps, .bw_ba_gbps]'
+bws='[.measurements[] | .bw_ab_gbps, .bw_ba_gbps | numbers]'
 median=$(jq "$bws | sort | .[length / 2 | floor]" healthy.json)
 lo=$(jq "$bws | min" healthy.json)
 # The noise: the relative standard deviation of the healthy directions.
@@ -169,6 +169,7 @@ vm_export path.json path.json
 
 # --- the same slow node under Slurm: srun --mpi=pmix --------------------------------------
 host=$(hostname)
+export host # slurm_up runs in a child shell
 slurm_up() {
   mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm \
     /run/munge /var/log/munge /var/lib/munge || return 1
