@@ -212,6 +212,10 @@ CONF
     done
   fi
   echo CgroupPlugin=cgroup/v1 >/etc/slurm/cgroup.conf || return 1
+  # Slurm's PMIx plugin loads pmix2/lib/libpmix.so, a link only libpmix-dev ships (and
+  # that package does not install in the minbase root); the library is libpmix.so.2.
+  local pm=/usr/lib/x86_64-linux-gnu/pmix2/lib
+  [ -e "$pm/libpmix.so" ] || ln -s libpmix.so.2 "$pm/libpmix.so" || return 1
   slurmctld || return 1
   slurmd -N "$host" || { timeout 10 slurmd -D -N "$host" 2>&1 | tail -5 >&2; return 1; }
   for _ in $(seq 1 300); do
