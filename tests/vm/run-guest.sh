@@ -46,6 +46,10 @@ Boot the Soft-RoCE guest and run tests in it against the given ibup binary.
                          /usr/bin/capture-fixture.sh (default: tools/capture-fixture.sh
                          when it exists; "none" for none)
   --add SRC:DEST         put the host file SRC into the guest at DEST (repeatable)
+  --sweep PATH           the ibup-sweep executable (the fabric sweep's MPI program) to
+                         put in the guest as /usr/bin/ibup-sweep (default: ibup-sweep
+                         next to the ibup binary when there is one, "auto"; "none"
+                         for none)
   --pre-timeout SECS     limit for each test's NAME.pre.sh on the host (default 900)
   --accel NAME           QEMU accelerator (default tcg, or \$IBUP_VM_ACCEL)
   --memory SIZE          guest memory (default 3G)
@@ -81,6 +85,7 @@ image_kind=''
 pre_timeout=900
 orig_args=("$@")
 adds=()
+sweep=auto
 accel=${IBUP_VM_ACCEL:-tcg}
 memory=3G
 smp=2
@@ -103,6 +108,7 @@ while [ $# -gt 0 ]; do
   --image) need "$@"; image_kind=$2; shift 2 ;;
   --pre-timeout) need "$@"; pre_timeout=$2; shift 2 ;;
   --add) need "$@"; adds+=("$2"); shift 2 ;;
+  --sweep) need "$@"; sweep=$2; shift 2 ;;
   --accel) need "$@"; accel=$2; shift 2 ;;
   --memory) need "$@"; memory=$2; shift 2 ;;
   --smp) need "$@"; smp=$2; shift 2 ;;
@@ -206,6 +212,14 @@ if ! [ -f "$ibup" ] || ! [ -x "$ibup" ]; then
   die "ibup binary '$ibup' is not an executable file" 2
 fi
 ibup=$(readlink -f -- "$ibup")
+if [ "$sweep" = auto ]; then
+  sweep=$(dirname -- "$ibup")/ibup-sweep
+  [ -x "$sweep" ] || sweep=none
+fi
+if [ "$sweep" != none ]; then
+  { [ -f "$sweep" ] && [ -x "$sweep" ]; } || die "ibup-sweep '$sweep' is not an executable file" 2
+  sweep=$(readlink -f -- "$sweep")
+fi
 
 # ---------------------------------------------------------------------------------
 # Prerequisites: only a missing QEMU (or debootstrap, below) means "skip".
@@ -320,26 +334,34 @@ install -m 0755 "$ibup" "$ov/usr/bin/ibup"
 declare -A guest_files=()
 while IFS= read -r f; do guest_files[$f]=1; done <"$files_list"
 libs_copied=()
-if ldd_out=$(ldd "$ibup" 2>&1); then
-  if missing=$(grep '=> not found' <<<"$ldd_out"); then
-    die "ldd cannot resolve libraries of $ibup: $missing"
-  fi
-  while read -r lib; do
-    [ -n "$lib" ] || continue
-    canon_dir=$(readlink -f -- "$(dirname "$lib")")
-    rel=${canon_dir#/}/${lib##*/}
-    lexical=${lib#/}
-    if [ -n "${guest_files[$rel]:-}" ] || [ -n "${guest_files[$lexical]:-}" ] ||
-      [ -n "${guest_files[usr/$lexical]:-}" ]; then
-      continue
-    fi
-    mkdir -p "$ov/$canon_dir"
-    cp -L -- "$lib" "$ov/$rel"
-    libs_copied+=("/$rel")
-  done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3; next } $1 ~ /^\// { print $1 }' <<<"$ldd_out")
-elif ! grep -q 'not a dynamic executable\|statically linked' <<<"$ldd_out"; then
-  die "ldd $ibup failed: $ldd_out"
+bins=("$ibup")
+if [ "$sweep" != none ]; then
+  install -m 0755 "$sweep" "$ov/usr/bin/ibup-sweep"
+  bins+=("$sweep")
 fi
+for bin in "${bins[@]}"; do
+  if ldd_out=$(ldd "$bin" 2>&1); then
+    if missing=$(grep '=> not found' <<<"$ldd_out"); then
+      die "ldd cannot resolve libraries of $bin: $missing"
+    fi
+    while read -r lib; do
+      [ -n "$lib" ] || continue
+      canon_dir=$(readlink -f -- "$(dirname "$lib")")
+      rel=${canon_dir#/}/${lib##*/}
+      lexical=${lib#/}
+      if [ -n "${guest_files[$rel]:-}" ] || [ -n "${guest_files[$lexical]:-}" ] ||
+        [ -n "${guest_files[usr/$lexical]:-}" ]; then
+        continue
+      fi
+      mkdir -p "$ov/$canon_dir"
+      cp -L -- "$lib" "$ov/$rel"
+      libs_copied+=("/$rel")
+      guest_files[$rel]=1
+    done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3; next } $1 ~ /^\// { print $1 }' <<<"$ldd_out")
+  elif ! grep -q 'not a dynamic executable\|statically linked' <<<"$ldd_out"; then
+    die "ldd $bin failed: $ldd_out"
+  fi
+done
 
 if [ "$capture_tool" = auto ]; then
   capture_tool=$REPO/tools/capture-fixture.sh
