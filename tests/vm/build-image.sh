@@ -103,8 +103,7 @@ done
 case $variant in
 rdma)
   base_packages=(kmod iproute2 rdma-core ibverbs-providers ibverbs-utils perftest ucx-utils
-    infiniband-diags rdmacm-utils jq libjansson4 procps
-    openmpi-bin slurmd slurmctld slurm-client munge)
+    infiniband-diags rdmacm-utils jq libjansson4 procps)
   ;;
 inbox) base_packages=(kmod iproute2 jq libjansson4 procps) ;;
 *) log "unknown variant '$variant' (rdma or inbox)"; usage >&2; exit 2 ;;

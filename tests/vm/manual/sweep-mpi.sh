@@ -3,9 +3,11 @@
 # vm-test-timeout: 900
 # Sourced by tests/vm/guest/harness.sh in the Soft-RoCE guest (see its API).
 # Not in "all" (tests/vm/manual/): it does not pass reliably yet, see tests/vm/README.md.
-# The default image has Open MPI and Slurm, and the runner puts the ibup-sweep next to
+# Open MPI and Slurm go into the image with --extra-packages (the default image stays
+# without them while this test is not in "all"); the runner puts the ibup-sweep next to
 # the ibup binary into the guest, so a build with MPI runs it with:
-#   tests/vm/run-guest.sh --ibup BUILD/ibup --test tests/vm/manual/sweep-mpi.sh
+#   tests/vm/run-guest.sh --ibup BUILD/ibup --test tests/vm/manual/sweep-mpi.sh \
+#     --extra-packages "openmpi-bin slurmd slurmctld slurm-client munge"
 # ibup-sweep, the fabric sweep's MPI program, on four Soft-RoCE "nodes" (rxe0..rxe3,
 # each on its own veth joined by br0, one rank per device, link-local GIDs), launched
 # by Open MPI's mpirun and by Slurm's srun (slurmctld, slurmd and munge in the guest):
