@@ -836,35 +836,53 @@ static int launch_systemd(struct vmext_run *v, const char *const wargv[],
 		 "--property=ExecStopPost=\"%s\" vmext enable --worker-ended "
 		 "--handler-dir \"%s\"",
 		 wargv[0], v->dir);
-	argv[i++] = "systemd-run";
-	argv[i++] = "--unit";
-	argv[i++] = unit;
-	argv[i++] = "--collect";
-	argv[i++] = "--quiet";
-	argv[i++] = desc;
-	argv[i++] = seqenv;
-	argv[i++] = out;
-	argv[i++] = err;
-	if (!strpbrk(wargv[0], "\"\\") && !strpbrk(v->dir, "\"\\"))
-		argv[i++] = post;
-	argv[i++] = "--";
-	for (size_t j = 0; wargv[j] && i < IBUP_ARRAY_SIZE(argv) - 1; j++)
-		argv[i++] = wargv[j];
-	argv[i] = NULL;
-	r = ibup_spawn(argv, 30000, 16 * 1024, &res);
-	if (r < 0)
-		return r;
-	if (res.exit_code != 0) {
+	/*
+	 * StandardOutput=append: needs systemd 240; older ones (EL8 has 239) refuse the
+	 * unit, so it is started again with its output in the journal: a worker outside
+	 * the agent's scope matters more than where its lines go.
+	 */
+	for (bool to_log = true;; to_log = false) {
+		i = 0;
+		argv[i++] = "systemd-run";
+		argv[i++] = "--unit";
+		argv[i++] = unit;
+		argv[i++] = "--collect";
+		argv[i++] = "--quiet";
+		argv[i++] = desc;
+		argv[i++] = seqenv;
+		if (to_log) {
+			argv[i++] = out;
+			argv[i++] = err;
+		}
+		if (!strpbrk(wargv[0], "\"\\") && !strpbrk(v->dir, "\"\\"))
+			argv[i++] = post;
+		argv[i++] = "--";
+		for (size_t j = 0; wargv[j] && i < IBUP_ARRAY_SIZE(argv) - 1; j++)
+			argv[i++] = wargv[j];
+		argv[i] = NULL;
+		r = ibup_spawn(argv, 30000, 16 * 1024, &res);
+		if (r < 0)
+			return r;
+		if (res.exit_code == 0) {
+			ibup_spawn_result_release(&res);
+			if (!to_log)
+				cli_warn(
+					"this systemd cannot append to '%s': the background "
+					"work's output is in the journal (journalctl -u %s)",
+					log, unit);
+			break;
+		}
 		/* The unit of this number exists already: a worker another enable started. */
-		bool running = unit_is_active(unit);
-
-		if (!running)
+		if (unit_is_active(unit)) {
+			ibup_spawn_result_release(&res);
+			break;
+		}
+		if (!to_log) {
 			cli_warn("systemd-run failed (exit %d): %s", res.exit_code,
 				 res.err ? res.err : "");
-		ibup_spawn_result_release(&res);
-		if (!running)
+			ibup_spawn_result_release(&res);
 			return -EIO;
-	} else {
+		}
 		ibup_spawn_result_release(&res);
 	}
 	*w = (struct ibup_vmext_worker){ .kind = IBUP_VMEXT_WORKER_SYSTEMD,
