@@ -154,6 +154,9 @@ struct ibup_sweep_meas {
 	double bw_ab_gbps, bw_ba_gbps; /* a→b and b→a, both at once (Gb/s); NAN: none */
 	double lat_us; /* small-message latency, half the round trip (µs); NAN: none */
 	char *error; /* NULL, or why the pair could not be measured (then it counts as poor) */
+	/* times the pair stalled (nothing completed within the time limit) and was
+	 * re-connected and measured again within this attempt */
+	unsigned reconnects;
 };
 
 /* How the run was made; recorded in the file, reported, not re-used by the analysis. */

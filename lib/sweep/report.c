@@ -250,6 +250,23 @@ int ibup_sweep_report_text(const struct ibup_sweep_run *run,
 			"Note: %zu of the %zu pairs were not measured (a pair list, or a run cut "
 			"short); a node is judged on the partners it met\n",
 			a->pairs_expected - a->n_pairs, a->pairs_expected);
+	{
+		unsigned stalled = 0, times = 0;
+
+		for (size_t i = 0; i < run->n_meas; i++)
+			if (run->meas[i].reconnects) {
+				stalled++;
+				times += run->meas[i].reconnects;
+			}
+		if (stalled)
+			fprintf(f,
+				"Note: %u measurement%s stalled (nothing completed within the "
+				"time limit) and %s re-connected %u time%s in all; each counts "
+				"its last connection\n",
+				stalled, stalled == 1 ? "" : "s",
+				stalled == 1 ? "was" : "were", times,
+				times == 1 ? "" : "s");
+	}
 	return mem_close(f, &buf, ret_text);
 }
 

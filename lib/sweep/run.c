@@ -170,7 +170,8 @@ static json_t *meas_json(const struct ibup_sweep_meas *m)
 	    ibup_json_set(o, "bw_ab_gbps", num(m->bw_ab_gbps)) < 0 ||
 	    ibup_json_set(o, "bw_ba_gbps", num(m->bw_ba_gbps)) < 0 ||
 	    ibup_json_set(o, "lat_us", num(m->lat_us)) < 0 ||
-	    ibup_json_set(o, "error", ibup_json_str(m->error)) < 0) {
+	    ibup_json_set(o, "error", ibup_json_str(m->error)) < 0 ||
+	    ibup_json_set(o, "reconnects", json_integer(m->reconnects)) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -543,7 +544,7 @@ static int read_meas(json_t *o, size_t i, struct ibup_sweep_run *run, struct ibu
 	char where[40];
 	_cleanup_free_ char *error = NULL;
 	struct ibup_sweep_meas m = { 0 };
-	uint64_t a, b, round, attempt;
+	uint64_t a, b, round, attempt, reconnects = 0;
 	int r;
 
 	snprintf(where, sizeof(where), "measurements[%zu]", i);
@@ -558,6 +559,10 @@ static int read_meas(json_t *o, size_t i, struct ibup_sweep_run *run, struct ibu
 	    (r = get_num(o, "lat_us", where, false, &m.lat_us, d)) < 0 ||
 	    (r = get_str(o, "error", where, &error, d)) < 0)
 		return r;
+	/* Runs saved before the key existed have none: no re-connection. */
+	if (json_object_get(o, "reconnects") &&
+	    (r = get_uint(o, "reconnects", where, UINT32_MAX, &reconnects, d)) < 0)
+		return r;
 	if (a >= run->n_nodes || b >= run->n_nodes)
 		return bad(d, "%s: rank out of range (%u nodes)", where, run->n_nodes);
 	if (a == b)
@@ -566,6 +571,7 @@ static int read_meas(json_t *o, size_t i, struct ibup_sweep_run *run, struct ibu
 	m.b = (unsigned)b;
 	m.round = (unsigned)round;
 	m.attempt = (unsigned)attempt;
+	m.reconnects = (unsigned)reconnects;
 	m.error = error;
 	r = ibup_sweep_run_add_meas(run, &m);
 	if (r == -EINVAL)

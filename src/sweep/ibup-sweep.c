@@ -55,6 +55,7 @@ struct options {
 	int gid_index;
 	bool link_local;
 	unsigned timeout_ms;
+	unsigned reconnects; /* times a stalled pair is re-connected within an attempt */
 	unsigned qp_timeout;
 	const char *label;
 	const char *label_env;
@@ -82,6 +83,7 @@ struct node_msg {
 struct round_msg {
 	int32_t partner; /* -1: rested */
 	int32_t rc;
+	uint32_t reconnects;
 	double bw_gbps, lat_us, test_s;
 	char error[200];
 };
@@ -124,6 +126,8 @@ static void usage(FILE *f)
 	      "  --gid-index N          the GID index (RoCE)\n"
 	      "  --link-local           prefer the link-local GID (devices of one host)\n"
 	      "  --timeout-ms MS        the longest silence of a peer (default 10000)\n"
+	      "  --reconnects N         re-connect a pair that stalled that long and measure\n"
+	      "                         it again, up to N times (default 1; 0: never)\n"
 	      "  --qp-timeout N         the RC ACK timeout, 4.096 us x 2^N (default 14)\n"
 	      "  --label NAME           this rank's node label (default: the hostname)\n"
 	      "  --label-from-env VAR   this rank's node label from the variable VAR\n"
@@ -190,6 +194,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_GID,
 		O_LL,
 		O_TIMEOUT,
+		O_RECONNECTS,
 		O_QP_TIMEOUT,
 		O_LABEL,
 		O_LABEL_ENV,
@@ -219,6 +224,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "gid-index", required_argument, NULL, O_GID },
 		{ "link-local", no_argument, NULL, O_LL },
 		{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
+		{ "reconnects", required_argument, NULL, O_RECONNECTS },
 		{ "qp-timeout", required_argument, NULL, O_QP_TIMEOUT },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "label-from-env", required_argument, NULL, O_LABEL_ENV },
@@ -246,6 +252,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		.depth = 64,
 		.gid_index = -1,
 		.timeout_ms = 10000,
+		.reconnects = 1,
 	};
 	ibup_sweep_thresholds_init(&o->thr);
 	opterr = 0;
@@ -302,6 +309,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_uint(optarg, 100, 3600000, &u) < 0)
 				bad = "--timeout-ms wants 100 to 3600000";
 			o->timeout_ms = (unsigned)u;
+			break;
+		case O_RECONNECTS:
+			if (parse_uint(optarg, 0, 16, &u) < 0)
+				bad = "--reconnects wants 0 to 16";
+			o->reconnects = (unsigned)u;
 			break;
 		case O_QP_TIMEOUT:
 			if (parse_uint(optarg, 1, 31, &u) < 0)
@@ -569,7 +581,64 @@ static void barrier_quietly(void)
 	wait_quietly(&req);
 }
 
-/* This rank's part of one round: connect, meet, measure. */
+/* Both ends of a pair swap an int; also the point where both have got this far. */
+static int swap_int(int partner, int tag, int mine)
+{
+	MPI_Request req[2];
+	int theirs = 0;
+
+	MPI_Irecv(&theirs, 1, MPI_INT, partner, tag, MPI_COMM_WORLD, &req[0]);
+	MPI_Isend(&mine, 1, MPI_INT, partner, tag, MPI_COMM_WORLD, &req[1]);
+	wait_quietly(&req[0]);
+	wait_quietly(&req[1]);
+	return theirs;
+}
+
+/* A new sequence number for this connection, the blobs swapped, the pair connected. */
+static int pair_connect(struct sweep *sw, int partner)
+{
+	MPI_Request req[2];
+	int r;
+
+	r = ibup_bench_ep_reset(sw->ep);
+	if (r == 0)
+		r = ibup_bench_ep_blob(sw->ep, sw->blob, sw->blob_size);
+	MPI_Irecv(sw->peer_blob, (int)sw->blob_size, MPI_BYTE, partner, 0, MPI_COMM_WORLD,
+		  &req[0]);
+	MPI_Isend(sw->blob, (int)sw->blob_size, MPI_BYTE, partner, 0, MPI_COMM_WORLD,
+		  &req[1]);
+	wait_quietly(&req[0]);
+	wait_quietly(&req[1]);
+	if (r == 0)
+		r = ibup_bench_ep_connect(sw->ep, sw->peer_blob, sw->blob_size);
+	return r;
+}
+
+static int pair_measure(struct sweep *sw, int partner, struct round_msg *m)
+{
+	const struct options *o = sw->o;
+	int r = 0;
+
+	m->bw_gbps = m->lat_us = NAN;
+	if (o->lat_iters) {
+		struct ibup_lat_stats lat;
+
+		r = ibup_bench_ep_lat(sw->ep, rank < partner, o->lat_iters, &lat);
+		if (r == 0 && rank < partner)
+			m->lat_us = lat.median_us;
+	}
+	if (r == 0)
+		r = ibup_bench_ep_bw(sw->ep, o->duration_s, &m->bw_gbps);
+	return r;
+}
+
+/*
+ * This rank's part of one round: connect, meet, measure. A connection on which nothing
+ * completed for --timeout-ms (at either end) is re-connected and measured again, up to
+ * --reconnects times: both ends swap their results first, so both decide alike. Errors
+ * the hardware reported (a retry count exceeded, an access error) are not retried:
+ * they are the finding.
+ */
 static void run_pair(struct sweep *sw, int partner, struct round_msg *m)
 {
 	const struct options *o = sw->o;
@@ -583,33 +652,23 @@ static void run_pair(struct sweep *sw, int partner, struct round_msg *m)
 		barrier_quietly();
 		return;
 	}
-	/* A new sequence number for this connection, and the blobs swapped. */
-	r = ibup_bench_ep_reset(sw->ep);
-	if (r == 0)
-		r = ibup_bench_ep_blob(sw->ep, sw->blob, sw->blob_size);
-	{
-		MPI_Request req[2];
-
-		MPI_Irecv(sw->peer_blob, (int)sw->blob_size, MPI_BYTE, partner, 0,
-			  MPI_COMM_WORLD, &req[0]);
-		MPI_Isend(sw->blob, (int)sw->blob_size, MPI_BYTE, partner, 0,
-			  MPI_COMM_WORLD, &req[1]);
-		wait_quietly(&req[0]);
-		wait_quietly(&req[1]);
-	}
-	if (r == 0)
-		r = ibup_bench_ep_connect(sw->ep, sw->peer_blob, sw->blob_size);
+	r = pair_connect(sw, partner);
 	barrier_quietly();
 	t0 = now_s();
-	if (r == 0 && o->lat_iters) {
-		struct ibup_lat_stats lat;
-
-		r = ibup_bench_ep_lat(sw->ep, rank < partner, o->lat_iters, &lat);
-		if (r == 0 && rank < partner)
-			m->lat_us = lat.median_us;
-	}
 	if (r == 0)
-		r = ibup_bench_ep_bw(sw->ep, o->duration_s, &m->bw_gbps);
+		r = pair_measure(sw, partner, m);
+	while (m->reconnects < o->reconnects) {
+		int theirs = swap_int(partner, 1, r);
+
+		if (!(r == -ETIMEDOUT || theirs == -ETIMEDOUT) ||
+		    !(r == 0 || r == -ETIMEDOUT) ||
+		    !(theirs == 0 || theirs == -ETIMEDOUT))
+			break;
+		m->reconnects++;
+		r = pair_connect(sw, partner);
+		if (r == 0)
+			r = pair_measure(sw, partner, m);
+	}
 	m->test_s = now_s() - t0;
 	m->rc = r;
 	if (r < 0)
@@ -634,6 +693,8 @@ static int record_round(struct sweep *sw, const struct ibup_sweep_pair *pairs, s
 			.bw_ab_gbps = ma->rc == 0 ? ma->bw_gbps : NAN,
 			.bw_ba_gbps = mb->rc == 0 ? mb->bw_gbps : NAN,
 			.lat_us = pairs[i].a < pairs[i].b ? ma->lat_us : mb->lat_us,
+			.reconnects = ma->reconnects > mb->reconnects ? ma->reconnects
+								      : mb->reconnects,
 		};
 		int r;
 

@@ -51,6 +51,10 @@ Options:
                           the initramfs; "inbox": without it, apt kept, left unpacked
                           as rootfs/ for an install into a copy (part of the key)
   --suite NAME            Debian suite (default: bookworm)
+  --kernel-suite NAME     take the kernel (linux-image-amd64's image) from this suite
+                          of the same mirror, e.g. bookworm-backports (default: the
+                          suite's own; part of the key).  apt reads that suite through
+                          lists of its own under the cache, signed as the host's are.
   --mirror URL            Debian mirror (default: the one in the host's apt sources,
                           or \$IBUP_VM_MIRROR)
   --force                 rebuild even when the cache entry exists
@@ -71,6 +75,7 @@ die() {
 
 cache_root=${IBUP_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ibup-vm}
 suite=bookworm
+kernel_suite=''
 mirror=${IBUP_VM_MIRROR:-}
 extra_packages=''
 extra_modules=''
@@ -88,6 +93,8 @@ while [ $# -gt 0 ]; do
   --variant) variant=${2:?--variant needs a name}; shift 2 ;;
   --variant=*) variant=${1#*=}; shift ;;
   --suite) suite=${2:?--suite needs a name}; shift 2 ;;
+  --kernel-suite) kernel_suite=${2:?--kernel-suite needs a name}; shift 2 ;;
+  --kernel-suite=*) kernel_suite=${1#*=}; shift ;;
   --mirror) mirror=${2:?--mirror needs a URL}; shift 2 ;;
   --force) force=1; shift ;;
   --prune) prune=1; shift ;;
@@ -126,6 +133,53 @@ for m in "${modules[@]}"; do
   [[ $m != /* && $m != *..* ]] || die "module path must be relative to kernel/: '$m'"
 done
 
+find_mirror() {
+  # deb822 .sources stanzas and one-line sources.list entries; the first URI that
+  # serves "$suite" with component main.
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    awk -v suite="$suite" '
+      function flush() {
+        if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
+          split(uris, u, " "); if (u[1] != "") { print u[1]; found = 1; exit }
+        }
+        types = suites = comps = uris = ""
+      }
+      /^[ \t]*$/ { flush(); next }
+      /^#/ { next }
+      /^Types:/ { sub(/^Types:[ \t]*/, ""); types = $0 }
+      /^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
+      /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+      /^Components:/ { sub(/^Components:[ \t]*/, ""); comps = $0 }
+      END { if (!found) flush() }
+    ' "$f"
+  done
+  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } |
+    sed -e 's/#.*//' -e 's/\[[^]]*\]//' |
+    awk -v suite="$suite" '$1 == "deb" && $3 == suite { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
+}
+[ -n "$mirror" ] || mirror=$(find_mirror | head -1) || true
+[[ $suite =~ ^[a-z0-9][a-z0-9.-]*$ ]] || die "not a Debian suite name: '$suite'"
+[ -z "$kernel_suite" ] || [[ $kernel_suite =~ ^[a-z0-9][a-z0-9.-]*$ ]] ||
+  die "not a Debian suite name: '$kernel_suite'"
+[ "$kernel_suite" != "$suite" ] || kernel_suite=''
+
+# apt as the host has it, or, for --kernel-suite, with a sources list and package
+# lists of its own under the cache (Debian's archive keyring checks their signatures
+# as it does the host's).
+apt_opts=()
+if [ -n "$kernel_suite" ]; then
+  [ -n "$mirror" ] || die "no Debian mirror for '$suite' in /etc/apt/sources*; pass --mirror URL"
+  aptdir="$cache_root/.apt-$kernel_suite"
+  mkdir -p "$aptdir/lists/partial" "$aptdir/archives/partial"
+  line="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $kernel_suite main"
+  [ "$(cat "$aptdir/sources.list" 2>/dev/null)" = "$line" ] || printf '%s\n' "$line" >"$aptdir/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$aptdir/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+    -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache::Archives=$aptdir/archives"
+    -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Dir::State::status=/dev/null)
+fi
+
 # ---------------------------------------------------------------------------------
 # Which kernel: linux-image-amd64 depends on exactly one linux-image-<abi>-amd64 at
 # one version.  apt-cache takes about half a second, so the answer is memoised under
@@ -133,14 +187,14 @@ done
 
 apt_lists_sig() {
   local lists
-  lists=$(apt-config shell L Dir::State::lists/d 2>/dev/null | sed -n "s/^L='\(.*\)'$/\1/p")
+  lists=$(apt-config "${apt_opts[@]}" shell L Dir::State::lists/d 2>/dev/null | sed -n "s/^L='\(.*\)'$/\1/p")
   lists=${lists:-/var/lib/apt/lists/}
   { stat -c '%n %s %Y' "$lists"/*Packages* 2>/dev/null || true; } | sha256sum | cut -c1-16
 }
 
 resolve_kernel_uncached() {
   local out dep pkg ver
-  out=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null) || return 1
+  out=$(apt-cache "${apt_opts[@]}" show --no-all-versions linux-image-amd64 2>/dev/null) || return 1
   dep=$(sed -n 's/^Depends: *//p' <<<"$out" | tr ',' '\n' | grep -o 'linux-image-[0-9][^ ]*-amd64 *(= *[^)]*)' | head -1) || true
   if [ -n "$dep" ]; then
     pkg=${dep%% *}
@@ -149,20 +203,20 @@ resolve_kernel_uncached() {
     ver=${ver// /}
   else
     # Older or unusual metadata: ask apt-cache depends, then the version separately.
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+    pkg=$(apt-cache "${apt_opts[@]}" depends linux-image-amd64 2>/dev/null |
       sed -n 's/^ *Depends: *\(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -1)
     [ -n "$pkg" ] || return 1
-    ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: *//p' | head -1)
+    ver=$(apt-cache "${apt_opts[@]}" show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: *//p' | head -1)
   fi
   [ -n "$pkg" ] && [ -n "$ver" ] || return 1
   printf '%s %s\n' "$pkg" "$ver"
 }
 
 resolve_kernel() {
-  local sig memo res
+  local sig memo res ksuite=${kernel_suite:-$suite}
   command -v apt-cache >/dev/null || die "apt-cache not found: the guest kernel comes from Debian's archive"
   sig=$(apt_lists_sig)
-  memo="$cache_root/.kernel-$suite-$sig"
+  memo="$cache_root/.kernel-$ksuite-$sig"
   if [ -s "$memo" ]; then
     cat "$memo"
     return
@@ -170,16 +224,16 @@ resolve_kernel() {
   if ! res=$(resolve_kernel_uncached); then
     if [ "$(id -u)" = 0 ]; then
       log "apt does not know linux-image-amd64; refreshing the package lists (apt-get update)"
-      apt-get update -qq >&2 || die "apt-get update failed"
+      apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root update -qq >&2 || die "apt-get update failed"
       sig=$(apt_lists_sig)
-      memo="$cache_root/.kernel-$suite-$sig"
+      memo="$cache_root/.kernel-$ksuite-$sig"
       res=$(resolve_kernel_uncached) || die "linux-image-amd64 not found in the apt sources"
     else
       die "linux-image-amd64 not found by apt-cache; run 'apt-get update' as root"
     fi
   fi
   mkdir -p "$cache_root"
-  rm -f "$cache_root"/.kernel-"$suite"-* 2>/dev/null || true
+  rm -f "$cache_root"/.kernel-"$ksuite"-* 2>/dev/null || true
   printf '%s\n' "$res" >"$memo.$$" && mv -f "$memo.$$" "$memo"
   printf '%s\n' "$res"
 }
@@ -190,6 +244,7 @@ read -r kernel_pkg kernel_ver < <(resolve_kernel) || die "could not resolve the 
 inputs=$(
   printf 'builder-sha256 %s\n' "$(sha256sum <"$SELF" | cut -d' ' -f1)"
   printf 'suite %s\n' "$suite"
+  [ -z "$kernel_suite" ] || printf 'kernel-suite %s\n' "$kernel_suite"
   [ "$variant" = rdma ] || printf 'variant %s\n' "$variant"
   printf 'kernel %s %s\n' "$kernel_pkg" "$kernel_ver"
   printf 'packages %s\n' "${packages[*]}"
@@ -247,36 +302,7 @@ for tool in cpio gzip dpkg apt-get chroot flock; do
 done
 [ "$(id -u)" = 0 ] || die "building the guest image needs root (debootstrap, chroot); run once as root or use a cache built by root (--cache)"
 
-find_mirror() {
-  # deb822 .sources stanzas and one-line sources.list entries; the first URI that
-  # serves "$suite" with component main.
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -r "$f" ] || continue
-    awk -v suite="$suite" '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
-          split(uris, u, " "); if (u[1] != "") { print u[1]; found = 1; exit }
-        }
-        types = suites = comps = uris = ""
-      }
-      /^[ \t]*$/ { flush(); next }
-      /^#/ { next }
-      /^Types:/ { sub(/^Types:[ \t]*/, ""); types = $0 }
-      /^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
-      /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
-      /^Components:/ { sub(/^Components:[ \t]*/, ""); comps = $0 }
-      END { if (!found) flush() }
-    ' "$f"
-  done
-  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } |
-    sed -e 's/#.*//' -e 's/\[[^]]*\]//' |
-    awk -v suite="$suite" '$1 == "deb" && $3 == suite { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
-}
-if [ -z "$mirror" ]; then
-  mirror=$(find_mirror | head -1) || true
-  [ -n "$mirror" ] || die "no Debian mirror for '$suite' in /etc/apt/sources*; pass --mirror URL"
-fi
+[ -n "$mirror" ] || die "no Debian mirror for '$suite' in /etc/apt/sources*; pass --mirror URL"
 
 mkdir -p "$cache_root"
 exec 9>"$cache_root/.lock-$key"
@@ -332,10 +358,10 @@ log "packages: ${packages[*]}"
 
 log "downloading $kernel_pkg=$kernel_ver"
 # apt's download sandbox user cannot write into root's cache directory.
-download() { (cd "$tmp/deb" && apt-get download -qq -o APT::Sandbox::User=root "$kernel_pkg=$kernel_ver") >&2; }
+download() { (cd "$tmp/deb" && apt-get "${apt_opts[@]}" download -qq -o APT::Sandbox::User=root "$kernel_pkg=$kernel_ver") >&2; }
 if ! download; then
   log "download failed; refreshing the package lists and retrying"
-  apt-get update -qq >&2 || true
+  apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root update -qq >&2 || true
   download || die "apt-get download $kernel_pkg=$kernel_ver failed"
 fi
 deb=$(find "$tmp/deb" -name '*.deb' | head -1)

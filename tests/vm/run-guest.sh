@@ -38,6 +38,8 @@ Boot the Soft-RoCE guest and run tests in it against the given ibup binary.
                          temporary directory, kept and named when the run fails)
   --cache DIR            image cache root (see build-image.sh --cache)
   --extra-packages "A B" more Debian packages in the image (see build-image.sh)
+  --kernel-suite NAME    the guest kernel from that suite, e.g. bookworm-backports
+                         (see build-image.sh)
   --image NAME           "rdma" (the image with the RDMA user space) or "inbox" (a
                          copy of the tree without it, changed on the host by the
                          tests' NAME.pre.sh hooks, then packed); default: what each
@@ -104,6 +106,7 @@ while [ $# -gt 0 ]; do
   --log) need "$@"; log_file=$2; shift 2 ;;
   --cache) need "$@"; cache_args+=(--cache "$2"); shift 2 ;;
   --extra-packages) need "$@"; cache_args+=(--extra-packages "$2"); shift 2 ;;
+  --kernel-suite) need "$@"; cache_args+=(--kernel-suite "$2"); shift 2 ;;
   --capture-tool) need "$@"; capture_tool=$2; shift 2 ;;
   --image) need "$@"; image_kind=$2; shift 2 ;;
   --pre-timeout) need "$@"; pre_timeout=$2; shift 2 ;;
