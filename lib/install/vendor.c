@@ -94,14 +94,16 @@ static int file_sha256(const char *path, char hex[IBUP_SHA256_HEX])
 
 /*
  * The vendor file into DOWNLOAD_DIR under the root: downloaded and verified by the
- * executor, or, with --from, verified now and copied. @ret_rel: its path in the tree.
+ * executor, or, with --from, verified now and copied. @ret_file (optional): its name;
+ * @ret_path: its path for the steps that use it, inside the tree when they run there
+ * (@inside: chroot, as apt does), else on this machine (the root in front).
  */
 static int plan_fetch(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		      const struct ibup_install_opts *o,
-		      const struct ibup_install_choice *c, char **ret_rel,
-		      struct ibup_install_error *err)
+		      const struct ibup_install_choice *c, bool inside, char **ret_file,
+		      char **ret_path, struct ibup_install_error *err)
 {
-	_cleanup_free_ char *file = NULL, *rel = NULL, *dest = NULL, *why = NULL;
+	_cleanup_free_ char *file = NULL, *rel = NULL, *path = NULL, *why = NULL;
 	char have[IBUP_SHA256_HEX];
 	int r;
 
@@ -113,41 +115,46 @@ static int plan_fetch(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		return r;
 	if (asprintf(&rel, DOWNLOAD_DIR "/%s", file) < 0)
 		return -ENOMEM;
+	r = tree_path(ctx, rel, &path);
+	if (r < 0)
+		return r;
 	if (!o->from) {
 		if (asprintf(&why, "the %s package, verified by its SHA-256",
 			     c->stack == IBUP_STACK_DOCA ? "doca-host repository"
 							 : "MLNX_OFED") < 0)
 			return -ENOMEM;
 		r = ibup_plan_download(plan, c->url, c->sha256, 0, rel, why);
+	} else {
+		r = file_sha256(o->from, have);
 		if (r < 0)
-			return r;
-		*ret_rel = rel;
-		rel = NULL;
-		return 0;
+			return install_refuse(err, IBUP_REFUSE_FAILURE, NULL,
+					      "cannot read '%s': %s", o->from,
+					      strerror(-r));
+		if (strcmp(have, c->sha256) != 0)
+			return install_refuse(
+				err, IBUP_REFUSE_FAILURE, NULL,
+				"'%s' is not the file asked for: its SHA-256 is %s, "
+				"expected %s",
+				o->from, have, c->sha256);
+		ibup_plan_input(plan, "from-sha256", have, strlen(have));
+		r = ibup_plan_run(plan,
+				  (const char *const[]){ "install", "-D", "-m", "0644",
+							 o->from, path, NULL },
+				  NULL, INSTALL_TIMEOUT_MS, NULL, 0,
+				  "the file given with --from (its SHA-256 checked)");
 	}
-	r = file_sha256(o->from, have);
-	if (r < 0)
-		return install_refuse(err, IBUP_REFUSE_FAILURE, NULL,
-				      "cannot read '%s': %s", o->from, strerror(-r));
-	if (strcmp(have, c->sha256) != 0)
-		return install_refuse(
-			err, IBUP_REFUSE_FAILURE, NULL,
-			"'%s' is not the file asked for: its SHA-256 is %s, "
-			"expected %s",
-			o->from, have, c->sha256);
-	ibup_plan_input(plan, "from-sha256", have, strlen(have));
-	r = tree_path(ctx, rel, &dest);
 	if (r < 0)
 		return r;
-	r = ibup_plan_run(plan,
-			  (const char *const[]){ "install", "-D", "-m", "0644", o->from,
-						 dest, NULL },
-			  NULL, INSTALL_TIMEOUT_MS, NULL, 0,
-			  "the file given with --from (its SHA-256 checked)");
-	if (r < 0)
-		return r;
-	*ret_rel = rel;
-	rel = NULL;
+	if (inside) {
+		free(path);
+		if (asprintf(&path, "/%s", rel) < 0) {
+			path = NULL;
+			return -ENOMEM;
+		}
+	}
+	if (ret_file)
+		*ret_file = TAKE_PTR(file);
+	*ret_path = TAKE_PTR(path);
 	return 0;
 }
 
@@ -227,7 +234,7 @@ int plan_doca(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	      const struct ibup_install_opts *o, const struct ibup_install_choice *c,
 	      struct ibup_install_error *err)
 {
-	_cleanup_free_ char *rel = NULL, *local = NULL, *devel = NULL;
+	_cleanup_free_ char *local = NULL, *devel = NULL;
 	struct strv pkgs = { 0 }, opts = { 0 };
 	int r;
 
@@ -240,20 +247,16 @@ int plan_doca(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		strv_release(&pkgs);
 		return r;
 	}
+	/* The package manager installs the local repository package from its path. */
 	r = doca_repo_opts(ctx, c, &opts, err);
 	if (r >= 0)
-		r = plan_fetch(ctx, plan, o, c, &rel, err);
+		r = plan_fetch(ctx, plan, o, c, c->distro.pm == IBUP_PM_APT, NULL, &local,
+			       err);
 	if (r < 0) {
 		strv_release(&opts);
 		return r;
 	}
-	/* The package manager installs the local repository package from its path. */
-	if (c->distro.pm == IBUP_PM_APT)
-		r = asprintf(&local, "/%s", rel) < 0 ? -ENOMEM : 0;
-	else
-		r = tree_path(ctx, rel, &local);
-	if (r >= 0)
-		r = strv_add(&pkgs, local);
+	r = strv_add(&pkgs, local);
 	if (r >= 0)
 		r = pkg_plan_install(
 			ctx, plan, &c->distro, &pkgs, false,
@@ -340,9 +343,9 @@ int plan_mofed(struct ibup_ctx *ctx, struct ibup_plan *plan,
 	       const struct ibup_install_opts *o, const struct ibup_install_choice *c,
 	       struct ibup_install_error *err)
 {
-	_cleanup_free_ char *rel = NULL, *tarball = NULL, *dir = NULL, *tag = NULL,
-			    *file = NULL, *unpack = NULL, *installer = NULL,
-			    *devel = NULL, *src = NULL, *why = NULL;
+	_cleanup_free_ char *tarball = NULL, *dir = NULL, *tag = NULL, *file = NULL,
+			    *unpack = NULL, *installer = NULL, *devel = NULL, *src = NULL,
+			    *why = NULL;
 	struct strv pkgs = { 0 }, argv = { 0 };
 	bool rpm = c->distro.pm != IBUP_PM_APT;
 	int r;
@@ -359,12 +362,10 @@ int plan_mofed(struct ibup_ctx *ctx, struct ibup_plan *plan,
 		strv_release(&pkgs);
 		return r;
 	}
-	r = plan_fetch(ctx, plan, o, c, &rel, err);
+	r = plan_fetch(ctx, plan, o, c, false, &file, &tarball, err);
 	if (r < 0)
 		return r;
-	if ((r = url_file(c->url, &file)) < 0 ||
-	    (r = mofed_names(file, c->version, c->arch, &dir, &tag)) < 0 ||
-	    (r = tree_path(ctx, rel, &tarball)) < 0 ||
+	if ((r = mofed_names(file, c->version, c->arch, &dir, &tag)) < 0 ||
 	    (r = tree_path(ctx, DOWNLOAD_DIR, &unpack)) < 0)
 		return r;
 	r = ibup_plan_run(

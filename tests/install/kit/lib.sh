@@ -90,47 +90,71 @@ kit_rpm_env() {
   export HOME=$KIT_CACHE/home
 }
 
-# kit_rpm OUTDIR STAGE NAME VERSION RELEASE ARCH REQUIRES [POST [PREUN]]: build
-# OUTDIR/NAME-VERSION-RELEASE.ARCH.rpm holding the files under STAGE, plus the marker
-# /usr/share/ibup-kit/installed/NAME. REQUIRES is comma-separated (or -); POST and PREUN
+# kit_spec NAME VERSION RELEASE ARCH REQUIRES PROVIDES INSTALL FILES [POST [PREUN]]: the
+# spec of a kit package on stdout. REQUIRES and PROVIDES are comma-separated (or -);
+# INSTALL is the %install script and FILES the %files list (one path a line; either may be
+# empty), to which the marker /usr/share/ibup-kit/installed/NAME is added; POST and PREUN
 # are the %post and %preun scriptlets (run by rpm with /bin/sh inside the target root).
-kit_rpm() {
-  local out=$1 stage=$2 name=$3 ver=$4 rel=$5 arch=$6 req=$7 post=${8:-} preun=${9:-}
-  local top r
+kit_spec() {
+  local name=$1 ver=$2 rel=$3 arch=$4 req=$5 prov=$6 install=$7 files=$8
+  local post=${9:-} preun=${10:-} r
+  echo "Name: $name"
+  echo "Version: $ver"
+  echo "Release: $rel"
+  echo "Summary: ibup test stand-in for the $name package"
+  echo "License: MIT"
+  echo "BuildArch: $arch"
+  echo "AutoReqProv: no"
+  if [ "$prov" != - ]; then
+    IFS=, read -ra r <<<"$prov"
+    printf 'Provides: %s\n' "${r[@]}"
+  fi
+  if [ "$req" != - ]; then
+    IFS=, read -ra r <<<"$req"
+    printf 'Requires: %s\n' "${r[@]}"
+  fi
+  echo "%description"
+  echo "Stand-in for $name in ibup's install tests."
+  echo "%install"
+  echo "mkdir -p %{buildroot}/usr/share/ibup-kit/installed"
+  echo "echo '%{name}-%{version}-%{release}' >%{buildroot}/usr/share/ibup-kit/installed/%{name}"
+  [ -z "$install" ] || printf '%s\n' "$install"
+  [ -z "$post" ] || printf '%%post\n%s\n' "$post"
+  [ -z "$preun" ] || printf '%%preun\n%s\n' "$preun"
+  echo "%files"
+  echo "/usr/share/ibup-kit/installed/%{name}"
+  [ -z "$files" ] || printf '%s\n' "$files"
+}
+
+# kit_rpmbuild OUTDIR ARCH: build the package whose spec (kit_spec) is on stdin into
+# OUTDIR/NAME-VERSION-RELEASE.ARCH.rpm, the repository convention. No debuginfo, no brp
+# scripts (nothing to strip or byte-compile).
+kit_rpmbuild() {
+  local out=$1 arch=$2 top
   top=$(mktemp -d)
-  mkdir -p "$stage/usr/share/ibup-kit/installed" "$out"
-  echo "$name-$ver-$rel" >"$stage/usr/share/ibup-kit/installed/$name"
-  {
-    echo "Name: $name"
-    echo "Version: $ver"
-    echo "Release: $rel"
-    echo "Summary: ibup test stand-in for the $name package"
-    echo "License: MIT"
-    echo "BuildArch: $arch"
-    echo "AutoReqProv: no"
-    if [ "$req" != - ]; then
-      IFS=, read -ra r <<<"$req"
-      printf 'Requires: %s\n' "${r[@]}"
-    fi
-    echo "%description"
-    echo "Stand-in for $name in ibup's install tests."
-    echo "%install"
-    echo "cp -a '$stage/.' %{buildroot}/"
-    [ -z "$post" ] || printf '%%post\n%s\n' "$post"
-    [ -z "$preun" ] || printf '%%preun\n%s\n' "$preun"
-    echo "%files"
-    (cd "$stage" && find . -mindepth 1 \( -type f -o -type l \) | sed 's|^\.||')
-  } >"$top/$name.spec"
+  mkdir -p "$out"
+  cat >"$top/kit.spec"
   rpmbuild -bb --quiet --target "$arch" \
     --define "_topdir $top" --define "_rpmdir $out" \
     --define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' \
     --define 'debug_package %{nil}' --define '__os_install_post %{nil}' \
-    "$top/$name.spec" >/dev/null
+    "$top/kit.spec" >/dev/null
   rm -rf "$top"
 }
 
+# kit_rpm OUTDIR STAGE NAME VERSION RELEASE ARCH REQUIRES [POST [PREUN]]: build
+# OUTDIR/NAME-VERSION-RELEASE.ARCH.rpm holding the files under STAGE, plus the marker
+# (kit_spec). REQUIRES is comma-separated (or -); POST and PREUN are the scriptlets.
+kit_rpm() {
+  local out=$1 stage=$2 name=$3 ver=$4 rel=$5 arch=$6 req=$7 post=${8:-} preun=${9:-}
+  kit_spec "$name" "$ver" "$rel" "$arch" "$req" - "cp -a '$stage/.' %{buildroot}/" \
+    "$(cd "$stage" && find . -mindepth 1 \( -type f -o -type l \) | sed 's|^\.||')" \
+    "$post" "$preun" | kit_rpmbuild "$out" "$arch"
+}
+
 # kit_deb OUTDIR STAGE NAME VERSION ARCH DEPENDS [POSTINST [PRERM]]: build
-# OUTDIR/NAME_VERSION_ARCH.deb holding the files under STAGE plus the marker, as kit_rpm.
+# OUTDIR/NAME_VERSION_ARCH.deb holding the files under STAGE plus the marker
+# /usr/share/ibup-kit/installed/NAME, as kit_rpm.
 kit_deb() {
   local out=$1 stage=$2 name=$3 ver=$4 arch=$5 dep=$6 postinst=${7:-} prerm=${8:-}
   mkdir -p "$stage/usr/share/ibup-kit/installed" "$stage/DEBIAN" "$out"

@@ -93,85 +93,60 @@ os_release() {
   esac
 }
 
-# spec DISTRO NAME VERSION RELEASE ARCH REQUIRES: one package's spec on stdout.
+# spec DISTRO NAME VERSION RELEASE ARCH REQUIRES: one package's spec on stdout (kit_spec),
+# with what the release and kernel packages install besides the marker.
 spec() {
-  local d=$1 name=$2 ver=$3 rel=$4 arch=$5 req=$6 k r
+  local d=$1 name=$2 k prov=- install='' files=''
   k=$(kit_kernel "$d")
-  echo "Name: $name"
-  echo "Version: $ver"
-  echo "Release: $rel"
-  echo "Summary: ibup test stand-in for the $name package"
-  echo "License: MIT"
-  echo "BuildArch: $arch"
   # The shell scriptlets need; only trees with a real shell (make-tree.sh el9-dkms) get it.
-  [ "$name" = bash ] && printf 'Provides: %s\n' /bin/sh /bin/bash
-  if [ "$req" != - ]; then
-    IFS=, read -ra r <<<"$req"
-    printf 'Requires: %s\n' "${r[@]}"
-  fi
-  echo "%description"
-  echo "Stand-in for $name in ibup's install tests: it only installs a marker file."
-  echo "%install"
-  echo "mkdir -p %{buildroot}/usr/share/ibup-kit/installed"
-  echo "echo '%{name}-%{version}-%{release}' >%{buildroot}/usr/share/ibup-kit/installed/%{name}"
-  local files=('/usr/share/ibup-kit/installed/%{name}')
+  [ "$name" = bash ] && prov=/bin/sh,/bin/bash
   case $name in
   almalinux-release | sles-release)
-    echo "mkdir -p %{buildroot}/usr/lib %{buildroot}/etc"
-    echo "cat >%{buildroot}/usr/lib/os-release <<'OSR'"
-    os_release "$d"
-    echo "OSR"
-    echo "ln -s ../usr/lib/os-release %{buildroot}/etc/os-release"
-    files+=(/usr/lib/os-release /etc/os-release)
+    install=$(
+      echo "mkdir -p %{buildroot}/usr/lib %{buildroot}/etc"
+      echo "cat >%{buildroot}/usr/lib/os-release <<'OSR'"
+      os_release "$d"
+      echo "OSR"
+      echo "ln -s ../usr/lib/os-release %{buildroot}/etc/os-release"
+    )
+    files=$(printf '%s\n' /usr/lib/os-release /etc/os-release)
     ;;
   kernel-core | kernel-default)
     # The kernel image, its module directory, and build -> the devel tree, like the real one.
-    echo "mkdir -p %{buildroot}/boot %{buildroot}/lib/modules/$k/kernel/drivers/infiniband"
-    echo "echo 'kernel $k' >%{buildroot}/lib/modules/$k/vmlinuz"
-    echo "cp %{buildroot}/lib/modules/$k/vmlinuz %{buildroot}/boot/vmlinuz-$k"
-    if [ "$name" = kernel-core ]; then
-      echo "ln -s /usr/src/kernels/$k %{buildroot}/lib/modules/$k/build"
-    else
-      echo "ln -s /usr/src/linux-${k%-default}-obj/x86_64/default %{buildroot}/lib/modules/$k/build"
-    fi
-    files+=(/boot/vmlinuz-"$k" /lib/modules/"$k")
+    install=$(
+      echo "mkdir -p %{buildroot}/boot %{buildroot}/lib/modules/$k/kernel/drivers/infiniband"
+      echo "echo 'kernel $k' >%{buildroot}/lib/modules/$k/vmlinuz"
+      echo "cp %{buildroot}/lib/modules/$k/vmlinuz %{buildroot}/boot/vmlinuz-$k"
+      if [ "$name" = kernel-core ]; then
+        echo "ln -s /usr/src/kernels/$k %{buildroot}/lib/modules/$k/build"
+      else
+        echo "ln -s /usr/src/linux-${k%-default}-obj/x86_64/default %{buildroot}/lib/modules/$k/build"
+      fi
+    )
+    files=$(printf '%s\n' /boot/vmlinuz-"$k" /lib/modules/"$k")
     ;;
   kernel-devel)
-    if [ "$d" = sles15 ]; then
-      echo "mkdir -p %{buildroot}/usr/src/linux-${k%-default}"
-      echo "echo 'kernel sources $k' >%{buildroot}/usr/src/linux-${k%-default}/Makefile"
-      files+=(/usr/src/linux-"${k%-default}")
-    else
-      echo "mkdir -p %{buildroot}/usr/src/kernels/$k"
-      echo "echo 'kernel devel $k' >%{buildroot}/usr/src/kernels/$k/Makefile"
-      files+=(/usr/src/kernels/"$k")
-    fi
+    local src=/usr/src/kernels/$k what=devel
+    [ "$d" = sles15 ] && src=/usr/src/linux-${k%-default} what=sources
+    install=$(printf '%s\n' "mkdir -p %{buildroot}$src" \
+      "echo 'kernel $what $k' >%{buildroot}$src/Makefile")
+    files=$src
     ;;
   kernel-default-devel)
-    echo "mkdir -p %{buildroot}/usr/src/linux-${k%-default}-obj/x86_64/default"
-    echo "echo 'kernel obj $k' >%{buildroot}/usr/src/linux-${k%-default}-obj/x86_64/default/Makefile"
-    files+=(/usr/src/linux-"${k%-default}"-obj)
+    local obj=/usr/src/linux-${k%-default}-obj
+    install=$(printf '%s\n' "mkdir -p %{buildroot}$obj/x86_64/default" \
+      "echo 'kernel obj $k' >%{buildroot}$obj/x86_64/default/Makefile")
+    files=$obj
     ;;
   esac
-  echo "%files"
-  printf '%s\n' "${files[@]}"
+  kit_spec "$name" "$3" "$4" "$5" "$6" "$prov" "$install" "$files"
 }
 
 build() {
-  local out=$1 d=$2 top name ver rel arch req
-  top=$(mktemp -d)
-  mkdir -p "$out"
+  local out=$1 d=$2 name ver rel arch req
   while read -r name ver rel arch req; do
-    spec "$d" "$name" "$ver" "$rel" "$arch" "$req" >"$top/$name.spec"
-    # No debuginfo, no brp scripts (nothing to strip or byte-compile); the file name is
-    # the repository convention NAME-VERSION-RELEASE.ARCH.rpm.
-    rpmbuild -bb --quiet --target "$arch" \
-      --define "_topdir $top" --define "_rpmdir $out" \
-      --define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' \
-      --define 'debug_package %{nil}' --define '__os_install_post %{nil}' \
-      "$top/$name.spec" >/dev/null
+    spec "$d" "$name" "$ver" "$rel" "$arch" "$req" | kit_rpmbuild "$out" "$arch"
   done < <(packages "$d")
-  rm -rf "$top"
   createrepo_c --quiet "$out"
   kit_kernel "$d" >"$out/kernel-release"
 }
