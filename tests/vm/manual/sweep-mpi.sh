@@ -148,7 +148,8 @@ path_on() {
   local from=$1 to=$2 dst
   dst=$(ll_of "${VM_NETDEV[$to]}")
   [ -n "$dst" ] || return 1
-  tc qdisc add dev "${VM_NETDEV[$from]}" root handle 1: prio &&
+  # Every priority to band 0 (1:1): only what the filter picks goes to the slow band.
+  tc qdisc add dev "${VM_NETDEV[$from]}" root handle 1: prio bands 3 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 &&
     tc qdisc add dev "${VM_NETDEV[$from]}" parent 1:3 handle 30: netem delay 5ms \
       rate "${rate_mbit}mbit" limit 100000 &&
     tc filter add dev "${VM_NETDEV[$from]}" parent 1: protocol ipv6 prio 1 u32 \
@@ -238,8 +239,8 @@ sweep_srun() {
   # shellcheck disable=SC2086 # the options are words
   srun -n "$N" --mpi=pmix /tmp/sweep-rank.sh $SWEEP_ARGS "$@"
 }
-vm_log "srun's MPI plugins: $(srun --mpi=list 2>&1 | tr '\n' ' ')"
 if vm_test -t 120 slurm-up slurm_up; then
+  vm_log "srun's MPI plugins: $(srun --mpi=list 2>&1 | tr '\n' ' ')"
   assert_true "slow node shaped again" slow_on
   vm_test -t 300 -e 1 srun-slow-node sweep_srun --output srun.json
   vm_log "slow node sweep under srun:"
