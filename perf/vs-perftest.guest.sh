@@ -5,7 +5,8 @@
 # Not a test of its own: it only runs the plan perf/vs-perftest.sh put into the guest
 # as /etc/vs-perftest.conf and prints one line per run on the console.
 #
-# The plan (bash, sourced): VSP_REPS=N and VSP_PLAN=("TEST SIZE ITERS TIMEOUT" ...).
+# The plan (bash, sourced): VSP_REPS=N and VSP_PLAN=("TEST SIZE ITERS TIMEOUT" ...), and
+# VSP_QP_TIMEOUT=N when both tools get that RC ACK timeout (ibup --qp-timeout, perftest -u).
 # For each entry and each repetition it runs `ibup bench` (client rxe1, server rxe0,
 # one process) and the perftest pair (server ib_TEST on rxe0, client on rxe1 connecting
 # to 10.99.0.1, GID index 0), alternating which tool goes first.
@@ -115,7 +116,7 @@ vsp_ibup() {
   r0=$(vsp_retries)
   start=$(date +%s.%N)
   timeout -k 5 "$t" ibup bench -t "$test" -d "$vsp_cli" --to "$vsp_srv" -s "$size" \
-    -n "$iters" --json >ibup.json 2>ibup.err </dev/null
+    -n "$iters" ${VSP_QP_TIMEOUT:+--qp-timeout "$VSP_QP_TIMEOUT"} --json >ibup.json 2>ibup.err </dev/null
   rc=$?
   wall=$(vsp_wall "$start")
   retry=$(vsp_retry_delta "$r0")
@@ -156,7 +157,7 @@ vsp_perftest() {
   local what="perftest ib_$test -s $size -n $iters (rep $rep)"
   r0=$(vsp_retries)
   start=$(date +%s.%N)
-  timeout -k 5 "$t" taskset -c "$vsp_srv_cpu" "ib_$test" -d "$vsp_srv" -x 0 -F \
+  timeout -k 5 "$t" taskset -c "$vsp_srv_cpu" "ib_$test" -d "$vsp_srv" -x 0 -F ${VSP_QP_TIMEOUT:+-u "$VSP_QP_TIMEOUT"} \
     -s "$size" -n "$iters" >pt-server.out 2>&1 </dev/null &
   spid=$!
   # The client must not start before the server listens on 18515.
@@ -175,7 +176,7 @@ vsp_perftest() {
     vsp_show pt-server.out
     return 1
   fi
-  timeout -k 5 "$t" taskset -c "$vsp_cli_cpu" "ib_$test" -d "$vsp_cli" -x 0 -F \
+  timeout -k 5 "$t" taskset -c "$vsp_cli_cpu" "ib_$test" -d "$vsp_cli" -x 0 -F ${VSP_QP_TIMEOUT:+-u "$VSP_QP_TIMEOUT"} \
     -s "$size" -n "$iters" "$vsp_srv_ip" >pt-client.out 2>&1 </dev/null
   crc=$?
   wait "$spid"

@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 
 usage() {
   cat <<EOF
-Usage: perf/$PROG [--ibup PATH] [--reps N] [--quick | --only TEST[:SIZES]]... [--out FILE] [-v]
+Usage: perf/$PROG [--ibup PATH] [--reps N] [--quick | --only TEST[:SIZES]]... [--qp-timeout N] [--out FILE] [-v]
 
 Compare \`ibup bench\` with perftest in the Soft-RoCE guest (tests/vm) and print a
 Markdown table (Gb/s and microseconds; ratios > 1 mean ibup did better).
@@ -51,6 +51,8 @@ Markdown table (Gb/s and microseconds; ratios > 1 mean ibup did better).
                 send_lat; SIZES a comma-separated list of bytes, K and M allowed
                 (default: the full run's sizes of that test); repeatable, e.g.
                 --only read_bw:1K,4K,64K
+  --qp-timeout N both tools' RC ACK timeout, 4.096 us x 2^N (ibup --qp-timeout, perftest
+                -u; default: each tool's own, 14 for both)
   --out FILE    also write the table (Markdown) to FILE
   --log FILE    keep the guest console in FILE (default: kept only on failure)
   -v            copy the guest console to stderr while it runs
@@ -73,6 +75,7 @@ quick=0
 only=()
 out=''
 log=''
+qp_timeout=''
 verbose=()
 need() { [ $# -ge 2 ] || die "$1 needs a value" 2; }
 while [ $# -gt 0 ]; do
@@ -82,6 +85,7 @@ while [ $# -gt 0 ]; do
   --quick) quick=1; shift ;;
   --only) need "$@"; only+=("$2"); shift 2 ;;
   --out) need "$@"; out=$2; shift 2 ;;
+  --qp-timeout) need "$@"; qp_timeout=$2; shift 2 ;;
   --log) need "$@"; log=$2; shift 2 ;;
   -v | --verbose) verbose=(-v); shift ;;
   -h | --help) usage; exit 0 ;;
@@ -89,6 +93,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "--reps wants a positive number, got '$reps'" 2
+[ -z "$qp_timeout" ] || { [[ $qp_timeout =~ ^[0-9]+$ ]] && [ "$qp_timeout" -ge 1 ] && [ "$qp_timeout" -le 31 ]; } ||
+  die "--qp-timeout wants 1 to 31, got '$qp_timeout'" 2
 [ "$quick" = 0 ] || [ ${#only[@]} = 0 ] || die "--quick and --only do not go together" 2
 
 # ---------------------------------------------------------------------------------
@@ -197,6 +203,7 @@ trap cleanup EXIT
 
 {
   printf 'VSP_REPS=%q\n' "$reps"
+  [ -z "$qp_timeout" ] || printf 'VSP_QP_TIMEOUT=%q\n' "$qp_timeout"
   printf 'VSP_PLAN=(\n'
   printf '  %q\n' "${plan[@]}"
   printf ')\n'

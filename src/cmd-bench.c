@@ -17,6 +17,7 @@ enum {
 	OPT_SERVER,
 	OPT_BIND,
 	OPT_TIMEOUT,
+	OPT_QP_TIMEOUT,
 	OPT_VERIFY,
 	OPT_INLINE,
 	OPT_CQ_MOD,
@@ -73,6 +74,7 @@ void help_bench(FILE *out)
 	      "      --bind ADDR        the server's address (default: all)\n"
 	      "  -p, --tcp-port N       the TCP port of the exchange (default 18515)\n"
 	      "      --timeout SECS     the longest wait for the peer at any step (default 10)\n"
+	      "      --qp-timeout N     the RC ACK timeout, 4.096 us x 2^N (default 14: 67 ms)\n"
 	      "  -j, --json             print one JSON object\n"
 	      "  -h, --help             show this help and exit\n"
 	      "\n"
@@ -332,6 +334,7 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 		{ "bind", required_argument, NULL, OPT_BIND },
 		{ "tcp-port", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "qp-timeout", required_argument, NULL, OPT_QP_TIMEOUT },
 		IBUP_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
@@ -445,6 +448,9 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			r = parse_count(cli, "--timeout", optarg, 1, 3600, &timeout_s);
+			break;
+		case OPT_QP_TIMEOUT:
+			r = parse_count(cli, "--qp-timeout", optarg, 1, 31, &o.qp_timeout);
 			break;
 		default:
 			r = cli_common_option(cli, opt, argv, help_bench);

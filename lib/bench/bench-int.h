@@ -95,7 +95,6 @@ struct side {
 	struct ibv_mr *mr;
 	struct ibv_cq *scq, *rcq;
 	struct ibv_comp_channel *chan; /* set before bench_create_resources(): events */
-	uint8_t qp_timeout; /* the ACK timeout's exponent (4.096 us << it); 0: 14 */
 	struct ibv_qp *qp[MAX_QPS];
 	unsigned nqp;
 	uint8_t *buf;

@@ -109,7 +109,7 @@ int ibup_bench_ep_open(struct ibup_ctx *ctx, const struct ibup_status *st,
 	s->info = &ep->info;
 	s->err = ep->err;
 	s->err_size = sizeof(ep->err);
-	s->qp_timeout = (uint8_t)ep->o.qp_timeout;
+	ep->bo.qp_timeout = ep->o.qp_timeout;
 	s->sizes[0] = ep->o.lat_size;
 	s->n_sizes = 1;
 	r = ibup_verbs_load(&s->v, ep->err, sizeof(ep->err));

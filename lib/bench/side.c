@@ -466,7 +466,7 @@ int bench_connect_qps(struct side *s)
 		a = (struct ibv_qp_attr){
 			.qp_state = IBV_QPS_RTS,
 			.sq_psn = s->psn[q],
-			.timeout = s->qp_timeout ? s->qp_timeout : 14,
+			.timeout = (uint8_t)(s->o->qp_timeout ? s->o->qp_timeout : 14),
 			.retry_cnt = 7,
 			.rnr_retry = 7,
 			.max_rd_atomic = (uint8_t)rd_atom,

@@ -109,8 +109,10 @@ done
 # brings it (and apt needs nothing more than minbase has).
 case $variant in
 rdma)
+  # Open MPI and Slurm (with munge) launch the sweep's MPI program in sweep-mpi.
   base_packages=(kmod iproute2 rdma-core ibverbs-providers ibverbs-utils perftest ucx-utils
-    infiniband-diags rdmacm-utils jq libjansson4 procps)
+    infiniband-diags rdmacm-utils jq libjansson4 procps openmpi-bin slurmd slurmctld
+    slurm-client munge)
   ;;
 inbox) base_packages=(kmod iproute2 jq libjansson4 procps) ;;
 *) log "unknown variant '$variant' (rdma or inbox)"; usage >&2; exit 2 ;;
