@@ -441,8 +441,8 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 		"viewBox=\"0 0 %u %u\" font-family=\"sans-serif\" font-size=\"%u\">\n",
 		width, height, width, height, cell >= 24 ? 11u : 7u);
 	fprintf(f,
-		"<title>ibup sweep: bandwidth row→column against the floor (%.1f Gb/s)</title>\n",
-		isfinite(floor) ? floor : 0.0);
+		"<title>ibup sweep: bandwidth row→column against the floor (%.*f Gb/s)</title>\n",
+		floor < 10 ? 2 : 1, isfinite(floor) ? floor : 0.0);
 	fprintf(f, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", width,
 		height);
 	/* above SVG_FULL_MAX, one rectangle for the fine cells and only the rest drawn */
@@ -514,8 +514,8 @@ int ibup_sweep_report_svg(const struct ibup_sweep_run *run,
 	}
 	fprintf(f,
 		"<text x=\"10\" y=\"%u\" font-size=\"11\">rows send, columns receive: green "
-		"at or above the floor (%.1f Gb/s), red at half of it or less;</text>\n",
-		side + 16, isfinite(floor) ? floor : 0.0);
+		"at or above the floor (%.*f Gb/s), red at half of it or less;</text>\n",
+		side + 16, floor < 10 ? 2 : 1, isfinite(floor) ? floor : 0.0);
 	fprintf(f,
 		"<text x=\"10\" y=\"%u\" font-size=\"11\">amber: latency only; grey: not "
 		"measured; black: failed</text>\n",

@@ -56,6 +56,15 @@ golden hb120-drain-dry-run --analyze hb120-8.json --drain --dry-run
 golden rxe --analyze rxe-4.json
 golden hb120-quick --analyze hb120-quick.json
 golden rxe-json --analyze rxe-4.json --json
+# Runs of the Soft-RoCE guest's sweep test (tests/vm/tests/sweep-mpi.sh): one node
+# slowed, then one path; with the floor and ceiling that test set, they name the node,
+# then the link, as the README shows; the heat map is the README's.
+golden guest-node --analyze guest-slow-node.json --bw-min 0.07235 --lat-max 1640.4
+golden guest-path --analyze guest-slow-path.json --bw-min 0.07235 --lat-max 1640.4
+(cd "$dir" && "$ibup" --root "$tmp/root" sweep --analyze guest-slow-node.json --bw-min 0.07235 \
+  --lat-max 1640.4 --svg "$tmp/guest.svg" >/dev/null 2>&1)
+if [ "${IBUP_UPDATE_GOLDEN:-0}" = 1 ]; then cp "$tmp/guest.svg" "$src/docs/sweep-guest.svg"; fi
+diff -u "$src/docs/sweep-guest.svg" "$tmp/guest.svg" >&2 || fail "the guest run's heat map differs from docs/sweep-guest.svg"
 
 # The saved runs themselves follow the schema.
 for f in "$dir"/*.json; do
