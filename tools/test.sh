@@ -55,7 +55,7 @@ step "dependencies"
 as_root tools/deps.sh --test
 
 step "clang-format"
-mapfile -t c_files < <(git ls-files '*.c' '*.h' 2>/dev/null || find include lib src tests -name '*.[ch]')
+mapfile -t c_files < <(git ls-files '*.c' '*.h' 2>/dev/null || find include lib src sweep tests -name '*.[ch]')
 clang-format --dry-run --Werror "${c_files[@]}"
 
 step "shellcheck"
