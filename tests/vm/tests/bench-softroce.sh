@@ -9,8 +9,9 @@
 #    whose receives stay posted across sizes (send_bw, send_lat) each verified;
 #  - --duration: runs as long as asked;
 #  - two devices of this host (rxe1 -> rxe0): the link-local GIDs are chosen by
-#    themselves, and the bytes crossed the wire (rxe1's sent_pkts grew); reads larger
-#    than the path MTU are posted one by one, smaller ones and writes chained;
+#    themselves, and the bytes crossed the wire (rxe1's sent_pkts grew); a post asks
+#    for at most 16 read response packets (4 KiB reads in chains of 4, 16 KiB one by
+#    one), smaller reads and writes chained by 16;
 #  - two "hosts": a --server on rxe0 and a client on rxe1 over TCP, every test;
 #  - a peer killed mid-run, both ways and in a latency spin: an error (exit 3) with a
 #    reason, within the timeout, never a hang;
@@ -94,15 +95,19 @@ assert_json "link-local GID chosen" "$VM_OUT" '.local.gid | startswith("fe80:")'
 assert_json "local verified" "$VM_OUT" '.results[0].verified' true
 # 200 x 64 KiB at a 1024-byte MTU: at least 12800 packets left rxe1.
 assert_num "packets sent by $cli" "$((pkts_after - pkts_before))" -ge 12800
-# Reads larger than the path MTU (1024 here) go one per post; smaller ones, and writes,
-# in chains (min(cq-mod, 16) up to 8 KiB). Every read verified, both ways of posting.
+# A post asks for at most 16 response packets of reads larger than the path MTU (1024
+# here); smaller reads, and writes, go in chains (min(cq-mod, 16) up to 8 KiB). Every
+# read verified, every way of posting.
 vm_test -t 120 local-read-1k ibup bench --json -t read_bw -d "$cli" --to "$srv" -s 1K -n 400 --verify
 assert_json "read path MTU" "$VM_OUT" .local.mtu 1024
 assert_json "1 KiB reads chained" "$VM_OUT" '.results[0].post_list' 16
 assert_json "1 KiB reads verified" "$VM_OUT" '.results[0].verified' true
 vm_test -t 120 local-read-4k ibup bench --json -t read_bw -d "$cli" --to "$srv" -s 4K -n 400 --verify
-assert_json "4 KiB reads one per post" "$VM_OUT" '.results[0].post_list' 1
+assert_json "4 KiB reads in chains of 4" "$VM_OUT" '.results[0].post_list' 4
 assert_json "4 KiB reads verified" "$VM_OUT" '.results[0].verified' true
+vm_test -t 120 local-read-16k ibup bench --json -t read_bw -d "$cli" --to "$srv" -s 16K -n 200 --verify
+assert_json "16 KiB reads one per post" "$VM_OUT" '.results[0].post_list' 1
+assert_json "16 KiB reads verified" "$VM_OUT" '.results[0].verified' true
 vm_test -t 120 local-write-4k ibup bench --json -t write_bw -d "$cli" --to "$srv" -s 4K -n 400
 assert_json "4 KiB writes chained" "$VM_OUT" '.results[0].post_list' 16
 vm_test -t 120 local-write-lat ibup bench --json -t write_lat -d "$cli" --to "$srv" -n 200 --verify
