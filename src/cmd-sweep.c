@@ -121,21 +121,8 @@ static char *slurp_run(const char *path, size_t *ret_len)
 /* A report written through the one file writer, in the file's directory. */
 static int write_report(const char *path, const char *text)
 {
-	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-	_cleanup_free_ char *dir =
-		slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
-	struct ibup_ctx *dctx = NULL;
-	int r;
+	int r = ibup_file_write_path(path, text, strlen(text), 0644);
 
-	if (!dir)
-		return cli_error(-ENOMEM, "cannot write '%s'", path);
-	if (!*base)
-		return cli_error(-EISDIR, "cannot write '%s'", path);
-	r = ibup_ctx_new(dir, &dctx);
-	if (r < 0)
-		return cli_error(r, "cannot open the directory of '%s'", path);
-	r = ibup_file_replace(dctx, base, text, strlen(text), 0644, 0);
-	ibup_ctx_free(dctx);
 	if (r < 0)
 		return cli_error(r, "cannot write '%s'", path);
 	return IBUP_EXIT_OK;

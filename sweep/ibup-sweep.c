@@ -30,6 +30,7 @@
 #include "ibup/model.h"
 #include "ibup/plan.h"
 #include "ibup/sweep.h"
+#include "ibup/sys.h"
 #include "banned.h"
 
 #define EXIT_FINDINGS 1
@@ -899,18 +900,12 @@ static int list_pairs(const struct options *o, const struct node_msg *nodes,
 	return 0;
 }
 
+/* Replaced atomically, as every file ibup writes: never a half-written run file. */
 static int write_file(const char *path, const char *text)
 {
-	FILE *f = fopen(path, "we");
-	int r = 0;
+	int r = ibup_file_write_path(path, text, strlen(text), 0644);
 
-	if (!f)
-		return -errno;
-	if (fputs(text, f) < 0)
-		r = -EIO;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	return r;
+	return r < 0 ? r : 0;
 }
 
 /*

@@ -48,6 +48,20 @@ int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
 		      size_t len, unsigned mode, unsigned flags);
 
 /**
+ * ibup_file_write_path() - replace the file at a path the user gave, atomically
+ * @path: absolute, or relative to the working directory (no root applies)
+ * @data: new content
+ * @len: its length
+ * @mode: permission bits for a new file
+ *
+ * ibup_file_replace() in @path's directory, for reports written where the user asked
+ * (--output, --csv, --svg): never a truncated file in their place.
+ *
+ * Return: as ibup_file_replace(); -EISDIR when @path ends with a slash.
+ */
+int ibup_file_write_path(const char *path, const void *data, size_t len, unsigned mode);
+
+/**
  * ibup_path_exists() - whether a path exists under the root
  * @ctx: library context
  * @fmt: printf-style path relative to the root (symlinks followed inside it)

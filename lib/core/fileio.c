@@ -687,6 +687,26 @@ int ibup_file_replace(struct ibup_ctx *ctx, const char *path, const void *data,
 	return 1;
 }
 
+int ibup_file_write_path(const char *path, const void *data, size_t len, unsigned mode)
+{
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	_cleanup_free_ char *dir =
+		slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
+	struct ibup_ctx *ctx = NULL;
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	if (!*base)
+		return -EISDIR;
+	r = ibup_ctx_new(dir, &ctx);
+	if (r < 0)
+		return r;
+	r = ibup_file_replace(ctx, base, data, len, mode, 0);
+	ibup_ctx_free(ctx);
+	return r;
+}
+
 int ibup_list_dir_logged(struct ibup_ctx *ctx, int dirfd, unsigned max, char ***ret_names,
 			 unsigned *ret_n, const char *fmt, ...)
 {

@@ -48,6 +48,8 @@ usage --bind 127.0.0.1
 usage --server --expect-gbps 1
 usage -p 70000
 usage --timeout 0
+usage --qp-timeout 0
+usage --qp-timeout 32
 usage host1 host2
 usage --nosuch
 usage --root /tmp

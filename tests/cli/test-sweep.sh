@@ -152,7 +152,7 @@ failure --analyze "$tmp/cut.json" -- "ibup: '$tmp/cut.json' is not a sweep run: 
 failure --analyze "$tmp/stranger.json" -- "ibup: '$tmp/stranger.json' is not a sweep run: measurements[0]: rank out of range (4 nodes)"
 failure --analyze "$tmp/empty.json" -- "ibup: '$tmp/empty.json' holds no measurements"
 failure --analyze make-runs.py -- "ibup: 'make-runs.py' is not a sweep run: line 1 column 1: '[' or '{' expected near '#'"
-failure --analyze rxe-4.json --csv "$tmp/nodir/bw.csv" -- "ibup: cannot open the directory of '$tmp/nodir/bw.csv': No such file or directory"
+failure --analyze rxe-4.json --csv "$tmp/nodir/bw.csv" -- "ibup: cannot write '$tmp/nodir/bw.csv': No such file or directory"
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures failure(s)" >&2

@@ -38,6 +38,7 @@ check() {
 check unknown-option 2 "^ibup-sweep: unknown option '--bogus'" "$sweep" --bogus
 check bad-duration 2 '^ibup-sweep: --duration wants seconds' "$sweep" --duration 0
 check bad-size 2 '^ibup-sweep: --size wants bytes' "$sweep" --size 12x
+check bad-reconnects 2 '^ibup-sweep: --reconnects wants 0 to 16' "$sweep" --reconnects 17
 check quick-and-pairs 2 '^ibup-sweep: --quick cannot be combined' "$sweep" --quick --pairs /dev/null
 check one-rank 2 '^ibup-sweep: needs at least 2 ranks' "$sweep"
 check mpirun-bad-option 2 "^ibup-sweep: unknown option '--bogus'" mpirun -np 2 "$sweep" --bogus
