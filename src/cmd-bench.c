@@ -450,7 +450,8 @@ int cmd_bench(struct ibup_cli *cli, int argc, char **argv)
 			r = parse_count(cli, "--timeout", optarg, 1, 3600, &timeout_s);
 			break;
 		case OPT_QP_TIMEOUT:
-			r = parse_count(cli, "--qp-timeout", optarg, 1, 31, &o.qp_timeout);
+			r = parse_count(cli, "--qp-timeout", optarg, 1, 31,
+					&o.qp_timeout);
 			break;
 		default:
 			r = cli_common_option(cli, opt, argv, help_bench);

@@ -50,7 +50,8 @@ struct ibup_bench_opts {
 	bool verify; /* check every payload arrives intact */
 	unsigned
 		timeout_ms; /* each step of the exchange, and the longest silence of a peer */
-	unsigned qp_timeout; /* the RC ACK timeout, 4.096 us << this (1-31); 0: 14 (67 ms) */
+	/* the RC ACK timeout, 4.096 us << this (1-31); 0: 14 (67 ms) */
+	unsigned qp_timeout;
 };
 
 /* Defaults: perftest's where it has them (64 KiB / 2 B, 5000 or 1000 iterations). */
