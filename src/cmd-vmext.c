@@ -564,6 +564,8 @@ static bool status_since(struct vmext_run *v, const struct timespec *since)
 		sb.st_mtim.tv_nsec >= since->tv_nsec);
 }
 
+static bool sibling_worker_alive(const struct vmext_run *v);
+
 /* The background work: the steps, the verdict, mrseq. Holds the one lock throughout. */
 static int op_worker(struct vmext_run *v)
 {
@@ -579,8 +581,14 @@ static int op_worker(struct vmext_run *v)
 	/* The enable that started it lets go of the lock a moment later. */
 	r = ibup_plan_lock(ctx, 2000);
 	if (r == -EBUSY) {
-		/* Not over the verdict of a worker of this number that holds the lock. */
-		if (!status_since(v, &started))
+		/*
+		 * Two enables at once start two workers of this handler. The sibling holds
+		 * the lock or waits for it, and writes the verdict: a "waiting" written now
+		 * could land just after that verdict and replace it. So the portal hears of
+		 * the wait only when the holder is another ibup run, and never over a
+		 * verdict of this number.
+		 */
+		if (!sibling_worker_alive(v) && !status_since(v, &started))
 			progress(v, "waiting for another ibup run to finish changing "
 				    "this host (it holds ibup's lock)");
 		r = ibup_plan_lock(ctx, LOCK_WAIT_MS);
@@ -736,6 +744,37 @@ static bool process_is_worker(long pid)
 		if (strcmp(buf + i, "vmext") == 0)
 			ok = true;
 	return ok;
+}
+
+/* Another live worker of this handler directory (ibup vmext enable --worker). */
+static bool sibling_worker_alive(const struct vmext_run *v)
+{
+	_cleanup_closedir_ DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return false;
+	while ((e = readdir(d))) {
+		char buf[4096], *end;
+		bool worker = false, dir = false;
+		long pid = strtol(e->d_name, &end, 10);
+		size_t n;
+
+		if (*end || pid <= 0 || !process_is_worker(pid))
+			continue;
+		n = read_proc(pid, "cmdline", buf, sizeof(buf));
+		for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+			if (strcmp(buf + i, "--worker") == 0)
+				worker = true;
+			if (strcmp(buf + i, "--handler-dir") == 0 &&
+			    i + strlen(buf + i) + 1 < n &&
+			    strcmp(buf + i + strlen(buf + i) + 1, v->dir) == 0)
+				dir = true;
+		}
+		if (worker && dir)
+			return true;
+	}
+	return false;
 }
 
 static bool unit_is_active(const char *unit)
