@@ -51,6 +51,11 @@ report() {
 }
 trap report EXIT
 
+# Tests run as many at once as there are CPUs: they take their own ports, namespaces
+# and temporary directories, and the caches they share are locked; the Soft-RoCE
+# guest (vm-softroce) runs alone (RUN_SERIAL), as it keeps every core busy.
+jobs=$(nproc 2>/dev/null || echo 1)
+
 step "dependencies"
 as_root tools/deps.sh --test
 
@@ -67,7 +72,7 @@ cmake --preset release >/dev/null
 cmake --build --preset release
 cmake --preset release-test >/dev/null
 cmake --build --preset release-test
-ctest --preset release-test -LE vm --no-label-summary >/dev/null ||
+ctest --preset release-test -LE vm -j "$jobs" --no-label-summary >/dev/null ||
   ctest --preset release-test -LE vm --rerun-failed --output-on-failure --no-label-summary
 
 if [ "$portable" = 1 ]; then
@@ -104,4 +109,4 @@ cppcheck --project=build/ci/compile_commands.json --enable=warning,performance,p
   --inline-suppr --suppress=missingIncludeSystem --error-exitcode=1 -q
 
 step "tests (sanitizer build)"
-ctest --preset ci --output-on-failure --no-label-summary | tee "$summary"
+ctest --preset ci -j "$jobs" --output-on-failure --no-label-summary | tee "$summary"
