@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # writers.sh - the writer's side of the hostile tier: every file `ibup ipoib enable` and
 # `disable` write (the unit, the udev rule, the network-manager exclusions, waagent.conf,
-# the plan journal), `rename --enable`'s udev rule and `metrics --textfile`'s file, met with symlinked parents that lead out of the root, read-only
+# the plan journal), `rename --enable`'s udev rule, `metrics --textfile`'s file and
+# `sweep --analyze`'s reports, met with symlinked parents that lead out of the root, read-only
 # directories, a NUL byte, a directory or FIFO where the file should be, and a write
 # interrupted by a file-size limit.
 #
@@ -191,5 +192,27 @@ else
   elif [ -n "$(ls -A "$dir")" ]; then fail "$c" "left files: $(ls -A "$dir")"
   else pass "$c"; fi
 fi
+
+# 9. `ibup sweep --analyze`'s reports at a path the user gives: a directory in the
+# CSV's place, and a heat map cut short by a file-size limit. Exit 3 with one line
+# naming the file, nothing replaced, an earlier report whole, no temporary file left.
+run=$HERE/../cli/sweep/hb120-8.json
+c=sweep-csv-is-dir
+mkdir -p "$work/$c/reports/bw.csv"
+rc=0; "$IBUP" sweep --analyze "$run" --csv "$work/$c/reports/bw.csv" >/dev/null 2>"$work/$c/e" || rc=$?
+if [ "$rc" != 3 ] || [ "$(wc -l <"$work/$c/e")" != 1 ] || ! grep -q "bw.csv" "$work/$c/e"; then fail "$c" "exit $rc: $(cat "$work/$c/e")"
+elif [ ! -d "$work/$c/reports/bw.csv" ] || [ "$(find "$work/$c/reports" -mindepth 1 | wc -l)" != 1 ]; then fail "$c" "replaced or left files: $(ls -A "$work/$c/reports")"
+else pass "$c"; fi
+
+c=sweep-svg-interrupted
+mkdir -p "$work/$c/reports"
+printf '<svg>an earlier heat map</svg>\n' >"$work/$c/reports/map.svg"
+cp "$work/$c/reports/map.svg" "$work/$c/map.orig"
+# The eight-node heat map is about 9 KiB: a 4 KiB limit cuts it short.
+rc=0; (trap '' XFSZ; ulimit -f 4; exec "$IBUP" sweep --analyze "$run" --svg "$work/$c/reports/map.svg") >/dev/null 2>"$work/$c/e" || rc=$?
+if [ "$rc" != 3 ] || [ "$(wc -l <"$work/$c/e")" != 1 ]; then fail "$c" "exit $rc: $(cat "$work/$c/e")"
+elif ! cmp -s "$work/$c/reports/map.svg" "$work/$c/map.orig"; then fail "$c" "map.svg was changed by a cut-short write"
+elif [ "$(find "$work/$c/reports" -mindepth 1 | wc -l)" != 1 ]; then fail "$c" "left files: $(ls -A "$work/$c/reports")"
+else pass "$c"; fi
 
 exit "$failed"
