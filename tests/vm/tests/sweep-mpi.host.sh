@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Host side of sweep-mpi (run by run-guest.sh after the guest): the run files the guest's
 # sweeps wrote validate against docs/sweep.schema.json, and `ibup sweep --analyze` on
-# this host names the same bad nodes and links from them without measuring.
+# this host, given the thresholds each run recorded, names the same bad nodes and links
+# from them without measuring.
 # Usage: sweep-mpi.host.sh ARTIFACT_DIR IBUP
 set -uo pipefail
 art=${1:?artifact directory}
@@ -27,8 +28,13 @@ jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))'
       fails=$((fails + 1))
     fi
   fi
-  # Re-analysis on the host, when this ibup has `sweep --analyze`.
-  if "$ibup" sweep --analyze "$run" --json >"$art/$f.analyzed" 2>"$art/$f.err"; then rc=0; else rc=$?; fi
+  # Re-analysis on the host, when this ibup has `sweep --analyze`, with the thresholds
+  # the guest's run used (the file records them).
+  mapfile -t thr < <(jq -r '.analysis.thresholds |
+    (if .bw_min_gbps != null then "--bw-min", .bw_min_gbps else "--bw-rel", .bw_rel end),
+    (if .lat_max_us != null then "--lat-max", .lat_max_us else "--lat-rel", .lat_rel end),
+    "--node-frac", .node_frac | tostring' "$run")
+  if "$ibup" sweep --analyze "$run" "${thr[@]}" --json >"$art/$f.analyzed" 2>"$art/$f.err"; then rc=0; else rc=$?; fi
   if [ "$rc" = 0 ] || [ "$rc" = 1 ]; then
     want=$(jq -c '[.analysis.bad_nodes[].label, (.analysis.bad_links[] | "\(.label_a)-\(.label_b)")]' "$run")
     got=$(jq -c '[.analysis.bad_nodes[].label, (.analysis.bad_links[] | "\(.label_a)-\(.label_b)")]' "$art/$f.analyzed")
