@@ -20,7 +20,9 @@
 #    heat map is written;
 #  - one path slowed (a tc filter on two veths delays by 10 ms and throttles only the
 #    packets between two nodes): that pair is named, and neither node;
-#  - the same slow node under srun --mpi=pmix.
+#  - the same slow node under srun --mpi=pmix;
+#  - a connection stalled on purpose (every packet of one node dropped for 3 s): the
+#    pair is re-connected (--reconnects) and measured, the run file counts it.
 # The RC ACK timeout is 2^18 x 4.096 us (1.1 s): at 2^20 (4.3 s) connections between
 # this kernel's rxe devices stalled in most sweeps (see tests/vm/README.md, "The
 # sweep"); a pair silent for 4 s is re-connected, up to 3 times (--reconnects), and
@@ -115,6 +117,36 @@ vm_log "the faulty runs' floor: $floor Gb/s, ceiling: $ceiling us (healthy media
 SWEEP_ARGS="$SWEEP_ARGS --bw-min $floor --lat-max $ceiling"
 export SWEEP_ARGS
 assert_num "CSV rows" "$(wc -l <healthy.csv)" -eq $((N + 1))
+
+# --- a connection that stalls: re-connected, then measured --------------------------------
+# Only node0-node1 (a pair list); once the sweep says it starts, every packet leaving
+# node0's veth is dropped for 3 s: nothing completes for --timeout-ms (2 s), both ends
+# re-connect, and once the drop ends a connection measures. The run file counts the
+# re-connections, the summary notes them, and the pair is measured, not failed.
+printf 'node0 node1\n' >/tmp/pair01
+stall_dev=${VM_NETDEV[0]}
+export stall_dev # the step runs in a child shell, which has no arrays
+stall_run() {
+  sweep_mpirun --pairs /tmp/pair01 --timeout-ms 2000 --reconnects 5 --max-retests 0 \
+    --output stall.json 2>/tmp/stall.err &
+  local p=$! i
+  for ((i = 0; i < 1200; i++)); do
+    grep -q 'rounds of' /tmp/stall.err && break
+    sleep 0.05
+  done
+  tc qdisc add dev "$stall_dev" root netem loss 100% limit 100000 || return 1
+  sleep 3
+  tc qdisc del dev "$stall_dev" root
+  wait "$p"
+}
+vm_test -t 180 stall stall_run
+sed 's/^/#   /' "$VM_OUT"
+sed 's/^/#   /' /tmp/stall.err
+assert_json_valid "stall run file" stall.json
+log_reconnects stall.json
+assert_json "the pair measured" stall.json '[.measurements[] | select(.error == null and .bw_ab_gbps > 0)] | length' 1
+assert_num "re-connections" "$(jq '.measurements[0].reconnects' stall.json)" -ge 1
+assert_match "summary notes them" "re-connected" "$(cat "$VM_OUT")"
 
 # --- one slow node: named, and only it -----------------------------------------------------
 slow=2
