@@ -119,9 +119,41 @@ static void test_plan_idempotent(void **state)
 	tmp_root_remove(root, ctx);
 }
 
+/* The step that fails while IBUP_T names no file: "test -e $IBUP_T", env @env. */
+static void add_failing_step(struct ibup_plan *p, const char *env)
+{
+	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "test -e \"$IBUP_T\"", NULL },
+		      (const char *const[]){ env, NULL }, 0, NULL, 0, "fails");
+}
+
+/* Finish @p; --resume refuses it as another plan than the journal's, saying @why. */
+static void expect_stale(struct ibup_ctx *ctx, struct ibup_plan *p, const char *why)
+{
+	struct ibup_exec_opts resume = { .resume = true };
+	struct ibup_exec_result res;
+
+	ibup_plan_finish(p);
+	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ESTALE);
+	assert_non_null(strstr(res.error, why));
+	ibup_exec_result_release(&res);
+	ibup_plan_free(p);
+}
+
+/* The journal records two steps done. */
+static void assert_journal_done_2(struct ibup_ctx *ctx)
+{
+	char *journal = NULL;
+
+	assert_int_equal(
+		ibup_read_file(ctx, "var/lib/ibup/journal.json", 1 << 20, &journal, NULL),
+		0);
+	assert_non_null(strstr(journal, "\"done\": 2"));
+	free(journal);
+}
+
 static void test_exec_stops_journals_resumes(void **state)
 {
-	char root[TMP_ROOT_SIZE], *journal = NULL;
+	char root[TMP_ROOT_SIZE];
 	struct ibup_ctx *ctx;
 	struct ibup_plan *p;
 	struct ibup_exec_result res;
@@ -133,9 +165,7 @@ static void test_exec_stops_journals_resumes(void **state)
 	ibup_plan_write_file(ctx, p, "etc/one", "1\n", 2, 0644, "one");
 	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "exit 3", NULL }, NULL, 0, ok,
 		      2, "exit 3 is fine");
-	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "test -e \"$IBUP_T\"", NULL },
-		      (const char *const[]){ "IBUP_T=/nonexistent-ibup", NULL }, 0, NULL,
-		      0, "fails");
+	add_failing_step(p, "IBUP_T=/nonexistent-ibup");
 	ibup_plan_finish(p);
 	assert_int_equal(ibup_plan_execute(ctx, p, NULL, &res), -ECANCELED);
 	assert_int_equal(res.done, 2);
@@ -143,11 +173,7 @@ static void test_exec_stops_journals_resumes(void **state)
 	assert_non_null(strstr(res.error, "step 3 of 3 (run "));
 	assert_non_null(strstr(res.error, "'sh' exited with 1"));
 	ibup_exec_result_release(&res);
-	assert_int_equal(
-		ibup_read_file(ctx, "var/lib/ibup/journal.json", 1 << 20, &journal, NULL),
-		0);
-	assert_non_null(strstr(journal, "\"done\": 2"));
-	free(journal);
+	assert_journal_done_2(ctx);
 	/* Without --resume: refused. */
 	assert_int_equal(ibup_plan_execute(ctx, p, NULL, &res), -EEXIST);
 	assert_non_null(strstr(res.error, "--resume"));
@@ -166,22 +192,12 @@ static void test_exec_stops_journals_resumes(void **state)
 	assert_non_null(strstr(res.error, "step 3 of 3 (run "));
 	ibup_exec_result_release(&res);
 	ibup_plan_free(p);
-	assert_int_equal(
-		ibup_read_file(ctx, "var/lib/ibup/journal.json", 1 << 20, &journal, NULL),
-		0);
-	assert_non_null(strstr(journal, "\"done\": 2"));
-	free(journal);
+	assert_journal_done_2(ctx);
 	/* A step before the rest that the run did not do: a different plan. */
 	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
 	ibup_plan_run(p, (const char *const[]){ "true", NULL }, NULL, 0, NULL, 0, "new");
-	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "test -e \"$IBUP_T\"", NULL },
-		      (const char *const[]){ "IBUP_T=/nonexistent-ibup", NULL }, 0, NULL,
-		      0, "fails");
-	ibup_plan_finish(p);
-	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ESTALE);
-	assert_non_null(strstr(res.error, "its step 3 was run"));
-	ibup_exec_result_release(&res);
-	ibup_plan_free(p);
+	add_failing_step(p, "IBUP_T=/nonexistent-ibup");
+	expect_stale(ctx, p, "its step 3 was run");
 	/* The done steps in another order than the run's: a different plan. */
 	assert_true(ibup_file_remove(ctx, "etc/one") >= 0);
 	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
@@ -189,21 +205,14 @@ static void test_exec_stops_journals_resumes(void **state)
 		      2, "exit 3 is fine");
 	assert_int_equal(ibup_plan_write_file(ctx, p, "etc/one", "1\n", 2, 0644, "one"),
 			 1);
-	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "test -e \"$IBUP_T\"", NULL },
-		      (const char *const[]){ "IBUP_T=/nonexistent-ibup", NULL }, 0, NULL,
-		      0, "fails");
-	ibup_plan_finish(p);
-	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ESTALE);
-	assert_non_null(strstr(res.error, "its step 3 was run"));
-	ibup_exec_result_release(&res);
-	ibup_plan_free(p);
+	add_failing_step(p, "IBUP_T=/nonexistent-ibup");
+	expect_stale(ctx, p, "its step 3 was run");
 	assert_true(ibup_file_replace(ctx, "etc/one", "1\n", 2, 0644, 0) >= 0);
 
 	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
 	ibup_plan_write_file(ctx, p, "etc/one", "1\n", 2, 0644,
 			     "one"); /* done: no step */
-	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "test -e \"$IBUP_T\"", NULL },
-		      (const char *const[]){ "IBUP_T=/", NULL }, 0, NULL, 0, "fails");
+	add_failing_step(p, "IBUP_T=/");
 	ibup_plan_finish(p);
 	assert_int_equal(p->n, 1);
 	/* The env differs from the journal's step: a different plan. */
@@ -212,9 +221,7 @@ static void test_exec_stops_journals_resumes(void **state)
 	ibup_exec_result_release(&res);
 	ibup_plan_free(p);
 	assert_int_equal(ibup_plan_new(ctx, "t", &p), 0);
-	ibup_plan_run(p, (const char *const[]){ "sh", "-c", "test -e \"$IBUP_T\"", NULL },
-		      (const char *const[]){ "IBUP_T=/nonexistent-ibup", NULL }, 0, NULL,
-		      0, "fails");
+	add_failing_step(p, "IBUP_T=/nonexistent-ibup");
 	ibup_plan_finish(p);
 	/* The same step again, resumed: it fails again, still journaled. */
 	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ECANCELED);
@@ -225,11 +232,7 @@ static void test_exec_stops_journals_resumes(void **state)
 	ibup_plan_free(p);
 	/* Another command cannot take over the journal. */
 	assert_int_equal(ibup_plan_new(ctx, "other", &p), 0);
-	ibup_plan_finish(p);
-	assert_int_equal(ibup_plan_execute(ctx, p, &resume, &res), -ESTALE);
-	assert_non_null(strstr(res.error, "'ibup t'"));
-	ibup_exec_result_release(&res);
-	ibup_plan_free(p);
+	expect_stale(ctx, p, "'ibup t'");
 	tmp_root_remove(root, ctx);
 }
 
