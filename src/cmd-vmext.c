@@ -722,28 +722,34 @@ static size_t read_proc(long pid, const char *name, char *buf, size_t size)
 }
 
 /*
- * Whether the process @pid lives (not a zombie) and is ibup vmext: the worker, or the
- * enable that starts it in the instant before the worker's exec.
+ * Whether the process @pid (not this one) lives (not a zombie) and is ibup vmext: the
+ * worker, or the enable that starts it in the instant before the worker's exec. Its
+ * argv, NUL-separated, is left in @argv (@size bytes); returns its length, 0 when not.
  */
+static size_t vmext_process_argv(long pid, char *argv, size_t size)
+{
+	const char *p;
+	size_t n;
+
+	if (pid == (long)getpid()) /* a record older than the pid's reuse */
+		return 0;
+	read_proc(pid, "stat", argv, size);
+	p = strrchr(argv, ')'); /* the name may hold anything */
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0;
+	/* argv: ibup vmext enable --worker ... */
+	n = read_proc(pid, "cmdline", argv, size);
+	for (size_t i = 0; i < n; i += strlen(argv + i) + 1)
+		if (strcmp(argv + i, "vmext") == 0)
+			return n;
+	return 0;
+}
+
 static bool process_is_worker(long pid)
 {
 	char buf[4096];
-	const char *p;
-	size_t n;
-	bool ok = false;
 
-	if (pid == (long)getpid()) /* a record older than the pid's reuse */
-		return false;
-	read_proc(pid, "stat", buf, sizeof(buf));
-	p = strrchr(buf, ')'); /* the name may hold anything */
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-		return false;
-	/* argv: ibup vmext enable --worker ... */
-	n = read_proc(pid, "cmdline", buf, sizeof(buf));
-	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
-		if (strcmp(buf + i, "vmext") == 0)
-			ok = true;
-	return ok;
+	return vmext_process_argv(pid, buf, sizeof(buf)) > 0;
 }
 
 /* Another live worker of this handler directory (ibup vmext enable --worker). */
@@ -758,11 +764,9 @@ static bool sibling_worker_alive(const struct vmext_run *v)
 		char buf[4096], *end;
 		bool worker = false, dir = false;
 		long pid = strtol(e->d_name, &end, 10);
-		size_t n;
+		size_t n =
+			*end || pid <= 0 ? 0 : vmext_process_argv(pid, buf, sizeof(buf));
 
-		if (*end || pid <= 0 || !process_is_worker(pid))
-			continue;
-		n = read_proc(pid, "cmdline", buf, sizeof(buf));
 		for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
 			if (strcmp(buf + i, "--worker") == 0)
 				worker = true;
