@@ -582,34 +582,29 @@ static void barrier_quietly(void)
 	wait_quietly(&req);
 }
 
-/* Both ends of a pair swap an int; also the point where both have got this far. */
-static int swap_int(int partner, int tag, int mine)
+/*
+ * Both ends of a pair swap @size bytes, tagged @tag; also the point where both have got
+ * this far.
+ */
+static void swap_with(int partner, int tag, const void *mine, void *theirs, size_t size)
 {
 	MPI_Request req[2];
-	int theirs = 0;
 
-	MPI_Irecv(&theirs, 1, MPI_INT, partner, tag, MPI_COMM_WORLD, &req[0]);
-	MPI_Isend(&mine, 1, MPI_INT, partner, tag, MPI_COMM_WORLD, &req[1]);
+	MPI_Irecv(theirs, (int)size, MPI_BYTE, partner, tag, MPI_COMM_WORLD, &req[0]);
+	MPI_Isend(mine, (int)size, MPI_BYTE, partner, tag, MPI_COMM_WORLD, &req[1]);
 	wait_quietly(&req[0]);
 	wait_quietly(&req[1]);
-	return theirs;
 }
 
 /* A new sequence number for this connection, the blobs swapped, the pair connected. */
 static int pair_connect(struct sweep *sw, int partner)
 {
-	MPI_Request req[2];
 	int r;
 
 	r = ibup_bench_ep_reset(sw->ep);
 	if (r == 0)
 		r = ibup_bench_ep_blob(sw->ep, sw->blob, sw->blob_size);
-	MPI_Irecv(sw->peer_blob, (int)sw->blob_size, MPI_BYTE, partner, 0, MPI_COMM_WORLD,
-		  &req[0]);
-	MPI_Isend(sw->blob, (int)sw->blob_size, MPI_BYTE, partner, 0, MPI_COMM_WORLD,
-		  &req[1]);
-	wait_quietly(&req[0]);
-	wait_quietly(&req[1]);
+	swap_with(partner, 0, sw->blob, sw->peer_blob, sw->blob_size);
 	if (r == 0)
 		r = ibup_bench_ep_connect(sw->ep, sw->peer_blob, sw->blob_size);
 	return r;
@@ -659,7 +654,9 @@ static void run_pair(struct sweep *sw, int partner, struct round_msg *m)
 	if (r == 0)
 		r = pair_measure(sw, partner, m);
 	while (m->reconnects < o->reconnects) {
-		int theirs = swap_int(partner, 1, r);
+		int theirs = 0;
+
+		swap_with(partner, 1, &r, &theirs, sizeof(r));
 
 		if (!(r == -ETIMEDOUT || theirs == -ETIMEDOUT) ||
 		    !(r == 0 || r == -ETIMEDOUT) ||
